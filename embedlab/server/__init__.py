@@ -1,0 +1,17 @@
+"""The local OpenAI-compatible embeddings server behind `embedlab serve`.
+
+One module per thing it holds:
+
+- `errors`     OpenAI's error JSON, the one body every failure answers with
+- `validation` the rules a `POST /v1/embeddings` body must follow, and the limits
+- `responses`  the success bodies: embeddings (float or base64), the model list
+- `backends`   the models: bundled WordLlama (numpy only) and sentence-transformers
+- `batching`   the worker thread that runs a backend and merges concurrent requests
+- `app`        the Starlette application: routes, key check, error handlers
+- `serving`    uvicorn on a socket we bind ourselves, with a callback once ready
+- `catalog`    the models `embedlab fetch-model` knows, and where it caches them
+- `cli`        `embedlab serve`;  `fetch` is `embedlab fetch-model`
+- `launch`     `LocalServer`: start a server in a subprocess from Python (tests, tools)
+
+Nothing here is imported by a grading run unless it starts a server.
+"""

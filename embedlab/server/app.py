@@ -1,0 +1,199 @@
+"""The Starlette application: three routes, the key check, and OpenAI-shaped errors.
+
+- `POST /v1/embeddings`  validate -> queue for the batcher -> encode the response
+- `GET  /v1/models`, `GET /v1/models/{model}`  the served model, in OpenAI's list shape
+- `GET  /health`  200 once the model is loaded; needs no key
+
+Every error, including the framework's own 404/405 and an unexpected exception, leaves as
+OpenAI's `{"error": {...}}` JSON; a bad request never reaches the model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from embedlab.server import errors
+from embedlab.server.backends import Backend
+from embedlab.server.batching import MicroBatcher
+from embedlab.server.errors import APIError
+from embedlab.server.responses import embeddings_body, model_object, models_body, truncate
+from embedlab.server.validation import Limits, ModelInfo, parse_embedding_request, parse_json
+
+logger = logging.getLogger("embedlab.server")
+
+OPEN_PATHS = frozenset({"/health"})  # reachable without the key, for readiness checks
+# Past these sizes, JSON parsing and float encoding move off the event loop, so one big
+# request does not hold up the small ones.
+_THREAD_BODY_BYTES = 256 * 1024
+_THREAD_FLOATS = 64 * 1024
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    served_name: str
+    api_key: str | None = None
+    limits: Limits = field(default_factory=Limits)
+
+
+def create_app(backend: Backend, settings: ServerSettings) -> Starlette:
+    model = ModelInfo(settings.served_name, backend.dimensions, backend.supports_dimensions)
+    batcher = MicroBatcher(backend.embed, max_batch=backend.max_batch)
+    created = int(time.time())
+
+    async def embeddings(request: Request) -> Response:
+        started = time.perf_counter()
+        body = await _read_body(request, settings.limits.max_body_bytes)
+        if len(body) > _THREAD_BODY_BYTES:
+            payload = await run_in_threadpool(parse_json, body)
+        else:
+            payload = parse_json(body)
+        query = parse_embedding_request(payload, model, settings.limits)
+        result = await batcher.embed(query.texts)
+        vectors = result.vectors
+        if query.dimensions is not None and query.dimensions < vectors.shape[1]:
+            vectors = truncate(vectors, query.dimensions)
+        if query.encoding_format == "float" and vectors.size > _THREAD_FLOATS:
+            content = await run_in_threadpool(
+                embeddings_body, vectors, result.token_counts, model.name, query.encoding_format
+            )
+        else:
+            content = embeddings_body(vectors, result.token_counts, model.name, query.encoding_format)
+        elapsed_ms = round((time.perf_counter() - started) * 1000)
+        return Response(content, media_type="application/json", headers={"openai-processing-ms": str(elapsed_ms)})
+
+    async def list_models(request: Request) -> Response:
+        return Response(models_body(model.name, created), media_type="application/json")
+
+    async def get_model(request: Request) -> Response:
+        name = request.path_params["model"]
+        if name != model.name:
+            raise errors.model_not_found(name, model.name)
+        return _json(model_object(model.name, created))
+
+    async def health(request: Request) -> Response:
+        return _json({"status": "ok", "model": model.name, "backend": backend.kind, "dimensions": model.dimensions})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        batcher.start()
+        try:
+            yield
+        finally:
+            await run_in_threadpool(batcher.close)
+
+    middleware = [Middleware(KeyCheck, key=settings.api_key)] if settings.api_key else []
+    app = Starlette(
+        routes=[
+            Route("/v1/embeddings", embeddings, methods=["POST"]),
+            Route("/v1/models", list_models, methods=["GET"]),
+            Route("/v1/models/{model:path}", get_model, methods=["GET"]),
+            Route("/health", health, methods=["GET"]),
+        ],
+        middleware=middleware,
+        exception_handlers={
+            APIError: _api_error,
+            HTTPException: _http_error,
+            ClientDisconnect: _client_gone,
+            Exception: _unexpected_error,
+        },
+        lifespan=lifespan,
+    )
+    app.state.batcher = batcher
+    return app
+
+
+class KeyCheck:
+    """401 unless `Authorization: Bearer <key>` carries the server's key (constant-time)."""
+
+    def __init__(self, app: ASGIApp, key: str) -> None:
+        self.app = app
+        self.key = key.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        header = Headers(scope=scope).get("authorization", "")
+        scheme, _, token = header.strip().partition(" ")
+        token = token.strip()
+        if not token:
+            error = errors.missing_key()
+        elif scheme.lower() != "bearer" or not hmac.compare_digest(token.encode("latin-1"), self.key):
+            error = errors.wrong_key()
+        else:
+            await self.app(scope, receive, send)
+            return
+        await error_response(error)(scope, receive, send)
+
+
+def error_response(error: APIError) -> Response:
+    return Response(error.body_bytes(), status_code=error.status, media_type="application/json", headers=error.headers)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(int(declared), limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(size, limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(size: int, limit: int) -> APIError:
+    return APIError(
+        413,
+        f"The request body is too large: {size} bytes, where this server accepts at most {limit} "
+        "(--max-body-mb). Send the texts in several requests.",
+        code="request_too_large",
+    )
+
+
+def _json(data: object) -> Response:
+    return Response(json.dumps(data).encode(), media_type="application/json")
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, APIError)
+    return error_response(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    where = f"{request.method} {request.url.path}"
+    if exc.status_code == 404:
+        error = APIError(404, f"Invalid URL ({where}). This server serves POST /v1/embeddings and GET /v1/models.")
+    elif exc.status_code == 405:
+        allowed = (exc.headers or {}).get("Allow", "")
+        error = APIError(405, f"Invalid method for URL ({where}): use {allowed}.", headers=dict(exc.headers or {}))
+    else:
+        error = APIError(exc.status_code, f"{exc.detail} ({where})")
+    return error_response(error)
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    return Response(status_code=400)  # nobody will read it; keeps the log free of a traceback
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    return error_response(errors.server_error())

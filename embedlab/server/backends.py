@@ -1,0 +1,246 @@
+"""The models behind the server: each turns a list of texts into unit-length vectors and
+counts the tokens it processed for each text.
+
+- `WordLlamaBackend`: the model bundled in the `wordllama` wheel (numpy only, no download).
+  A static model: a text's vector is the mean of its tokens' rows in one embedding matrix.
+- `SentenceTransformerBackend`: any sentence-transformers model from local files (a folder,
+  the `embedlab fetch-model` cache, or a name already in the Hugging Face cache); never
+  downloads.
+
+Token counts are per text and exactly what the model processed, so a batch and the same texts
+sent one by one add up to the same `usage`.
+
+`embed` is called from one worker thread only (see `batching`), never from the event loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from embedlab.server import catalog
+
+WORDLLAMA_NAME = "wordllama-l2-supercat"
+DEFAULT_ST_MODEL = "all-MiniLM-L6-v2"
+BACKENDS = ("wordllama", "sentence-transformers")
+
+# How WordLlamaBackend pools tokens: chunks of at most this many texts / about this many tokens.
+_CHUNK_TEXTS = 64
+_CHUNK_TOKENS = 1024
+
+
+class BackendError(Exception):
+    """The model cannot be loaded; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Embedded:
+    vectors: np.ndarray  # (len(texts), dimensions) float32, each row of unit length
+    token_counts: list[int]
+
+
+class Backend(ABC):
+    kind: str  # the --backend value
+    name: str  # the default served name
+    description: str  # one line for the startup banner
+    dimensions: int
+    supports_dimensions: bool  # whether truncating to `dimensions` keeps a meaningful vector
+    max_batch: int  # the most texts the batcher merges into one call
+
+    @abstractmethod
+    def embed(self, texts: list[str]) -> Embedded: ...
+
+
+_TINY = float(np.finfo(np.float32).tiny)
+
+
+def normalize(vectors: np.ndarray) -> np.ndarray:
+    """Scale each row to unit length, in place (a zero row stays zero)."""
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors /= np.maximum(norms, _TINY)
+    return vectors
+
+
+class WordLlamaBackend(Backend):
+    kind = "wordllama"
+    name = WORDLLAMA_NAME
+    # WordLlama is trained Matryoshka-style (64, 128, 256 leading dimensions), so a truncated,
+    # re-normalised vector is still a good embedding.
+    supports_dimensions = True
+    max_batch = 1024
+
+    def __init__(self) -> None:
+        try:
+            with _root_logging_untouched():  # `import wordllama` calls logging.basicConfig(INFO)
+                import wordllama
+                from tokenizers import Tokenizer
+        except ImportError as exc:
+            raise BackendError(
+                f"the WordLlama backend needs the `local` extra ({exc}): pip install -e \".[local]\""
+            ) from None
+        package_dir = Path(wordllama.__file__).parent
+        with _root_logging_untouched():
+            # The wheel holds the weights and the tokenizer; disable_download keeps it offline.
+            model = wordllama.WordLlama.load(cache_dir=package_dir, disable_download=True)
+        self._matrix = np.ascontiguousarray(model.embedding, dtype=np.float32)
+        # Our own copy of the tokenizer, without the padding WordLlama turns on: we pool
+        # variable-length token lists directly, so a padded batch would only waste work.
+        self._tokenizer = Tokenizer.from_str(model.tokenizer.to_str())
+        self._tokenizer.no_padding()
+        self._tokenizer.no_truncation()
+        # WordLlama clamps ids past the matrix's last row; with this tokenizer there are none.
+        self._clip_ids = self._tokenizer.get_vocab_size(with_added_tokens=True) > self._matrix.shape[0]
+        self.dimensions = int(self._matrix.shape[1])
+        self.description = f"WordLlama l2_supercat, {self.dimensions} dimensions, bundled with the wordllama package"
+
+    def embed(self, texts: list[str]) -> Embedded:
+        # Tokenize once: the ids give both the vector (the mean of the tokens' rows, computed as
+        # a sum since the vector is normalised afterwards) and the usage count.
+        encode = getattr(self._tokenizer, "encode_batch_fast", self._tokenizer.encode_batch)  # no offsets
+        token_ids = [e.ids for e in encode(texts, add_special_tokens=False)]
+        lengths = np.fromiter(map(len, token_ids), dtype=np.int64, count=len(token_ids))
+        ids = np.fromiter(itertools.chain.from_iterable(token_ids), dtype=np.int64, count=int(lengths.sum()))
+        if self._clip_ids:
+            np.clip(ids, 0, self._matrix.shape[0] - 1, out=ids)
+        return Embedded(normalize(self._sum_rows(ids, lengths)), lengths.tolist())
+
+    def _sum_rows(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """Row i = the sum of the matrix rows of text i's tokens.
+
+        Done a chunk of texts at a time, as (0/1 pooling matrix) @ (the chunk's token rows):
+        a chunk's rows stay in the CPU cache, which makes this several times faster than
+        gathering every token's row at once and reducing (np.add.reduceat).
+        """
+        ends = np.cumsum(lengths)
+        out = np.zeros((len(lengths), self.dimensions), dtype=np.float32)  # an empty text stays 0
+        i, n = 0, len(lengths)
+        while i < n:
+            start = int(ends[i] - lengths[i])
+            j = int(np.searchsorted(ends, start + _CHUNK_TOKENS, side="right"))
+            j = min(max(j, i + 1), i + _CHUNK_TEXTS, n)
+            stop = int(ends[j - 1])
+            pooling = np.zeros((j - i, stop - start), dtype=np.float32)
+            pooling[np.repeat(np.arange(j - i), lengths[i:j]), np.arange(stop - start)] = 1.0
+            out[i:j] = pooling @ self._matrix[ids[start:stop]]
+            i = j
+        return out
+
+
+class SentenceTransformerBackend(Backend):
+    kind = "sentence-transformers"
+    # A model trained without Matryoshka loss gives no meaningful prefix of its vector, so
+    # `dimensions` is refused, as OpenAI refuses it for text-embedding-ada-002.
+    supports_dimensions = False
+    max_batch = 256
+
+    def __init__(self, model: str, cache_dir: Path | None = None, batch_size: int = 32) -> None:
+        location, self.name = resolve_sentence_transformer(model, cache_dir)
+        _stay_offline()
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise BackendError(
+                f"the sentence-transformers backend needs the `st` extra ({exc}): pip install -e \".[st]\""
+            ) from None
+        try:
+            # CPU always, so the vectors do not depend on the machine's accelerator.
+            self._model = SentenceTransformer(location, device="cpu", local_files_only=True)
+        except Exception as exc:  # noqa: BLE001 - any load failure becomes one clear message
+            raise BackendError(
+                f"could not load the sentence-transformers model {model!r} from local files: {exc}. "
+                "Pass a model folder, or run `embedlab fetch-model all-MiniLM-L6-v2` and use that name."
+            ) from None
+        self.batch_size = batch_size
+        self.dimensions = int(self._model.get_embedding_dimension())
+        self.description = (
+            f"sentence-transformers model from {location}, {self.dimensions} dimensions, "
+            f"at most {self._model.max_seq_length} tokens per text"
+        )
+
+    def embed(self, texts: list[str]) -> Embedded:
+        import torch
+
+        # output_value=None returns every output of the forward pass, the attention mask
+        # included: the tokens the model really processed (special tokens in, padding out,
+        # truncation applied), from the one tokenization that encode() does.
+        outputs = self._model.encode(
+            texts, batch_size=self.batch_size, output_value=None, show_progress_bar=False
+        )
+        vectors = torch.stack([o["sentence_embedding"] for o in outputs]).float().numpy()
+        if all("attention_mask" in o for o in outputs):
+            counts = [int(o["attention_mask"].sum()) for o in outputs]
+        else:
+            counts = self._count_tokens(texts)
+        return Embedded(normalize(np.array(vectors, dtype=np.float32)), counts)
+
+    def _count_tokens(self, texts: list[str]) -> list[int]:
+        """For models whose outputs carry no attention mask: the tokenizer's own count."""
+        tokenizer = self._model.tokenizer
+        encoded = tokenizer(texts, truncation=True, max_length=self._model.max_seq_length)
+        return [len(ids) for ids in encoded["input_ids"]]
+
+
+def resolve_sentence_transformer(model: str, cache_dir: Path | None = None) -> tuple[str, str]:
+    """Where to load `model` from, and its default served name (the last part of its name).
+
+    In order: an existing folder; the same name in the `embedlab fetch-model` cache; a name
+    sentence-transformers may find in its own local cache.
+    """
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return str(path.resolve()), path.resolve().name
+    known = catalog.find_known(model)
+    if known is not None:
+        cached = catalog.cached_model_dir(known, cache_dir)
+        if (cached / "modules.json").is_file() or (cached / "config.json").is_file():
+            return str(cached), known.name
+        raise BackendError(
+            f"{known.name} is not in the local model cache ({cached}). "
+            f"Get it with: embedlab fetch-model {known.name}"
+            + (f" --cache-dir {cache_dir}" if cache_dir else "")
+        )
+    if model.startswith((".", "/", "~")) or (os.altsep and os.altsep in model):
+        raise BackendError(f"no model folder at {path}")
+    return model, model.rstrip("/").rsplit("/", 1)[-1]  # e.g. org/name, for sentence-transformers' cache
+
+
+def load_backend(kind: str, model: str | None = None, cache_dir: Path | None = None) -> Backend:
+    if kind == "wordllama":
+        if model not in (None, WORDLLAMA_NAME):
+            raise BackendError(
+                "the wordllama backend serves only its bundled model: leave out --model "
+                "(or use --backend sentence-transformers for another model)"
+            )
+        return WordLlamaBackend()
+    if kind == "sentence-transformers":
+        return SentenceTransformerBackend(model or DEFAULT_ST_MODEL, cache_dir)
+    raise BackendError(f"unknown backend {kind!r}: choose one of {', '.join(BACKENDS)}")
+
+
+def _stay_offline() -> None:
+    """Never reach for the Hugging Face hub (unreachable here, in CI and offline), and keep
+    the console free of download progress bars."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@contextlib.contextmanager
+def _root_logging_untouched() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        yield
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)

@@ -1,0 +1,95 @@
+"""uvicorn, on a socket we bind ourselves, with a callback once it accepts requests.
+
+Binding first lets `--port 0` learn its port before anything is printed, and turns "port in
+use" into one clear message instead of a log line from inside uvicorn. Signals: the first
+Ctrl-C or SIGTERM finishes the requests in flight and exits with status 0; a second Ctrl-C
+stops at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from types import FrameType
+
+import uvicorn
+
+_SIGNALS = tuple(s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGBREAK", None)) if s is not None)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to host:port (port 0: a free port the system picks)."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        if os.name != "nt":  # on Windows SO_REUSEADDR would let two servers share a port
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def url_host(sock: socket.socket) -> str:
+    """The host to put in a URL for this socket: a wildcard address becomes loopback."""
+    host = sock.getsockname()[0]
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
+class Server(uvicorn.Server):
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        *,
+        on_ready: Callable[[], None] = lambda: None,
+        parent_pid: int | None = None,
+    ) -> None:
+        super().__init__(config)
+        self._on_ready = on_ready
+        self._parent_pid = parent_pid
+        self.stopped_by: str | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started and not self.should_exit:
+            self._on_ready()
+
+    async def on_tick(self, counter: int) -> bool:
+        # With --exit-with-parent (set by LocalServer): if the process that started us is gone,
+        # stop instead of holding the port forever.
+        if self._parent_pid is not None and counter % 10 == 0 and os.getppid() != self._parent_pid:
+            self.stopped_by = "parent exited"
+            self.should_exit = True
+        return await super().on_tick(counter)
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # uvicorn's own version re-raises the signal once it has shut down, so a SIGTERM would
+        # end the process with -15 after a clean shutdown. Ours just asks it to stop.
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in _SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _on_signal(self, sig: int, frame: FrameType | None) -> None:
+        if self.should_exit and sig == signal.SIGINT:
+            self.force_exit = True  # a second Ctrl-C: do not wait for open connections
+        self.stopped_by = signal.Signals(sig).name
+        self.should_exit = True

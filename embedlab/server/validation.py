@@ -1,0 +1,214 @@
+"""The rules a `POST /v1/embeddings` body must follow, checked before any model work.
+
+`parse_embedding_request` turns raw JSON into an `EmbeddingRequest` or raises an `APIError`
+(400 or 404) whose message names the field and says what was expected, in the style of
+OpenAI's own validation errors ("Invalid type for 'input[2]': expected a string, ...").
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from embedlab.server.errors import APIError, invalid, model_not_found
+
+# The fields OpenAI's embeddings endpoint accepts. Anything else is refused, as OpenAI does,
+# so a typo such as "inputs" fails loudly instead of being ignored.
+KNOWN_FIELDS = ("model", "input", "encoding_format", "dimensions", "user")
+ENCODINGS = ("float", "base64")
+
+EncodingFormat = Literal["float", "base64"]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one request may hold. The defaults follow OpenAI's: 2048 inputs; 32,768 characters
+    is about 8,192 tokens of English, OpenAI's limit per input."""
+
+    max_inputs: int = 2048
+    max_chars: int = 32_768
+    max_body_bytes: int = 32 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What validation needs to know about the served model."""
+
+    name: str
+    dimensions: int
+    supports_dimensions: bool
+
+
+@dataclass(frozen=True)
+class EmbeddingRequest:
+    texts: list[str]
+    encoding_format: EncodingFormat
+    dimensions: int | None
+
+
+def json_type(value: Any) -> str:
+    """The JSON name of a value's type, with its article, for messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a decimal"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+def parse_json(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):  # includes invalid UTF-8 and absurdly nested arrays
+        raise invalid(
+            "We could not parse the JSON body of your request. The API expects a JSON payload, "
+            "but what was sent was not valid JSON."
+        ) from None
+
+
+def parse_embedding_request(payload: Any, model: ModelInfo, limits: Limits) -> EmbeddingRequest:
+    if not isinstance(payload, dict):
+        raise invalid(f"The request body must be a JSON object, but got {json_type(payload)}.")
+    for field in payload:
+        if field not in KNOWN_FIELDS:
+            raise invalid(f"Unrecognized request argument supplied: {field}", param=field, code="unknown_parameter")
+
+    check_model(payload, model)
+    texts = check_input(payload, limits)
+    encoding_format = check_encoding_format(payload.get("encoding_format"))
+    dimensions = check_dimensions(payload.get("dimensions"), model)
+    user = payload.get("user")
+    if user is not None and not isinstance(user, str):
+        raise _wrong_type("user", "a string", user)
+    return EmbeddingRequest(texts=texts, encoding_format=encoding_format, dimensions=dimensions)
+
+
+def check_model(payload: dict[str, Any], model: ModelInfo) -> None:
+    if "model" not in payload:
+        raise _missing("model")
+    name = payload["model"]
+    if not isinstance(name, str):
+        raise _wrong_type("model", "a string", name)
+    if name != model.name:
+        raise model_not_found(name, model.name)
+
+
+def check_input(payload: dict[str, Any], limits: Limits) -> list[str]:
+    if "input" not in payload:
+        raise _missing("input")
+    value = payload["input"]
+    if isinstance(value, str):
+        _check_text("input", value, limits)
+        return [value]
+    if not isinstance(value, list):
+        raise _wrong_type("input", "a string or an array of strings", value)
+    if not value:
+        raise invalid(
+            "Invalid 'input': empty array. Expected an array with minimum length 1, but got an empty array instead.",
+            param="input",
+            code="empty_array",
+        )
+    if _is_token_ids(value):
+        raise invalid(
+            "Invalid 'input': token arrays (lists of integer token ids) are not supported by this server. "
+            "Send the text itself: a string, or an array of strings.",
+            param="input",
+            code="unsupported_value",
+        )
+    if len(value) > limits.max_inputs:
+        raise invalid(
+            f"Invalid 'input': array too long. Expected an array with maximum length {limits.max_inputs}, "
+            f"but got an array with length {len(value)} instead. Send the texts in several requests.",
+            param="input",
+            code="array_above_max_length",
+        )
+    for i, text in enumerate(value):
+        if not isinstance(text, str):
+            raise _wrong_type(f"input[{i}]", "a string", text)
+        _check_text(f"input[{i}]", text, limits)
+    return value
+
+
+def check_encoding_format(value: Any) -> EncodingFormat:
+    if value is None:
+        return "float"
+    if value not in ENCODINGS:
+        shown = value if isinstance(value, str) else json.dumps(value)
+        raise invalid(
+            f"Invalid value for 'encoding_format' = {shown}. Supported values: ['float', 'base64'].",
+            param="encoding_format",
+            code="invalid_value",
+        )
+    return value
+
+
+def check_dimensions(value: Any, model: ModelInfo) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise _wrong_type("dimensions", "an integer", value)
+    if not model.supports_dimensions:
+        raise invalid(
+            f"This model does not support specifying dimensions. `{model.name}` always returns "
+            f"{model.dimensions} dimensions: leave out `dimensions`.",
+            param="dimensions",
+        )
+    if value < 1:
+        raise invalid(
+            f"Invalid 'dimensions': integer below minimum value. Expected a value >= 1, but got {value} instead.",
+            param="dimensions",
+            code="integer_below_min_value",
+        )
+    if value > model.dimensions:
+        raise invalid(
+            f"Invalid 'dimensions': integer above maximum value. Expected a value <= {model.dimensions} "
+            f"(the model's size), but got {value} instead.",
+            param="dimensions",
+            code="integer_above_max_value",
+        )
+    return value
+
+
+def _check_text(param: str, text: str, limits: Limits) -> None:
+    if not text:
+        raise invalid(
+            f"Invalid '{param}': empty string. Expected a string with minimum length 1, but got an empty string instead.",
+            param=param,
+            code="empty_string",
+        )
+    if len(text) > limits.max_chars:
+        raise invalid(
+            f"Invalid '{param}': string too long. Expected a string with maximum length {limits.max_chars} "
+            f"(this server's --max-chars), but got a string with length {len(text)} instead. "
+            "Split the text into smaller pieces.",
+            param=param,
+            code="string_above_max_length",
+        )
+
+
+def _is_token_ids(value: list[Any]) -> bool:
+    """OpenAI also accepts `[1, 2, 3]` and `[[1, 2], [3]]`: tokens of its own tokenizer."""
+    first = value[0]
+    if isinstance(first, list):
+        return all(isinstance(x, int) and not isinstance(x, bool) for x in first)
+    return isinstance(first, int) and not isinstance(first, bool)
+
+
+def _missing(field: str) -> APIError:
+    return invalid(f"Missing required parameter: '{field}'.", param=field, code="missing_required_parameter")
+
+
+def _wrong_type(param: str, expected: str, got: Any) -> APIError:
+    return invalid(
+        f"Invalid type for '{param}': expected {expected}, but got {json_type(got)} instead.",
+        param=param,
+        code="invalid_type",
+    )
