@@ -1,0 +1,82 @@
+"""What every exercise shares: the configured client and model, read from `.env`.
+
+The course's own scripts start with `from common import get_client, EMBED_MODEL`; here it is
+`from embedlab.common import get_client, EMBED_MODEL`. Settings come from the environment or a
+`.env` file in the folder you run from (see `.env.example`):
+
+    OPENAI_BASE_URL=http://127.0.0.1:8000/v1   # your endpoint (course server, Ollama, embedlab serve)
+    OPENAI_API_KEY=...                          # leave empty for an endpoint that needs no key
+    EMBED_MODEL=all-MiniLM-L6-v2                # an embedding model that endpoint serves
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Callable
+
+from dotenv import find_dotenv, load_dotenv
+
+if TYPE_CHECKING:
+    from openai import OpenAI
+
+load_dotenv(find_dotenv(usecwd=True))
+
+#: The embedding model to use, or None when `.env` sets none.
+EMBED_MODEL: str | None = os.environ.get("EMBED_MODEL") or None
+
+NO_MODEL_MESSAGE = (
+    "Set EMBED_MODEL in your .env to an embedding model your endpoint serves "
+    "(see .env.example), or start a local one with `embedlab serve` and paste what it prints."
+)
+
+
+def get_client() -> OpenAI:
+    """An OpenAI client for the endpoint in `.env` (OPENAI_BASE_URL, OPENAI_API_KEY)."""
+    from openai import OpenAI  # imported here: `import openai` takes most of a second
+
+    # Local endpoints (embedlab serve, Ollama) need no key, but the client insists on one.
+    return OpenAI(api_key=os.environ.get("OPENAI_API_KEY") or "no-key-needed")
+
+
+def run_script(main: Callable[[], None]) -> None:
+    """Run an exercise file's script part and turn the usual problems into one readable line."""
+    if not EMBED_MODEL:
+        raise SystemExit(NO_MODEL_MESSAGE)
+    import openai
+
+    try:
+        main()
+    except NotImplementedError as err:
+        raise SystemExit(f"Not written yet: {err}") from None
+    except openai.APIConnectionError:
+        raise SystemExit(
+            "Could not reach the endpoint in OPENAI_BASE_URL. Is the server running? "
+            "(`embedlab serve` starts a local one.)"
+        ) from None
+    except (openai.NotFoundError, openai.BadRequestError, openai.UnprocessableEntityError) as err:
+        raise SystemExit(
+            f"The endpoint rejected EMBED_MODEL={EMBED_MODEL!r}: {api_message(err)}\n"
+            "If it serves only a chat model, it cannot make embeddings: set EMBED_MODEL to an "
+            "embedding model it serves, or use `embedlab serve`."
+        ) from None
+    except openai.AuthenticationError:
+        raise SystemExit("The endpoint refused the key: check OPENAI_API_KEY in your .env.") from None
+
+
+def api_message(err: Exception) -> str:
+    """The message of an OpenAI-shaped error body, else the exception's text."""
+    body = getattr(err, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error") if isinstance(body.get("error"), dict) else body
+        if inner.get("message"):
+            return str(inner["message"])
+    return str(err)
+
+
+
+def client_and_model(client: OpenAI | None, model: str | None) -> tuple[OpenAI, str]:
+    """The client and model an exercise function should use: the ones given, else the configured ones."""
+    model = model or EMBED_MODEL
+    if not model:
+        raise RuntimeError(NO_MODEL_MESSAGE)
+    return client or get_client(), model

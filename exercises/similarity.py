@@ -1,0 +1,57 @@
+"""Exercise 2 — cosine() and rank(): compare vectors by hand, then a tiny semantic search.
+
+Run it: python -m exercises.similarity   Grade it: pytest tests/test_similarity.py
+"""
+
+import numpy as np  # noqa: F401 (you will need it)
+
+from embedlab.common import run_script
+from embedlab.section import DOCS, QUERY
+
+from .embed import embed  # noqa: F401 (your embed() from exercise 1)
+
+
+def cosine(a, b):
+    """Cosine similarity of two vectors: the dot product divided by the product of their lengths.
+
+    - `a` and `b` are lists or 1-D numpy arrays of numbers, of the same length.
+    - Returns a plain Python float between -1.0 and 1.0.
+    - Raises ValueError for vectors of different lengths, empty vectors, or a zero vector
+      (all zeros: it has no direction, so there is no angle to measure).
+
+    >>> cosine([1, 0], [2, 0])   # same direction, different length
+    1.0
+    >>> cosine([1, 0], [0, 3])   # at right angles: unrelated
+    0.0
+    """
+    raise NotImplementedError(
+        "cosine() in exercises/similarity.py is not written yet. Hint: the section's formula is "
+        "a @ b / (np.linalg.norm(a) * np.linalg.norm(b)). Does `@` work on plain lists, or do "
+        "you need np.asarray first? What should happen when one vector's length is 0?"
+    )
+
+
+def rank(query, docs, *, client=None, model=None):
+    """Every doc as a (score, doc) tuple, most similar to `query` first; ties keep input order.
+
+    - Embed the docs in one request (the query may share it, or take one more request).
+    - The score is cosine(query vector, doc vector).
+
+    rank("a sleeping cat", ["We deployed the web server at noon.", "The cat sat on the mat."])
+    -> [(0.547, 'The cat sat on the mat.'), (-0.002, 'We deployed the web server at noon.')]
+       (scores from all-MiniLM-L6-v2; another model gives other numbers, the same order)
+    """
+    raise NotImplementedError(
+        "rank() in exercises/similarity.py is not written yet. Hint: embed() the query and the "
+        "docs (how few requests can you make?), score each doc with cosine(), then sort. Which "
+        "way does sorted() order numbers by default, and which way do you want?"
+    )
+
+
+def main():
+    for score, doc in rank(QUERY, DOCS):
+        print(f"{score:.3f} {doc}")
+
+
+if __name__ == "__main__":
+    run_script(main)
