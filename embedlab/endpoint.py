@@ -1,0 +1,191 @@
+"""The embeddings endpoint as a grading test sees it (the `api` fixture).
+
+One hop of the request path each: the test calls the learner's function through `call()`,
+passing `client` (a real `openai.OpenAI` whose every request is logged in `sent`) and `model`;
+the client's HTTP goes to the cassette (offline) or to a real server (live). `reference()` asks
+the same endpoint for vectors with a separate, unlogged client, so expected values come from the
+recorded responses, never from numbers written into a test.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from embedlab.cassettes import Inputs
+from embedlab.common import api_message
+from embedlab.outcomes import NotStarted, describe_exception, fail
+
+RECORD_HINT = (
+    "If your code is right, the recordings lack this request: tell your instructor. "
+    "(Instructors: record it with `embedlab record`.)"
+)
+
+
+@dataclass
+class Sent:
+    """One request the learner's code made through the client it was given."""
+
+    inputs: Inputs | None
+    body: dict[str, Any]
+    recorded: bool = True  # False: replay had no recording for it
+    status: int | None = None
+    prompt_tokens: int | None = None
+
+    @property
+    def texts(self) -> list[Any]:
+        return list(self.inputs.texts) if self.inputs else []
+
+
+@dataclass
+class Recorded:
+    """What the endpoint answered for a list of texts: vectors (rows by index) and token usage."""
+
+    vectors: np.ndarray
+    prompt_tokens: int
+
+
+@dataclass
+class Endpoint:
+    base_url: str
+    api_key: str
+    model: str
+    is_recorded: Callable[[Inputs], bool] | None = None  # None: live, everything is real
+    timeout: float = 30.0
+    transport: Any = None  # an httpx2 transport; only synthetic tests set one
+    references: dict[Inputs, Recorded] = field(default_factory=dict)  # shared by one cassette's tests
+    sent: list[Sent] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        import httpx2
+        import openai
+
+        hooks = {"request": [self._on_request], "response": [self._on_response]}
+        self.client = openai.OpenAI(
+            base_url=self.base_url,
+            api_key=self.api_key,
+            max_retries=0,  # a retry would hide how many requests the code made
+            timeout=self.timeout,
+            http_client=openai.DefaultHttpxClient(
+                event_hooks=hooks, timeout=self.timeout, transport=self.transport, verify=_tls()
+            ),
+        )
+        # The grader's own requests skip the openai client: plain JSON, no parsing into models.
+        self._http = httpx2.Client(
+            base_url=self.base_url.rstrip("/") + "/",
+            headers={"Authorization": f"Bearer {self.api_key}"},
+            timeout=self.timeout,
+            transport=self.transport,
+            verify=_tls(),
+        )
+
+    # -- the request log -------------------------------------------------------------------------
+
+    def _on_request(self, request) -> None:
+        try:
+            body = json.loads(request.content or b"{}")
+        except ValueError:
+            body = {}
+        inputs = Inputs.from_body(body)
+        recorded = self.is_recorded(inputs) if (self.is_recorded and inputs) else True
+        self.sent.append(Sent(inputs=inputs, body=body if isinstance(body, dict) else {}, recorded=recorded))
+
+    def _on_response(self, response) -> None:
+        sent = self.sent[-1]
+        sent.status = response.status_code
+        response.read()
+        try:
+            sent.prompt_tokens = int(response.json()["usage"]["prompt_tokens"])
+        except (ValueError, KeyError, TypeError):
+            pass
+
+    def close(self) -> None:
+        self.client.close()
+        self._http.close()
+
+    # -- what tests use --------------------------------------------------------------------------
+
+    def reference(self, texts: list[str]) -> Recorded:
+        """The endpoint's own answer for `texts`, sent as one list, rows placed by index."""
+        key = Inputs(self.model, tuple(texts))
+        if key not in self.references:
+            response = self._http.post("embeddings", json={"model": self.model, "input": list(texts), "encoding_format": "float"})
+            if response.status_code != 200:
+                raise RuntimeError(f"the endpoint answered {response.status_code} to the grader's own request: {response.text[:200]}")
+            payload = response.json()
+            rows = sorted(payload["data"], key=lambda item: item["index"])
+            self.references[key] = Recorded(
+                vectors=np.array([row["embedding"] for row in rows], dtype=np.float64),
+                prompt_tokens=int(payload["usage"]["prompt_tokens"]),
+            )
+        return self.references[key]
+
+    def vectors(self, texts: list[str]) -> np.ndarray:
+        return self.reference(texts).vectors
+
+    def call(self, function: Callable, *args: Any, hint: str = "", **kwargs: Any) -> Any:
+        """Call the learner's `function` with this endpoint's client and model.
+
+        Its errors become one readable sentence: not started (a stub), a request with no recording
+        (what was sent, why it may be wrong, and the test's `hint`), or the exception and the
+        learner's line.
+        """
+        first = len(self.sent)
+        shown = f"{function.__name__}({', '.join(_brief(a) for a in args)})"
+        try:
+            return function(*args, client=self.client, model=self.model, **kwargs)
+        except NotImplementedError as err:
+            raise NotStarted(str(err) or f"{function.__name__}() is not written yet.") from None
+        except Exception as err:
+            unrecorded = [s for s in self.sent[first:] if not s.recorded]
+            if unrecorded:
+                fail(self.explain_unrecorded(shown, unrecorded[0], hint))
+            import openai
+
+            if isinstance(err, openai.APIStatusError):
+                fail(f"{shown}: the endpoint answered {err.status_code}: {api_message(err)}")
+            if isinstance(err, openai.APIConnectionError) and not self.sent[first:]:
+                fail(f"{shown} raised {type(err).__name__}. Did it use the `client` it was given?")
+            fail(describe_exception(shown, err))
+
+    def sent_since(self, first: int) -> list[Sent]:
+        return self.sent[first:]
+
+    def explain_unrecorded(self, shown: str, sent: Sent, hint: str = "") -> str:
+        inputs = sent.inputs
+        if inputs is not None and inputs.model != self.model:
+            why = (
+                f"it asked for model {inputs.model!r}, but the test passed model={self.model!r}: "
+                "use the `model` argument rather than a fixed name."
+            )
+        else:
+            described = inputs.describe() if inputs else json.dumps(sent.body)[:120]
+            why = f"no recorded request matches what it sent: {described}." + (f" {hint}" if hint else "")
+        return f"{shown} sent a request the grader cannot answer — {why}\n{RECORD_HINT}"
+
+
+@functools.lru_cache(maxsize=1)
+def _tls():
+    """One TLS context for every client of the session: loading the CA bundle costs ~40 ms a time."""
+    import ssl
+
+    try:
+        import certifi
+
+        return ssl.create_default_context(cafile=certifi.where())
+    except ImportError:  # pragma: no cover
+        return ssl.create_default_context()
+
+
+def _brief(value: Any) -> str:
+    shown = repr(value)
+    if len(shown) <= 60:
+        return shown
+    if isinstance(value, (list, tuple)) and value:
+        return f"[{_brief(value[0])}, … {len(value)} items]"
+    return shown[:57] + "…"
+

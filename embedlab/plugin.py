@@ -1,0 +1,402 @@
+"""The grading plugin, registered by the repo's conftest.py: options, fixtures, report hooks.
+
+Grading tests are the ones marked `@pytest.mark.exercise(...)`; every other test (the kit's own
+selftests) runs untouched. The pieces live in their own modules: `target` (whose code is graded),
+`cassettes` (recording rules), `endpoint` (what a test talks to), `live` (the live endpoint),
+`outcomes` (how a test ends, in words) and `report` (points, summary, JSON).
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import signal
+import threading
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+
+from embedlab import __version__, cassettes, outcomes
+from embedlab.live import LiveConfig, LiveUnavailable
+from embedlab.report import LIVE, Gradebook, Result
+from embedlab.target import Target
+
+REPLAY_KEY = "replay-needs-no-key"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("embedlab", "embedlab grading")
+    group.addoption("--solutions", action="store_true", help="grade solutions/ instead of exercises/ (the kit's self-check)")
+    group.addoption("--exercises-dir", metavar="DIR", help="grade the exercise files in DIR instead of exercises/")
+    group.addoption("--cassettes", metavar="NAME", help=f"the cassette set to replay or record (default: {cassettes.DEFAULT_SET})")
+    group.addoption(
+        "--record-mode",
+        choices=cassettes.RECORD_MODES,
+        default="none",
+        help="none: replay only (default); new_episodes: record what is missing; rewrite: record each used cassette afresh",
+    )
+    group.addoption(
+        "--live",
+        choices=("env", "local", "off"),
+        default="env",
+        help="live checks: env = the endpoint in .env (default), local = start `embedlab serve`, off = skip them",
+    )
+    group.addoption("--score-live", action="store_true", help="count the live checks in the score")
+    group.addoption("--grade-json", metavar="PATH", help="write Gradescope's results.json to PATH")
+    group.addoption("--grade-timeout", type=float, default=20.0, metavar="S", help="stop a grading test after S seconds (default 20)")
+
+
+class Grading:
+    """Per-session state: what is graded, against which cassettes, with which results."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        option = config.option
+        self.option = option
+        self.root = config.rootpath
+        self.record_mode: str = option.record_mode
+        self.recording = self.record_mode != "none"
+        self.timeout: float = option.grade_timeout
+        self.live_mode: str = option.live
+        self.gradebook = Gradebook(score_live=option.score_live)
+        self.stack = ExitStack()
+        self._live: LiveConfig | LiveUnavailable | None = None
+        self._vcr = None
+        self._rewritten: set[Path] = set()
+        self.references: dict[Path, dict] = {}  # per cassette: what the endpoint answered the grader
+        self.recorded_anything = False
+        self.started = False
+
+    def start(self) -> None:
+        """Check the options against the repo; only when grading tests were collected."""
+        if self.started:
+            return
+        option = self.option
+        if option.exercises_dir:
+            directory = Path(option.exercises_dir)
+        else:
+            directory = self.root / ("solutions" if option.solutions else "exercises")
+        if not directory.is_dir():
+            raise pytest.UsageError(f"nothing to grade: {directory} is not a folder")
+        self.target = Target(directory)
+        outcomes.learner_dir = self.target.directory
+
+        if self.recording:
+            from embedlab import common
+
+            if not common.EMBED_MODEL:
+                raise pytest.UsageError("recording needs an endpoint: set OPENAI_BASE_URL, OPENAI_API_KEY and EMBED_MODEL")
+            self.model = common.EMBED_MODEL
+            self.set_name = option.cassettes or self.model.replace("/", "-").replace(":", "-")
+        else:
+            self.set_name = option.cassettes or cassettes.DEFAULT_SET
+        self.set_dir = cassettes.set_dir(self.root, self.set_name)
+        if not self.recording:
+            manifest = cassettes.read_manifest(self.set_dir)
+            if "model" not in manifest:
+                known = sorted(p.parent.name for p in (self.root / "cassettes").glob(f"*/{cassettes.MANIFEST}"))
+                raise pytest.UsageError(
+                    f"no cassette set {self.set_name!r} (with a manifest.json); sets here: {', '.join(known) or 'none'}"
+                )
+            self.model = manifest["model"]
+        self.started = True
+
+    # -- cassettes -------------------------------------------------------------------------------
+
+    @property
+    def vcr(self):
+        if self._vcr is None:
+            mode = "none" if self.record_mode == "none" else "new_episodes"
+            self._vcr = cassettes.make_vcr(self.set_dir, mode)
+        return self._vcr
+
+    def cassette_path(self, item: pytest.Item) -> Path:
+        path = cassettes.cassette_path(self.root, self.set_name, Path(str(item.path)).stem)
+        if self.record_mode == "rewrite" and path not in self._rewritten:
+            self._rewritten.add(path)
+            path.unlink(missing_ok=True)
+        return path
+
+    def endpoint_settings(self) -> tuple[str, str]:
+        if self.recording:
+            return os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1", os.environ.get("OPENAI_API_KEY") or "no-key-needed"
+        return f"https://{cassettes.PLACEHOLDER_HOST}/v1", REPLAY_KEY
+
+    # -- live ------------------------------------------------------------------------------------
+
+    def live(self) -> LiveConfig:
+        if self._live is None:
+            try:
+                if self.live_mode == "off":
+                    raise LiveUnavailable("live checks are off (--live off)")
+                from embedlab import live
+
+                self._live = live.start_local(self.stack) if self.live_mode == "local" else live.from_environment()
+            except LiveUnavailable as err:
+                self._live = err
+        if isinstance(self._live, LiveUnavailable):
+            pytest.skip(str(self._live))
+        return self._live
+
+    def finish(self) -> None:
+        self.stack.close()
+        if self.recording and self.recorded_anything:
+            cassettes.write_manifest(
+                self.set_dir,
+                {
+                    "model": self.model,
+                    "server": os.environ.get("EMBEDLAB_RECORD_SERVER", "an OpenAI-compatible endpoint"),
+                    "recorded": datetime.date.today().isoformat(),
+                    "kit_version": __version__,
+                },
+            )
+
+
+GRADING = pytest.StashKey[Grading]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for line in (
+        "exercise(name, file): the exercise a grading test belongs to, and the learner's file",
+        "points(n): what a grading test is worth",
+        "live: a check against the configured endpoint, not the cassettes",
+        "synthetic: a grading test answered by a built-in fake server, not a cassette",
+    ):
+        config.addinivalue_line("markers", line)
+    config.stash[GRADING] = Grading(config)
+
+
+def _grading(config: pytest.Config) -> Grading:
+    return config.stash[GRADING]
+
+
+def _graded(item: pytest.Item) -> bool:
+    return item.get_closest_marker("exercise") is not None
+
+
+# -- fixtures ------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def target(pytestconfig: pytest.Config) -> Target:
+    """The learner's code under grading (exercises/, solutions/ or --exercises-dir)."""
+    grading = _grading(pytestconfig)
+    grading.target.prepare()
+    return grading.target
+
+
+@pytest.fixture
+def api(request: pytest.FixtureRequest):
+    """The embeddings endpoint for this test: the cassettes, or the live endpoint for `live` tests."""
+    from embedlab.endpoint import Endpoint
+
+    grading = _grading(request.config)
+    if request.node.get_closest_marker("live"):
+        live = grading.live()
+        endpoint = Endpoint(live.base_url, live.api_key, live.model)
+        yield endpoint
+        endpoint.close()
+        return
+    base_url, key = grading.endpoint_settings()
+    path = grading.cassette_path(request.node)
+    with grading.vcr.use_cassette(path.name, allow_playback_repeats=True) as cassette:
+        known = {cassettes.Inputs.from_body(r.body) for r in cassette.requests}
+        is_recorded = None if grading.recording else known.__contains__
+        references = grading.references.setdefault(path, {})
+        endpoint = Endpoint(base_url, key, grading.model, is_recorded=is_recorded, references=references)
+        yield endpoint
+        endpoint.close()
+        grading.recorded_anything |= cassette.dirty
+
+
+@pytest.fixture
+def synthetic_api():
+    """Make an endpoint answered by a handler in the test, for responses no real server gives.
+
+    `synthetic_api(handler)`: handler(httpx2.Request) -> httpx2.Response. Never recorded.
+    """
+    import httpx2
+
+    from embedlab.endpoint import Endpoint
+
+    made = []
+
+    def make(handler) -> Endpoint:
+        endpoint = Endpoint(
+            f"https://{cassettes.PLACEHOLDER_HOST}/v1", REPLAY_KEY, "synthetic-model", transport=httpx2.MockTransport(handler)
+        )
+        made.append(endpoint)
+        return endpoint
+
+    yield make
+    for endpoint in made:
+        endpoint.close()
+
+
+# -- running a test ------------------------------------------------------------------------------
+
+
+def _alarm(item: pytest.Item):
+    """Stop a hanging grading test (SIGALRM: interrupts the learner's loop in the main thread)."""
+    grading = _grading(item.config)
+    usable = _graded(item) and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if not usable or grading.timeout <= 0:
+        return None
+
+    def ring(signum, frame):
+        raise outcomes.TookTooLong(grading.timeout)
+
+    previous = signal.signal(signal.SIGALRM, ring)
+    signal.setitimer(signal.ITIMER_REAL, grading.timeout, 1.0)  # and again each second if swallowed
+    return previous
+
+
+def _disarm(previous) -> None:
+    if previous is not None:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item):
+    previous = _alarm(item)
+    try:
+        return (yield)
+    finally:
+        _disarm(previous)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    previous = _alarm(item)
+    try:
+        return (yield)
+    finally:
+        _disarm(previous)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    report = yield
+    if not _graded(item) or call.excinfo is None or not report.failed:
+        return report
+    status, sentence = _explain(call.excinfo.value)
+    if status:
+        report.embedlab_status = status
+    if sentence is not None:
+        report.longrepr = sentence
+    return report
+
+
+def _explain(err: BaseException) -> tuple[str | None, str | None]:
+    """(status, sentence) for an exception that ended a grading test; None keeps pytest's own."""
+    if isinstance(err, pytest.fail.Exception):
+        return None, None  # already one sentence, from expect() / fail()
+    chain: list[BaseException] = []
+    link: BaseException | None = err
+    while link is not None and link not in chain:
+        chain.append(link)
+        link = link.__cause__ or link.__context__
+    for link in chain:
+        if isinstance(link, (outcomes.NotStarted, NotImplementedError)):
+            return "not started", str(link) or "This function is not written yet."
+        if isinstance(link, outcomes.TookTooLong):
+            return None, outcomes.timeout_sentence(link)
+    for link in chain:
+        if type(link).__name__ == "CannotOverwriteExistingCassetteException":
+            return None, (
+                "The code sent a request the recordings do not hold, so the grader cannot answer it: "
+                "check the model and the texts it sends."
+            )
+    if outcomes.learner_location(err):
+        return None, outcomes.describe_exception("your code", err)
+    return None, None
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config):
+    if getattr(report, "embedlab_status", None) == "not started" and report.when in ("setup", "call"):
+        return "not started", "N", ("NOT STARTED", {"yellow": True})
+    return None
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    item = _graded_items.get(report.nodeid)
+    if item is None:
+        return
+    grading = _grading(item.config)
+    finished = report.when == "call" or (report.when == "setup" and not report.passed) or (report.when == "teardown" and report.failed)
+    if not finished:
+        return
+    if report.passed:
+        status, message = "passed", ""
+    elif report.skipped:
+        status = "skipped"
+        message = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        message = message.removeprefix("Skipped: ")
+    else:
+        status = getattr(report, "embedlab_status", None) or "failed"
+        message = str(report.longrepr)
+    existing = next((r for r in grading.gradebook.results if r.nodeid == report.nodeid), None)
+    if existing is not None:  # a teardown failure after the call
+        if status == "failed":
+            existing.status, existing.message = status, message
+        return
+    exercise = item.get_closest_marker("exercise")
+    name = exercise.args[0]
+    file = f"{grading.target.package}/{exercise.args[1]}.py" if len(exercise.args) > 1 else ""
+    points = item.get_closest_marker("points")
+    live = item.get_closest_marker("live") is not None
+    grading.gradebook.add(
+        Result(
+            nodeid=report.nodeid,
+            exercise=LIVE if live else name,
+            file=file,
+            title=_title(item),
+            points=float(points.args[0]) if points else 1.0,
+            live=live,
+            status=status,
+            message=message,
+        )
+    )
+
+
+_graded_items: dict[str, pytest.Item] = {}
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    _graded_items.clear()
+    _graded_items.update((item.nodeid, item) for item in items if _graded(item))
+    if _graded_items:
+        _grading(config).start()
+
+
+def _title(item: pytest.Item) -> str:
+    doc = getattr(getattr(item, "function", None), "__doc__", None)
+    if doc and doc.strip():
+        return doc.strip().splitlines()[0].rstrip(".")
+    return item.name.removeprefix("test_").replace("_", " ")
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    grading = _grading(config)
+    if not grading.gradebook.results:
+        return
+    terminalreporter.section(f"embedlab — grading {grading.target.package}/ against {grading.set_name}", sep="=")
+    for line in grading.gradebook.summary_lines():
+        terminalreporter.write_line(line)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    grading = _grading(session.config)
+    if not grading.started:
+        return
+    grading.finish()
+    if not grading.gradebook.results:
+        return
+    extra = {"kit_version": __version__, "cassettes": grading.set_name, "graded": grading.target.package}
+    if session.config.option.grade_json:
+        grading.gradebook.write_json(Path(session.config.option.grade_json), extra)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as handle:
+            handle.write(grading.gradebook.markdown())
