@@ -1,0 +1,116 @@
+"""The grader's own answers, computed with numpy from the vectors the endpoint recorded.
+
+Nothing here comes from the learner's code or from one model's numbers: every expected value is
+derived, inside the test, from the recorded responses of whichever cassette set is replayed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from embedlab.outcomes import NotStarted, expect, fail
+from embedlab.section import DOG
+
+SCORE_TOLERANCE = 1e-4  # a query embedded alone or in a batch may differ in the 7th digit
+
+
+def cosine_ref(a, b) -> float:
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def ranking_ref(query_vec, doc_vecs, docs) -> list[tuple[float, str]]:
+    """(score, doc), best first, equal scores in input order (Python's sort is stable)."""
+    scored = [(cosine_ref(query_vec, vec), doc) for vec, doc in zip(doc_vecs, docs)]
+    return sorted(scored, key=lambda pair: pair[0], reverse=True)
+
+
+def rank_references(api, query: str, docs: list[str]):
+    """The query's and the docs' recorded vectors.
+
+    Also asks for every request shape a correct rank() may send — the docs alone, the query alone,
+    the query before or after the docs in one request — and each doc alone (a wrong shape, but
+    then the test can say "5 requests" instead of "no recording").
+    """
+    doc_vecs = api.vectors(docs)
+    query_vec = api.vectors([query])[0]
+    api.vectors([query] + docs)
+    api.vectors(docs + [query])
+    for doc in docs:
+        api.vectors([doc])
+    return query_vec, doc_vecs
+
+
+def expected_verdict(batch_tokens: int, loop_tokens: int, batch_requests: int, loop_requests: int) -> str:
+    """Tokens decide the cost; with equal tokens, fewer requests is cheaper."""
+    batch, loop = (batch_tokens, batch_requests), (loop_tokens, loop_requests)
+    return "same" if batch == loop else ("batch" if batch < loop else "loop")
+
+
+def raises(expected: type[BaseException], function, *args, shown: str, why: str) -> BaseException:
+    """Call the learner's function and require `expected`; say plainly what happened instead."""
+    try:
+        result = function(*args)
+    except NotImplementedError as err:
+        raise NotStarted(str(err)) from None
+    except expected as err:
+        return err
+    except Exception as err:  # noqa: BLE001 - any other exception is the learner's answer
+        fail(f"{shown} raised {type(err).__name__}: {err}; it should raise {expected.__name__} ({why})")
+    fail(f"{shown} returned {result!r}; it should raise {expected.__name__} ({why})")
+
+
+def check_ranking(result, query: str, docs: list[str], expected: list[tuple[float, str]], shown: str) -> None:
+    """The shape of rank()'s answer, its order and its scores, each failure in one sentence."""
+    expect(isinstance(result, list), f"{shown} returned a {type(result).__name__}; return a list of (score, doc) tuples")
+    expect(len(result) == len(docs), f"{shown} returned {len(result)} items for {len(docs)} docs: give every doc its score")
+    for item in result:
+        expect(
+            isinstance(item, (tuple, list)) and len(item) == 2,
+            f"{shown} returned the item {item!r}; each item should be a (score, doc) pair",
+        )
+        score, doc = item
+        expect(
+            not isinstance(score, str) or not isinstance(doc, (int, float)),
+            f"{shown} returned ({score!r}, {doc!r}): put the score first, (score, doc), so pairs sort by score",
+        )
+        expect(
+            isinstance(score, (int, float)) and not isinstance(score, bool) and math.isfinite(float(score)),
+            f"{shown} gave the score {score!r}; a score is a number (the cosine similarity)",
+        )
+        expect(doc in docs, f"{shown} returned the doc {doc!r}, which is not one of the docs it was given")
+    expect(
+        sorted(doc for _, doc in result) == sorted(docs),
+        f"{shown} should return each doc exactly once; it returned {[doc for _, doc in result]}",
+    )
+    scores = [float(score) for score, _ in result]
+    if any(a < b for a, b in zip(scores, scores[1:])):
+        ascending = all(a <= b for a, b in zip(scores, scores[1:]))
+        fail(
+            f"{shown} is not sorted highest score first: {[round(s, 3) for s in scores]}"
+            + (" — that is lowest first: sort with reverse=True" if ascending else "")
+        )
+    want = {doc: score for score, doc in expected}
+    for score, doc in result:
+        expect(
+            abs(float(score) - want[doc]) <= SCORE_TOLERANCE,
+            f"{shown} scored {doc!r} {float(score):.4f}, but the cosine similarity of its vector with the "
+            f"query's is {want[doc]:.4f}: score each doc with cosine(query vector, doc vector)",
+        )
+
+
+CATS = ["The cat sat on the mat.", "A feline napped on the soft rug."]
+SERVER = "We deployed the web server at noon."
+
+
+def check_dog_between(ranked, shown: str) -> None:
+    """The section's claim: the dog below both cats, above the server."""
+    place = {doc: i for i, (_, doc) in enumerate(ranked)}
+    scores = ", ".join(f"{doc!r} {float(score):.3f}" for score, doc in ranked)
+    expect(
+        all(place[cat] < place[DOG] for cat in CATS) and place[DOG] < place[SERVER],
+        f"{shown}: the dog sentence should rank below both cat sentences and above the server sentence; got {scores}",
+    )

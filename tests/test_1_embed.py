@@ -1,0 +1,174 @@
+"""Exercise 1 — embed() in exercises/embed.py: texts in, one row of numbers per text out."""
+
+import json
+
+import httpx2
+import numpy as np
+import pytest
+
+from embedlab import common
+from embedlab.outcomes import attempt, expect, fail
+from tests.reference import raises
+
+TEXTS = ["The cat sat on the mat.", "A feline rested on the rug.", "We deployed the web server at noon."]
+QUERY = "a sleeping cat"
+
+pytestmark = pytest.mark.exercise("embed", "embed")
+
+
+@pytest.fixture
+def embed(target):
+    return target.function("embed", "embed")
+
+
+def check_matrix(result, expected: np.ndarray, shown: str) -> None:
+    expect(
+        isinstance(result, np.ndarray),
+        f"{shown} returned a {type(result).__name__}; return a numpy array — np.array(rows) makes one",
+    )
+    expect(
+        result.shape == expected.shape,
+        f"{shown} returned an array of shape {result.shape}; expected {expected.shape}: "
+        f"one row per text, {expected.shape[1]} numbers per row",
+    )
+    expect(
+        np.issubdtype(result.dtype, np.floating),
+        f"{shown} holds {result.dtype} values, not floats. Did you keep base64 strings "
+        "(encoding_format='base64') instead of numbers?",
+    )
+
+
+def check_rows(result: np.ndarray, expected: np.ndarray, shown: str) -> None:
+    for i, row in enumerate(result):
+        if np.allclose(row, expected[i], rtol=1e-5, atol=1e-6):
+            continue
+        elsewhere = [j for j in range(len(expected)) if np.allclose(row, expected[j], rtol=1e-5, atol=1e-6)]
+        if elsewhere:
+            fail(
+                f"{shown}: row {i} holds the vector of text {elsewhere[0]}. Place each item of "
+                "response.data by its .index, so row i belongs to texts[i]"
+            )
+        fail(f"{shown}: row {i} is not the vector the endpoint returned for texts[{i}]")
+
+
+@pytest.mark.points(2)
+def test_returns_a_float_array_with_one_row_per_text(embed, api):
+    """Returns a float array with one row per text"""
+    result = api.call(embed, TEXTS)
+    check_matrix(result, api.vectors(TEXTS), "embed(TEXTS)")
+
+
+@pytest.mark.points(2)
+def test_rows_hold_the_endpoints_vectors(embed, api):
+    """Row i holds the endpoint's vector for texts[i]"""
+    result = api.call(embed, TEXTS)
+    expected = api.vectors(TEXTS)
+    check_matrix(result, expected, "embed(TEXTS)")
+    check_rows(result, expected, "embed(TEXTS)")
+
+
+@pytest.mark.points(2)
+def test_one_request_for_the_whole_list(embed, api):
+    """Sends one request for the whole list"""
+    for text in TEXTS:  # recorded, so a one-request-per-text answer gets this far and hears why
+        api.vectors([text])
+    api.call(embed, TEXTS)
+    expect(api.sent, "embed(TEXTS) sent no request through the `client` it was given: use that client")
+    expect(
+        len(api.sent) == 1,
+        f"embed(TEXTS) made {len(api.sent)} requests for {len(TEXTS)} texts; "
+        "one request can carry the whole list: input=texts",
+    )
+    expect(api.sent[0].texts == TEXTS, f"embed(TEXTS) sent {api.sent[0].texts}; expected the texts, in order: {TEXTS}")
+
+
+@pytest.mark.points(1)
+def test_sends_the_model_it_is_given(embed, api):
+    """Sends the model it is given, not a fixed name"""
+    api.call(embed, TEXTS)
+    for sent in api.sent:
+        expect(
+            sent.inputs and sent.inputs.model == api.model,
+            f"embed sent model {sent.inputs.model if sent.inputs else None!r}, but was given model={api.model!r}",
+        )
+
+
+@pytest.mark.points(1)
+def test_a_bare_string_is_one_text(embed, api):
+    """A bare string is one text: shape (1, dim)"""
+    expected = api.vectors([QUERY])
+    result = api.call(
+        embed, QUERY, hint="A bare string is one text: make it [texts] rather than a list of its characters."
+    )
+    check_matrix(result, expected, f"embed({QUERY!r})")
+    check_rows(result, expected, f"embed({QUERY!r})")
+
+
+@pytest.mark.synthetic
+@pytest.mark.points(2)
+def test_rows_follow_each_items_index(embed, synthetic_api):
+    """Rows follow each item's index, not the order items arrive in"""
+
+    def shuffled(request: httpx2.Request) -> httpx2.Response:
+        # Synthetic: a server may list items in any order; each names its input by `index`.
+        body = json.loads(request.content)
+        texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+        items = [{"object": "embedding", "index": i, "embedding": [float(i + 1), 1.0, 0.5]} for i in range(len(texts))]
+        usage = {"prompt_tokens": len(texts), "total_tokens": len(texts)}
+        return httpx2.Response(200, json={"object": "list", "data": items[::-1], "model": body["model"], "usage": usage})
+
+    api = synthetic_api(shuffled)
+    result = api.call(embed, TEXTS)
+    expected = np.array([[float(i + 1), 1.0, 0.5] for i in range(len(TEXTS))])
+    check_matrix(result, expected, "embed(TEXTS)")
+    if np.allclose(result, expected[::-1]):
+        fail(
+            "embed(TEXTS) kept the items in the order they arrived, but this server sent them last "
+            "first. Place each item by its .index: row item.index gets item.embedding"
+        )
+    check_rows(result, expected, "embed(TEXTS)")
+
+
+@pytest.mark.points(1)
+def test_an_empty_list_raises_value_error(embed, api):
+    """An empty list raises ValueError"""
+    raises(
+        ValueError,
+        lambda: embed([], client=api.client, model=api.model),
+        shown="embed([])",
+        why="there is nothing to embed; check before calling the endpoint",
+    )
+
+
+@pytest.mark.points(1)
+def test_a_non_string_raises_type_error_naming_its_position(embed, api):
+    """A non-string item raises TypeError naming its position"""
+    texts = ["The cat sat on the mat.", "A feline rested on the rug.", None]
+    err = raises(
+        TypeError,
+        lambda: embed(texts, client=api.client, model=api.model),
+        shown="embed(['The cat sat on the mat.', 'A feline rested on the rug.', None])",
+        why="only strings can be embedded",
+    )
+    expect(
+        "2" in str(err) or "3" in str(err) or "third" in str(err),
+        f"embed(...) raised TypeError({str(err)!r}); say which item is wrong: texts[2] is None",
+    )
+
+
+@pytest.mark.points(1)
+def test_uses_the_configured_client_and_model_by_default(embed, api, target, monkeypatch):
+    """With no client or model, uses get_client() and EMBED_MODEL"""
+    api.vectors(TEXTS)
+    configured = {"get_client": lambda: api.client, "EMBED_MODEL": api.model}
+    learner_module = target.module("embed")
+    for name, value in configured.items():
+        monkeypatch.setattr(common, name, value)
+        if hasattr(learner_module, name):
+            monkeypatch.setattr(learner_module, name, value)
+    attempt(embed, TEXTS)
+    expect(api.sent, "embed(TEXTS) with no client made no request through get_client(): use it when client is None")
+    expect(
+        all(s.inputs and s.inputs.model == api.model for s in api.sent),
+        f"embed(TEXTS) with no model did not send EMBED_MODEL ({api.model!r}): use it when model is None",
+    )

@@ -1,0 +1,199 @@
+"""Exercise 2 — cosine() and rank() in exercises/similarity.py: compare vectors, then search by meaning."""
+
+import json
+import math
+
+import httpx2
+import numpy as np
+import pytest
+
+from embedlab.outcomes import attempt, expect
+from embedlab.section import DOCS, QUERY
+from tests.reference import check_ranking, cosine_ref, rank_references, ranking_ref, raises
+
+CAT_DOCS = {"The cat sat on the mat.", "A feline napped on the soft rug."}
+OTHER_QUERY = "shipping software to production"
+
+
+def close(result, expected: float, tolerance: float = 1e-6) -> bool:
+    try:
+        return abs(float(result) - expected) <= tolerance
+    except (TypeError, ValueError):
+        return False
+
+
+@pytest.mark.exercise("cosine", "similarity")
+class TestCosine:
+    @pytest.fixture
+    def cosine(self, target):
+        return target.function("similarity", "cosine")
+
+    @pytest.mark.points(2)
+    def test_same_direction_scores_one_whatever_the_lengths(self, cosine):
+        """Same direction scores 1.0, whatever the lengths"""
+        for a, b in (([1, 0], [2, 0]), ([3, 4], [6, 8]), ([0.5, 0.5, 0.5], [2, 2, 2])):
+            result = attempt(cosine, a, b)
+            expect(
+                close(result, 1.0),
+                f"cosine({a}, {b}) returned {result!r}; vectors pointing the same way score 1.0 "
+                "whatever their lengths — did you divide the dot product by both lengths?",
+            )
+
+    @pytest.mark.points(2)
+    def test_matches_the_formula_on_known_angles(self, cosine):
+        """Matches dot / (|a| |b|) on known angles"""
+        for a, b in (([3, 4], [4, 3]), ([1, 2, 3], [4, 5, 6]), ([2, 0, 1], [1, 3, -2])):
+            want = cosine_ref(a, b)
+            result = attempt(cosine, a, b)
+            expect(
+                close(result, want),
+                f"cosine({a}, {b}) returned {result!r}; expected {want:.6f} = a·b / (|a| × |b|). "
+                "Check the dot product and that each length is a square root of a sum of squares",
+            )
+
+    @pytest.mark.points(1)
+    def test_right_angle_is_zero_and_opposite_is_minus_one(self, cosine):
+        """A right angle scores 0.0, opposite directions -1.0"""
+        for a, b, want in (([1, 0], [0, 3], 0.0), ([1, 2], [-2, -4], -1.0), ([1, 1], [-1, 1], 0.0)):
+            result = attempt(cosine, a, b)
+            expect(
+                close(result, want),
+                f"cosine({a}, {b}) returned {result!r}; expected {want}. Cosine runs from -1 (opposite) "
+                "through 0 (unrelated) to 1: keep the sign, no abs()",
+            )
+
+    @pytest.mark.points(1)
+    def test_accepts_lists_and_arrays_and_returns_a_float(self, cosine):
+        """Accepts lists and numpy arrays, returns a float"""
+        a, b = [3, 4], [4, 3]
+        for shown, x, y in (
+            ("two lists", a, b),
+            ("two numpy arrays", np.array(a), np.array(b)),
+            ("float32 arrays", np.array(a, dtype=np.float32), np.array(b, dtype=np.float32)),
+            ("a list and an array", a, np.array(b, dtype=float)),
+        ):
+            result = attempt(cosine, x, y)
+            expect(
+                isinstance(result, float) and not isinstance(result, np.ndarray),
+                f"cosine() of {shown} returned {result!r} (a {type(result).__name__}); return a plain "
+                "float: float(...) turns a numpy number into one",
+            )
+            expect(close(result, 0.96, 1e-6), f"cosine() of {shown} returned {result!r}; expected 0.96")
+
+    @pytest.mark.points(2)
+    def test_agrees_with_numpy_on_real_embeddings(self, cosine, api):
+        """Agrees with numpy on real embeddings"""
+        vectors = api.vectors(DOCS)
+        for i, j in ((0, 2), (0, 1), (1, 3), (2, 2)):
+            want = cosine_ref(vectors[i], vectors[j])
+            for shown, a, b in (
+                ("float64 arrays", vectors[i], vectors[j]),
+                ("float32 arrays", vectors[i].astype(np.float32), vectors[j].astype(np.float32)),
+                ("lists", vectors[i].tolist(), vectors[j].tolist()),
+            ):
+                result = attempt(cosine, a, b)
+                expect(
+                    close(result, want, 1e-5),
+                    f"cosine() of the vectors of {DOCS[i]!r} and {DOCS[j]!r} ({shown}) returned "
+                    f"{result!r}; numpy says {want:.6f}",
+                )
+                expect(-1.0 - 1e-6 <= float(result) <= 1.0 + 1e-6, f"cosine() returned {result!r}, outside [-1, 1]")
+
+    @pytest.mark.points(1)
+    def test_different_lengths_raise_value_error(self, cosine):
+        """Vectors of different lengths raise ValueError"""
+        raises(ValueError, cosine, [1, 2, 3], [1, 2], shown="cosine([1, 2, 3], [1, 2])",
+               why="vectors of different lengths cannot be compared; zip() silently drops the extra number")
+
+    @pytest.mark.points(1)
+    def test_empty_vectors_raise_value_error(self, cosine):
+        """Empty vectors raise ValueError"""
+        raises(ValueError, cosine, [], [], shown="cosine([], [])", why="an empty vector has no direction")
+
+    @pytest.mark.points(1)
+    def test_a_zero_vector_raises_value_error(self, cosine):
+        """A zero vector raises ValueError, not nan"""
+        for a, b in (([0, 0], [1, 2]), ([1, 2], [0.0, 0.0])):
+            raises(ValueError, cosine, a, b, shown=f"cosine({a}, {b})",
+                   why="a zero vector has no direction: dividing by its length 0 gives nan")
+
+
+@pytest.mark.exercise("rank", "similarity")
+class TestRank:
+    @pytest.fixture
+    def rank(self, target):
+        return target.function("similarity", "rank")
+
+    @pytest.mark.points(2)
+    def test_gives_every_doc_a_score_best_first(self, rank, api):
+        """Gives every doc a (score, doc) pair, best first"""
+        query_vec, doc_vecs = rank_references(api, QUERY, DOCS)
+        result = api.call(rank, QUERY, DOCS)
+        check_ranking(result, QUERY, DOCS, ranking_ref(query_vec, doc_vecs, DOCS), f"rank({QUERY!r}, DOCS)")
+
+    @pytest.mark.points(2)
+    def test_finds_the_cat_sentences_by_meaning(self, rank, api):
+        """Finds both cat sentences first for "a sleeping cat", with no shared word"""
+        query_vec, doc_vecs = rank_references(api, QUERY, DOCS)
+        expected = ranking_ref(query_vec, doc_vecs, DOCS)
+        expect(
+            {doc for _, doc in expected[:2]} == CAT_DOCS,
+            f"The recorded model does not put the cat sentences first ({expected}): "
+            "this cassette set cannot grade the section — tell your instructor",
+        )
+        result = api.call(rank, QUERY, DOCS)
+        check_ranking(result, QUERY, DOCS, expected, f"rank({QUERY!r}, DOCS)")
+        top = {doc for _, doc in result[:2]}
+        expect(top == CAT_DOCS, f"rank({QUERY!r}, DOCS) put {sorted(top)} on top; the cat sentences belong there")
+
+    @pytest.mark.points(2)
+    def test_embeds_the_docs_in_one_request(self, rank, api):
+        """Embeds the docs in one request (two at most, with the query)"""
+        rank_references(api, QUERY, DOCS)
+        api.call(rank, QUERY, DOCS)
+        expect(api.sent, f"rank({QUERY!r}, DOCS) sent no request through the `client` it was given: pass it to embed()")
+        expect(
+            len(api.sent) <= 2,
+            f"rank({QUERY!r}, DOCS) made {len(api.sent)} requests; embed all the docs in one request "
+            "(the query may share it, or take one more)",
+        )
+        expect(
+            any(set(DOCS) <= set(sent.texts) for sent in api.sent),
+            f"rank({QUERY!r}, DOCS) never sent all the docs in one request; embed(docs) does that",
+        )
+        expect(any(QUERY in sent.texts for sent in api.sent), f"rank({QUERY!r}, DOCS) never embedded the query")
+
+    @pytest.mark.points(1)
+    def test_ranks_any_query_and_docs_it_is_given(self, rank, api):
+        """Ranks whatever query and docs it is given"""
+        docs = DOCS[::-1]
+        query_vec, doc_vecs = rank_references(api, OTHER_QUERY, docs)
+        result = api.call(rank, OTHER_QUERY, docs)
+        check_ranking(result, OTHER_QUERY, docs, ranking_ref(query_vec, doc_vecs, docs), f"rank({OTHER_QUERY!r}, docs)")
+
+    @pytest.mark.synthetic
+    @pytest.mark.points(1)
+    def test_equal_scores_keep_the_input_order(self, rank, synthetic_api):
+        """Equal scores keep the docs' input order"""
+        docs = ["b: second letter", "c: third letter", "a: first letter"]
+
+        def all_alike(request: httpx2.Request) -> httpx2.Response:
+            # Synthetic: every doc gets the same vector, so every score ties.
+            body = json.loads(request.content)
+            texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+            vectors = [[1.0, 1.0, 0.0] if text == QUERY else [1.0, 0.0, 0.0] for text in texts]
+            items = [{"object": "embedding", "index": i, "embedding": v} for i, v in enumerate(vectors)]
+            usage = {"prompt_tokens": len(texts), "total_tokens": len(texts)}
+            return httpx2.Response(200, json={"object": "list", "data": items, "model": body["model"], "usage": usage})
+
+        api = synthetic_api(all_alike)
+        result = api.call(rank, QUERY, docs)
+        expect(isinstance(result, list) and len(result) == 3, f"rank() returned {result!r}; expected 3 (score, doc) pairs")
+        order = [pair[1] for pair in result]
+        expect(
+            order == docs,
+            f"With all scores equal, rank() returned the docs as {order}; keep their input order {docs}. "
+            "Sort on the score alone — sorted(pairs, key=lambda pair: pair[0], reverse=True) — "
+            "since comparing whole (score, doc) tuples falls back to the text on a tie",
+        )
+        expect(all(math.isclose(float(pair[0]), math.sqrt(0.5)) for pair in result), "every score here is cos 45° ≈ 0.7071")
