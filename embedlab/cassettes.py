@@ -49,15 +49,6 @@ BASE64_VECTOR = re.compile(rb'"embedding"\s*:\s*"')
 # -- where things live ---------------------------------------------------------------------------
 
 
-def set_dir(root: Path, name: str) -> Path:
-    return root / "cassettes" / name
-
-
-def cassette_path(root: Path, set_name: str, module_name: str) -> Path:
-    """One cassette per grading test module: cassettes/<set>/<module>.yaml."""
-    return set_dir(root, set_name) / f"{module_name}.yaml"
-
-
 def read_manifest(directory: Path) -> dict[str, Any]:
     path = directory / MANIFEST
     if not path.is_file():

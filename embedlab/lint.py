@@ -19,19 +19,21 @@ def configure(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     check = sub.add_parser("check", help="lint cassette sets (all of them by default)")
     check.add_argument("sets", nargs="*", metavar="SET", help="set names under cassettes/ (default: every set)")
+    check.add_argument("--cassette-dir", type=Path, help="the folder holding the sets (default: the kit's cassettes/)")
 
 
 def run(args: argparse.Namespace) -> int:
     from embedlab import kit
 
     root = kit.find_root()
-    names = args.sets or sorted(p.name for p in (root / "cassettes").iterdir() if p.is_dir())
+    library = args.cassette_dir or root / "cassettes"
+    names = args.sets or sorted(p.name for p in library.iterdir() if p.is_dir())
     if not names:
         print("no cassette sets found under cassettes/")
         return 1
     failed = 0
     for name in names:
-        problems = check_set(root, name)
+        problems = check_set(root, library / name)
         if problems:
             failed += 1
             print(f"{name}: {len(problems)} problem(s)")
@@ -42,10 +44,10 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def check_set(root: Path, name: str) -> list[str]:
+def check_set(root: Path, directory: Path) -> list[str]:
+    """Every problem found in the set at `directory`, judged against the kit at `root`."""
     from embedlab import cassettes, kit
 
-    directory = cassettes.set_dir(root, name)
     if not directory.is_dir():
         return [f"no folder {directory}"]
     problems: list[str] = []

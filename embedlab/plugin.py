@@ -9,10 +9,12 @@ selftests) runs untouched. The pieces live in their own modules: `target` (whose
 from __future__ import annotations
 
 import datetime
+import importlib.abc
 import os
 import signal
+import sys
 import threading
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -30,6 +32,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--solutions", action="store_true", help="grade solutions/ instead of exercises/ (the kit's self-check)")
     group.addoption("--exercises-dir", metavar="DIR", help="grade the exercise files in DIR instead of exercises/")
     group.addoption("--cassettes", metavar="NAME", help=f"the cassette set to replay or record (default: {cassettes.DEFAULT_SET})")
+    group.addoption("--cassette-dir", metavar="DIR", help="the folder holding the cassette sets (default: cassettes/)")
     group.addoption(
         "--record-mode",
         choices=cassettes.RECORD_MODES,
@@ -80,6 +83,8 @@ class Grading:
             raise pytest.UsageError(f"nothing to grade: {directory} is not a folder")
         self.target = Target(directory)
         outcomes.learner_dir = self.target.directory
+        if self.target.package != "solutions":
+            sys.meta_path.insert(0, _NoSolutions())
 
         if self.recording:
             from embedlab import common
@@ -90,15 +95,21 @@ class Grading:
             self.set_name = option.cassettes or self.model.replace("/", "-").replace(":", "-")
         else:
             self.set_name = option.cassettes or cassettes.DEFAULT_SET
-        self.set_dir = cassettes.set_dir(self.root, self.set_name)
+        library = Path(option.cassette_dir) if option.cassette_dir else self.root / "cassettes"
+        self.set_dir = library / self.set_name
         if not self.recording:
             manifest = cassettes.read_manifest(self.set_dir)
             if "model" not in manifest:
-                known = sorted(p.parent.name for p in (self.root / "cassettes").glob(f"*/{cassettes.MANIFEST}"))
+                known = sorted(p.parent.name for p in library.glob(f"*/{cassettes.MANIFEST}"))
                 raise pytest.UsageError(
                     f"no cassette set {self.set_name!r} (with a manifest.json); sets here: {', '.join(known) or 'none'}"
                 )
             self.model = manifest["model"]
+        # Import the heavy libraries now, not inside the first test: a per-test time limit must
+        # measure the learner's code, and an import interrupted half-way would break every test.
+        import httpx2  # noqa: F401
+        import openai  # noqa: F401
+        import vcr  # noqa: F401
         self.started = True
 
     # -- cassettes -------------------------------------------------------------------------------
@@ -111,7 +122,7 @@ class Grading:
         return self._vcr
 
     def cassette_path(self, item: pytest.Item) -> Path:
-        path = cassettes.cassette_path(self.root, self.set_name, Path(str(item.path)).stem)
+        path = self.set_dir / f"{Path(str(item.path)).stem}.yaml"  # one cassette per test module
         if self.record_mode == "rewrite" and path not in self._rewritten:
             self._rewritten.add(path)
             path.unlink(missing_ok=True)
@@ -150,6 +161,15 @@ class Grading:
                     "kit_version": __version__,
                 },
             )
+
+
+class _NoSolutions(importlib.abc.MetaPathFinder):
+    """While exercises are graded, `import solutions` fails: the answers are not the learner's."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "solutions" or name.startswith("solutions."):
+            raise ImportError("the grader does not let exercises import the reference solutions")
+        return None
 
 
 GRADING = pytest.StashKey[Grading]()
@@ -236,43 +256,49 @@ def synthetic_api():
 # -- running a test ------------------------------------------------------------------------------
 
 
-def _alarm(item: pytest.Item):
-    """Stop a hanging grading test (SIGALRM: interrupts the learner's loop in the main thread)."""
+@contextmanager
+def _guarded(item: pytest.Item):
+    """Around a grading test's setup and call: a time limit, and no network unless it is live."""
+    if not _graded(item):
+        yield
+        return
     grading = _grading(item.config)
-    usable = _graded(item) and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
-    if not usable or grading.timeout <= 0:
-        return None
+    with ExitStack() as stack:
+        if not grading.recording and item.get_closest_marker("live") is None:
+            from embedlab import network
+
+            stack.enter_context(network.blocked())
+        if grading.timeout > 0 and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread():
+            stack.enter_context(_alarm(grading.timeout))
+        yield
+
+
+@contextmanager
+def _alarm(seconds: float):
+    """SIGALRM interrupts the learner's loop in the main thread, and again each second if swallowed."""
 
     def ring(signum, frame):
-        raise outcomes.TookTooLong(grading.timeout)
+        raise outcomes.TookTooLong(seconds)
 
     previous = signal.signal(signal.SIGALRM, ring)
-    signal.setitimer(signal.ITIMER_REAL, grading.timeout, 1.0)  # and again each second if swallowed
-    return previous
-
-
-def _disarm(previous) -> None:
-    if previous is not None:
+    signal.setitimer(signal.ITIMER_REAL, seconds, 1.0)
+    try:
+        yield
+    finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item: pytest.Item):
-    previous = _alarm(item)
-    try:
+    with _guarded(item):
         return (yield)
-    finally:
-        _disarm(previous)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item):
-    previous = _alarm(item)
-    try:
+    with _guarded(item):
         return (yield)
-    finally:
-        _disarm(previous)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -13,10 +13,12 @@ import os
 import subprocess
 import sys
 from contextlib import ExitStack
+from pathlib import Path
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cassettes", metavar="NAME", help="the set to write (default: the model's name)")
+    parser.add_argument("--cassette-dir", type=Path, help="the folder holding the sets (default: the kit's cassettes/)")
     parser.add_argument("--new-only", action="store_true", help="keep the set and record only what it lacks (new_episodes)")
     local = parser.add_argument_group("recording from a local server (--local)")
     local.add_argument("--local", action="store_true", help="start `embedlab serve` and record from it")
@@ -39,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
                 OPENAI_BASE_URL=server.base_url,
                 OPENAI_API_KEY=server.api_key or "",
                 EMBED_MODEL=server.model,
-                EMBEDLAB_RECORD_SERVER=f"embedlab serve --backend {args.backend}",
+                EMBEDLAB_RECORD_SERVER=" ".join(["embedlab serve", *serve_args]),
             )
             model = server.model
         else:
@@ -51,22 +53,23 @@ def run(args: argparse.Namespace) -> int:
             model = common.EMBED_MODEL
         name = args.cassettes or model.replace("/", "-").replace(":", "-")
         mode = "new_episodes" if args.new_only else "rewrite"
-        print(f"Recording cassettes/{name}/ from the solutions ({mode}) …", flush=True)
-        recorded = _pytest(root, env, ["--solutions", f"--record-mode={mode}", f"--cassettes={name}", "--live=off"])
+        print(f"Recording the cassette set {name} from the solutions ({mode}) …", flush=True)
+        where = [f"--cassettes={name}"] + ([f"--cassette-dir={args.cassette_dir.resolve()}"] if args.cassette_dir else [])
+        recorded = _pytest(root, env, ["--solutions", f"--record-mode={mode}", "--live=off", *where])
     if recorded != 0:
         print("embedlab record: the solutions did not pass while recording; the set may be incomplete.", file=sys.stderr)
         return recorded
-    print(f"Replaying cassettes/{name}/ offline …", flush=True)
+    print(f"Replaying {name} offline …", flush=True)
     offline = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
-    replayed = _pytest(root, offline, ["--solutions", f"--cassettes={name}", "--live=off"])
+    replayed = _pytest(root, offline, ["--solutions", "--live=off", *where])
     from embedlab import lint
 
-    problems = lint.check_set(root, name)
+    problems = lint.check_set(root, (args.cassette_dir or root / "cassettes").resolve() / name)
     for problem in problems:
         print(f"  - {problem}")
     if replayed or problems:
         return 1
-    print(f"cassettes/{name}/ is recorded, replays offline and passes the lint. Review it, then commit it.")
+    print(f"The set {name} is recorded, replays offline and passes the lint. Review it, then commit it.")
     return 0
 
 

@@ -103,6 +103,9 @@ class Gradebook:
             lines.append(f"  {status:<12} {exercise.name:<18} {exercise.file:<26} {checks:<11} {points}")
         done = sum(e.status == "done" for e in graded)
         lines.append("")
+        if not graded:
+            lines.append("  Only live checks ran: they are reported, and scored only with --score-live.")
+            return lines
         lines.append(
             f"  Total: {_num(self.earned)}/{_num(self.possible)} points  {_bar(self.earned, self.possible)}  "
             f"{done} of {len(graded)} exercises done"
