@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "record": ("embedlab.record", "record a cassette set from the reference solutions"),
     "cassettes": ("embedlab.lint", "check cassette sets for secrets, real hosts and strays"),
     "grade": ("embedlab.classroom", "grade a folder of submissions offline into a gradebook"),
+    "integrity": ("embedlab.integrity", "write or check the SHA-256 manifest of the tests and cassettes"),
 }
 
 

@@ -69,6 +69,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"  - {problem}")
     if replayed or problems:
         return 1
+    if args.cassette_dir is None:
+        from embedlab import integrity
+
+        integrity.write(root)
     print(f"The set {name} is recorded, replays offline and passes the lint. Review it, then commit it.")
     return 0
 

@@ -168,7 +168,7 @@ class TestRank:
         """Ranks whatever query and docs it is given"""
         docs = DOCS[::-1]
         query_vec, doc_vecs = rank_references(api, OTHER_QUERY, docs)
-        result = api.call(rank, OTHER_QUERY, docs)
+        result = api.call(rank, OTHER_QUERY, docs, hint="rank() must embed the query and the docs it is given, in their order.")
         check_ranking(result, OTHER_QUERY, docs, ranking_ref(query_vec, doc_vecs, docs), f"rank({OTHER_QUERY!r}, docs)")
 
     @pytest.mark.synthetic

@@ -16,6 +16,7 @@ from tests.reference import (
 )
 
 THREE = ["Rain is expected over the weekend.", "The library opens at nine o'clock.", "Dogs love long walks in the park."]
+FORGOT = "confirm_intuition() ranks DOCS + [DOG] for QUERY: did you add the dog sentence to the docs?"
 KEYS = {"batch_requests", "loop_requests", "batch_tokens", "loop_tokens", "cheaper"}
 
 
@@ -30,7 +31,7 @@ class TestConfirmIntuition:
         """Ranks DOCS + [DOG] for "a sleeping cat\""""
         docs = DOCS + [DOG]
         query_vec, doc_vecs = rank_references(api, QUERY, docs)
-        result = api.call(confirm_intuition)
+        result = api.call(confirm_intuition, hint=FORGOT)
         check_ranking(result, QUERY, docs, ranking_ref(query_vec, doc_vecs, docs), "confirm_intuition()")
 
     @pytest.mark.points(2)
@@ -40,7 +41,7 @@ class TestConfirmIntuition:
         query_vec, doc_vecs = rank_references(api, QUERY, docs)
         expected = ranking_ref(query_vec, doc_vecs, docs)
         check_dog_between(expected, "The recorded model breaks the section's claim (tell your instructor)")
-        result = api.call(confirm_intuition)
+        result = api.call(confirm_intuition, hint=FORGOT)
         check_ranking(result, QUERY, docs, expected, "confirm_intuition()")
         check_dog_between(result, "confirm_intuition()")
 
@@ -48,7 +49,7 @@ class TestConfirmIntuition:
     def test_embeds_the_docs_in_one_request(self, confirm_intuition, api):
         """Embeds the five docs in one request (two at most, with the query)"""
         rank_references(api, QUERY, DOCS + [DOG])
-        api.call(confirm_intuition)
+        api.call(confirm_intuition, hint=FORGOT)
         expect(api.sent, "confirm_intuition() sent no request through the `client` it was given: pass client and model on")
         expect(len(api.sent) <= 2, f"confirm_intuition() made {len(api.sent)} requests; rank() needs at most 2")
 

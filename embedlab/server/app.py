@@ -87,7 +87,15 @@ def create_app(backend: Backend, settings: ServerSettings) -> Starlette:
         return _json(model_object(model.name, created))
 
     async def health(request: Request) -> Response:
-        return _json({"status": "ok", "model": model.name, "backend": backend.kind, "dimensions": model.dimensions})
+        return _json(
+            {
+                "status": "ok",
+                "model": model.name,
+                "backend": backend.kind,
+                "dimensions": model.dimensions,
+                "batches": {"calls": batcher.calls, "texts": batcher.texts},  # how well requests merge
+            }
+        )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -115,9 +115,9 @@ class WordLlamaBackend(Backend):
     def _sum_rows(self, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """Row i = the sum of the matrix rows of text i's tokens.
 
-        Done a chunk of texts at a time, as (0/1 pooling matrix) @ (the chunk's token rows):
-        a chunk's rows stay in the CPU cache, which makes this several times faster than
-        gathering every token's row at once and reducing (np.add.reduceat).
+        Done a chunk of texts at a time so that a chunk's token rows stay in the CPU cache:
+        gathering every row of a big batch at once is several times slower. No BLAS (a matrix
+        product would do it too, but BLAS threads fight the server's threads for the cores).
         """
         ends = np.cumsum(lengths)
         out = np.zeros((len(lengths), self.dimensions), dtype=np.float32)  # an empty text stays 0
@@ -127,9 +127,10 @@ class WordLlamaBackend(Backend):
             j = int(np.searchsorted(ends, start + _CHUNK_TOKENS, side="right"))
             j = min(max(j, i + 1), i + _CHUNK_TEXTS, n)
             stop = int(ends[j - 1])
-            pooling = np.zeros((j - i, stop - start), dtype=np.float32)
-            pooling[np.repeat(np.arange(j - i), lengths[i:j]), np.arange(stop - start)] = 1.0
-            out[i:j] = pooling @ self._matrix[ids[start:stop]]
+            if stop > start:
+                present = lengths[i:j] > 0
+                offsets = (ends[i:j] - lengths[i:j] - start)[present]
+                out[i:j][present] = np.add.reduceat(self._matrix[ids[start:stop]], offsets, axis=0)
             i = j
         return out
 

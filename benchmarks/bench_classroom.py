@@ -1,0 +1,101 @@
+"""Grading a class: a generated class of 40 submissions graded with --jobs 1 and --jobs 2.
+
+The class mixes correct answers, partly wrong ones (one plausible mistake each), untouched stubs
+and hanging ones. Prints submissions per second for each --jobs, the speed-up, and the cost of
+one submission inside the class against one standalone grading run.
+Goals: --jobs 2 at least 1.6x faster than --jobs 1; per-submission cost at most 1.5x standalone.
+
+    python benchmarks/bench_classroom.py [--size 40] [--hanging 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from selftests.grading.submissions import MISTAKES, VARIANTS, build  # noqa: E402
+
+HANG = "def batch_vs_loop(texts, *, client=None, model=None):\n    while True:\n        pass\n"
+TEST_TIMEOUT = 2
+
+
+def generate(folder: Path, size: int, hanging: int) -> None:
+    kinds = []
+    for i in range(size):
+        if i < hanging:
+            kinds.append(("hanging", {"challenges.py": HANG}, "solutions"))
+        elif i % 4 == 0:
+            kinds.append(("stub", {}, "exercises"))
+        elif i % 4 == 1:
+            variant = VARIANTS[i % len(VARIANTS)]
+            kinds.append((f"correct-{variant.name}", variant.changes, "solutions"))
+        else:
+            mistake = [m for m in MISTAKES if m.name not in ("hangs-forever", "prints-megabytes")][i % (len(MISTAKES) - 2)]
+            kinds.append((f"wrong-{mistake.name}", {mistake.file: mistake.source}, "solutions"))
+    for i, (kind, changes, source) in enumerate(kinds):
+        build(folder / f"{i:02d}-{kind}", ROOT / source, changes)
+
+
+def grade(folder: Path, jobs: int, out: Path, env: dict[str, str]) -> float:
+    command = [sys.executable, "-m", "embedlab", "grade", str(folder), f"--out={out}", f"--jobs={jobs}", f"--test-timeout={TEST_TIMEOUT}"]
+    started = time.perf_counter()
+    subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def standalone(env: dict[str, str], runs: int = 5) -> float:
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--solutions", "--live=off"]
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", type=int, default=40)
+    parser.add_argument("--hanging", type=int, default=2)
+    args = parser.parse_args()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "EMBED_"))}
+    scratch = Path(tempfile.mkdtemp(prefix="embedlab-bench-"))
+    try:
+        folder = scratch / "class"
+        generate(folder, args.size, args.hanging)
+        one = standalone(env)
+        timings = {jobs: grade(folder, jobs, scratch / f"grades-{jobs}.csv", env) for jobs in (1, 2)}
+        with (scratch / "grades-1.csv").open() as handle:
+            statuses = [row["status"] for row in csv.DictReader(handle)]
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    n = args.size
+    print(f"{n} submissions ({args.hanging} hanging, test timeout {TEST_TIMEOUT} s), {os.cpu_count()} cores")
+    print(f"standalone grading run (median of 5): {one:.2f} s")
+    for jobs, seconds in timings.items():
+        print(f"--jobs {jobs}: {seconds:6.1f} s  {n / seconds:5.2f} submissions/s  {seconds / n:5.2f} s per submission")
+    speedup = timings[1] / timings[2]
+    # The hanging ones pay their time limits by design; the cost is judged on the others.
+    hang_cost = args.hanging * 4 * TEST_TIMEOUT
+    per_submission = (timings[1] - hang_cost) / (n - args.hanging)
+    print(f"speed-up of --jobs 2: {speedup:.2f}x (goal >= 1.6x) — {'met' if speedup >= 1.6 else 'NOT met'}")
+    print(
+        f"per-submission cost (--jobs 1, without the hanging ones' time limits): {per_submission:.2f} s = "
+        f"{per_submission / one:.2f}x standalone (goal <= 1.5x) — {'met' if per_submission / one <= 1.5 else 'NOT met'}"
+    )
+    print(f"statuses: {', '.join(f'{s}: {statuses.count(s)}' for s in sorted(set(statuses)))}")
+
+
+if __name__ == "__main__":
+    main()

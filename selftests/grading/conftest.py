@@ -1,0 +1,58 @@
+"""Helpers for the kit's tests of its own grading: run pytest and the CLI as a learner would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SETS = sorted(p.parent.name for p in (ROOT / "cassettes").glob("*/manifest.json"))
+
+
+@dataclass
+class Run:
+    code: int
+    output: str
+    results: dict | None
+
+    def statuses(self) -> dict[str, str]:
+        """nodeid -> passed / failed / not started / skipped."""
+        assert self.results is not None, self.output
+        return {t["extra_data"]["nodeid"]: t["extra_data"]["embedlab_status"] for t in self.results["tests"]}
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The environment of a learner with no endpoint configured (and no .env in the way)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "EMBED_", "GITHUB_", "PYTEST_"))}
+    env.update(extra)
+    return env
+
+
+def run_pytest(*args: str, tmp_path: Path, env: dict[str, str] | None = None, timeout: float = 300) -> Run:
+    """`python -m pytest ARGS` in the kit, as a learner runs it, with the results written as JSON."""
+    report = tmp_path / f"results-{len(list(tmp_path.glob('results-*.json')))}.json"
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--grade-json={report}", *args]
+    done = subprocess.run(command, cwd=ROOT, env=env or clean_env(), capture_output=True, text=True, timeout=timeout)
+    results = json.loads(report.read_text()) if report.exists() else None
+    return Run(done.returncode, done.stdout + done.stderr, results)
+
+
+def run_cli(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "embedlab", *args], cwd=cwd, env=env or clean_env(), capture_output=True, text=True, timeout=timeout
+    )
+
+
+@pytest.fixture(scope="session")
+def local_server():
+    """One `embedlab serve` (the bundled model) for the tests that need a live endpoint."""
+    from embedlab.server.launch import LocalServer
+
+    with LocalServer() as server:
+        yield server

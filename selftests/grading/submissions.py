@@ -1,0 +1,413 @@
+"""A generated class: the reference solutions with one plausible learner mistake each, and with
+correct variants that a fair grader must accept.
+
+Each submission is the solutions/ folder with some functions swapped for the learner's version
+(by name, through the AST, so the catalog survives edits elsewhere in the files).
+"""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A wrong answer, the test that must catch it, and words its message must contain."""
+
+    name: str
+    file: str  # exercises file, e.g. "similarity.py"
+    source: str  # replacement function(s); `None`-free module code is appended as is
+    test: str  # part of the failing test's node id
+    says: str  # part of the failure message
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A correct answer written differently: it must get full marks on every cassette set."""
+
+    name: str
+    changes: dict[str, str] = field(default_factory=dict)  # file -> replacement function(s)
+
+
+def f(text: str) -> str:
+    return textwrap.dedent(text).strip() + "\n"
+
+
+MISTAKES = [
+    # -- embed -----------------------------------------------------------------------------------
+    Mistake("embed-returns-a-list", "embed.py", f("""
+        def embed(texts, *, client=None, model=None):
+            client, model = client_and_model(client, model)
+            response = client.embeddings.create(model=model, input=list(texts) if not isinstance(texts, str) else [texts])
+            return [item.embedding for item in response.data]
+        """), "test_returns_a_float_array", "return a numpy array"),
+    Mistake("embed-one-request-per-text", "embed.py", f("""
+        def embed(texts, *, client=None, model=None):
+            if isinstance(texts, str):
+                texts = [texts]
+            if not texts:
+                raise ValueError("empty")
+            for i, t in enumerate(texts):
+                if not isinstance(t, str):
+                    raise TypeError(f"texts[{i}] is not a string")
+            client, model = client_and_model(client, model)
+            return np.array([client.embeddings.create(model=model, input=[t]).data[0].embedding for t in texts])
+        """), "test_one_request_for_the_whole_list", "made 3 requests"),
+    Mistake("embed-hard-coded-model", "embed.py", f("""
+        def embed(texts, *, client=None, model=None):
+            client, _ = client_and_model(client, model)
+            texts = [texts] if isinstance(texts, str) else list(texts)
+            response = client.embeddings.create(model="text-embedding-3-small", input=texts)
+            return np.array([item.embedding for item in sorted(response.data, key=lambda i: i.index)])
+        """), "test_sends_the_model_it_is_given", "use the `model` argument"),
+    Mistake("embed-arrival-order", "embed.py", f("""
+        def embed(texts, *, client=None, model=None):
+            client, model = client_and_model(client, model)
+            texts = [texts] if isinstance(texts, str) else list(texts)
+            response = client.embeddings.create(model=model, input=texts)
+            return np.array([item.embedding for item in response.data])
+        """), "test_rows_follow_each_items_index", "by its .index"),
+    Mistake("embed-splits-a-bare-string", "embed.py", f("""
+        def embed(texts, *, client=None, model=None):
+            client, model = client_and_model(client, model)
+            response = client.embeddings.create(model=model, input=list(texts))
+            return np.array([item.embedding for item in sorted(response.data, key=lambda i: i.index)])
+        """), "test_a_bare_string_is_one_text", "characters"),
+    Mistake("embed-sends-an-empty-list", "embed.py", f("""
+        def embed(texts, *, client=None, model=None):
+            client, model = client_and_model(client, model)
+            texts = [texts] if isinstance(texts, str) else list(texts)
+            response = client.embeddings.create(model=model, input=texts)
+            return np.array([item.embedding for item in sorted(response.data, key=lambda i: i.index)])
+        """), "test_an_empty_list_raises_value_error", "should raise ValueError"),
+    Mistake("embed-stringifies-items", "embed.py", f("""
+        def embed(texts, *, client=None, model=None):
+            if not texts:
+                raise ValueError("empty")
+            client, model = client_and_model(client, model)
+            texts = [texts] if isinstance(texts, str) else [str(t) for t in texts]
+            response = client.embeddings.create(model=model, input=texts)
+            return np.array([item.embedding for item in sorted(response.data, key=lambda i: i.index)])
+        """), "test_a_non_string_raises_type_error", "should raise TypeError"),
+    Mistake("embed-type-error-without-position", "embed.py", f("""
+        def embed(texts, *, client=None, model=None):
+            texts = [texts] if isinstance(texts, str) else list(texts)
+            if not texts:
+                raise ValueError("empty")
+            if not all(isinstance(t, str) for t in texts):
+                raise TypeError("texts must be strings")
+            client, model = client_and_model(client, model)
+            response = client.embeddings.create(model=model, input=texts)
+            return np.array([item.embedding for item in sorted(response.data, key=lambda i: i.index)])
+        """), "test_a_non_string_raises_type_error", "say which item is wrong"),
+    Mistake("embed-ignores-the-client", "embed.py", f("""
+        def embed(texts, *, client=None, model=None):
+            from embedlab.common import get_client
+            texts = [texts] if isinstance(texts, str) else list(texts)
+            response = get_client().embeddings.create(model=model, input=texts)
+            return np.array([item.embedding for item in sorted(response.data, key=lambda i: i.index)])
+        """), "test_one_request_for_the_whole_list", "client"),
+    # -- cosine ----------------------------------------------------------------------------------
+    Mistake("cosine-dot-without-normalising", "similarity.py", f("""
+        def cosine(a, b):
+            return float(np.dot(a, b))
+        """), "test_same_direction_scores_one", "divide the dot product by both lengths"),
+    Mistake("cosine-divides-by-one-length", "similarity.py", f("""
+        def cosine(a, b):
+            a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+            return float(a @ b / np.linalg.norm(a))
+        """), "test_matches_the_formula_on_known_angles", "expected 0.960000"),
+    Mistake("cosine-absolute-value", "similarity.py", f("""
+        def cosine(a, b):
+            a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+            if len(a) != len(b) or len(a) == 0 or not a.any() or not b.any():
+                raise ValueError("bad vectors")
+            return float(abs(a @ b) / (np.linalg.norm(a) * np.linalg.norm(b)))
+        """), "test_right_angle_is_zero_and_opposite", "no abs()"),
+    Mistake("cosine-nan-for-a-zero-vector", "similarity.py", f("""
+        def cosine(a, b):
+            a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+            if len(a) != len(b) or len(a) == 0:
+                raise ValueError("bad vectors")
+            return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+        """), "test_a_zero_vector_raises_value_error", "nan"),
+    Mistake("cosine-zip-drops-the-extra-number", "similarity.py", f("""
+        def cosine(a, b):
+            if len(a) == 0:
+                raise ValueError("empty")
+            dot = sum(x * y for x, y in zip(a, b))
+            la, lb = sum(x * x for x in a) ** 0.5, sum(y * y for y in b) ** 0.5
+            if la == 0 or lb == 0:
+                raise ValueError("zero vector")
+            return dot / (la * lb)
+        """), "test_different_lengths_raise_value_error", "zip() silently drops"),
+    Mistake("cosine-returns-float32", "similarity.py", f("""
+        def cosine(a, b):
+            a, b = np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32)
+            if len(a) != len(b) or len(a) == 0 or not a.any() or not b.any():
+                raise ValueError("bad vectors")
+            return a @ b / (np.linalg.norm(a) * np.linalg.norm(b))
+        """), "test_accepts_lists_and_arrays_and_returns_a_float", "return a plain float"),
+    Mistake("cosine-matmul-on-lists", "similarity.py", f("""
+        def cosine(a, b):
+            return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+        """), "test_same_direction_scores_one", "TypeError"),
+    # -- rank ------------------------------------------------------------------------------------
+    Mistake("rank-ascending", "similarity.py", f("""
+        def rank(query, docs, *, client=None, model=None):
+            vectors = embed([query] + list(docs), client=client, model=model)
+            return sorted(((cosine(vectors[0], v), d) for v, d in zip(vectors[1:], docs)), key=lambda p: p[0])
+        """), "test_gives_every_doc_a_score_best_first", "lowest first"),
+    Mistake("rank-keyword-overlap", "similarity.py", f("""
+        def rank(query, docs, *, client=None, model=None):
+            words = set(query.lower().split())
+            scored = [(float(len(words & set(d.lower().strip('.').split()))), d) for d in docs]
+            return sorted(scored, key=lambda p: p[0], reverse=True)
+        """), "test_gives_every_doc_a_score_best_first", "cosine(query vector, doc vector)"),
+    Mistake("rank-one-request-per-doc", "similarity.py", f("""
+        def rank(query, docs, *, client=None, model=None):
+            q = embed([query], client=client, model=model)[0]
+            scored = [(cosine(q, embed([d], client=client, model=model)[0]), d) for d in docs]
+            return sorted(scored, key=lambda p: p[0], reverse=True)
+        """), "TestRank::test_embeds_the_docs_in_one_request", "made 5 requests"),
+    Mistake("rank-doc-before-score", "similarity.py", f("""
+        def rank(query, docs, *, client=None, model=None):
+            vectors = embed([query] + list(docs), client=client, model=model)
+            scored = [(d, cosine(vectors[0], v)) for v, d in zip(vectors[1:], docs)]
+            return sorted(scored, key=lambda p: p[1], reverse=True)
+        """), "test_gives_every_doc_a_score_best_first", "put the score first"),
+    Mistake("rank-tuple-sort-breaks-ties-by-text", "similarity.py", f("""
+        def rank(query, docs, *, client=None, model=None):
+            vectors = embed([query] + list(docs), client=client, model=model)
+            return sorted(((cosine(vectors[0], v), d) for v, d in zip(vectors[1:], docs)), reverse=True)
+        """), "test_equal_scores_keep_the_input_order", "Sort on the score alone"),
+    Mistake("rank-hard-coded-docs", "similarity.py", f("""
+        def rank(query, docs, *, client=None, model=None):
+            vectors = embed([query] + DOCS, client=client, model=model)
+            scored = [(cosine(vectors[0], v), d) for v, d in zip(vectors[1:], DOCS)]
+            return sorted(scored, key=lambda p: p[0], reverse=True)
+        """), "test_ranks_any_query_and_docs_it_is_given", "the docs it is given"),
+    Mistake("rank-top-three-only", "similarity.py", f("""
+        def rank(query, docs, *, client=None, model=None):
+            vectors = embed([query] + list(docs), client=client, model=model)
+            scored = [(cosine(vectors[0], v), d) for v, d in zip(vectors[1:], docs)]
+            return sorted(scored, key=lambda p: p[0], reverse=True)[:3]
+        """), "test_gives_every_doc_a_score_best_first", "give every doc its score"),
+    # -- challenges ------------------------------------------------------------------------------
+    Mistake("confirm-forgets-the-dog", "challenges.py", f("""
+        def confirm_intuition(*, client=None, model=None):
+            return rank(QUERY, DOCS, client=client, model=model)
+        """), "test_ranks_the_docs_and_the_dog", "did you add the dog sentence"),
+    Mistake("confirm-wrong-query", "challenges.py", f("""
+        def confirm_intuition(*, client=None, model=None):
+            return rank(DOG, DOCS + [DOG], client=client, model=model)
+        """), "test_ranks_the_docs_and_the_dog", "no recorded request"),
+    Mistake("self-similarity-constant-one", "challenges.py", f("""
+        def self_similarity(text, *, client=None, model=None):
+            return 1.0
+        """), "test_really_embeds_the_text_twice", "without asking the endpoint"),
+    Mistake("self-similarity-embeds-once", "challenges.py", f("""
+        def self_similarity(text, *, client=None, model=None):
+            vector = embed([text], client=client, model=model)[0]
+            return cosine(vector, vector)
+        """), "test_really_embeds_the_text_twice", "embedded the text 1 time"),
+    Mistake("self-similarity-fixed-sentence", "challenges.py", f("""
+        def self_similarity(text, *, client=None, model=None):
+            vectors = embed([QUERY, QUERY], client=client, model=model)
+            return cosine(vectors[0], vectors[1])
+        """), "test_embeds_the_text_it_is_given", "not the text it was given"),
+    Mistake("batch-vs-loop-made-up-numbers", "challenges.py", f("""
+        def batch_vs_loop(texts, *, client=None, model=None):
+            return {"batch_requests": 1, "loop_requests": 10, "batch_tokens": 100, "loop_tokens": 100, "cheaper": "batch"}
+        """), "test_makes_one_batch_request_and_one_per_text", "without sending a request"),
+    Mistake("batch-vs-loop-counts-words", "challenges.py", f("""
+        def batch_vs_loop(texts, *, client=None, model=None):
+            client, model = client_and_model(client, model)
+            client.embeddings.create(model=model, input=list(texts))
+            for text in texts:
+                client.embeddings.create(model=model, input=[text])
+            words = sum(len(t.split()) for t in texts)
+            return {"batch_requests": 1, "loop_requests": len(texts), "batch_tokens": words, "loop_tokens": words,
+                    "cheaper": "batch" if len(texts) > 1 else "same"}
+        """), "test_tokens_come_from_usage", "usage.prompt_tokens"),
+    Mistake("batch-vs-loop-always-batch", "challenges.py", f("""
+        def batch_vs_loop(texts, *, client=None, model=None):
+            client, model = client_and_model(client, model)
+            batch = client.embeddings.create(model=model, input=list(texts))
+            loop = [client.embeddings.create(model=model, input=[t]) for t in texts]
+            return {"batch_requests": 1, "loop_requests": len(loop), "batch_tokens": batch.usage.prompt_tokens,
+                    "loop_tokens": sum(r.usage.prompt_tokens for r in loop), "cheaper": "batch"}
+        """), "test_the_verdict_follows_the_numbers", "fewer requests wins"),
+    Mistake("batch-vs-loop-assumes-ten", "challenges.py", f("""
+        def batch_vs_loop(texts, *, client=None, model=None):
+            client, model = client_and_model(client, model)
+            batch = client.embeddings.create(model=model, input=list(texts))
+            loop = [client.embeddings.create(model=model, input=[t]) for t in texts]
+            return {"batch_requests": 1, "loop_requests": 10, "batch_tokens": batch.usage.prompt_tokens,
+                    "loop_tokens": sum(r.usage.prompt_tokens for r in loop),
+                    "cheaper": "batch" if len(texts) > 1 else "same"}
+        """), "test_works_for_any_list_of_texts", "for these three texts"),
+    # -- accidents the class grader must survive -------------------------------------------------
+    Mistake("hangs-forever", "challenges.py", f("""
+        def batch_vs_loop(texts, *, client=None, model=None):
+            while True:
+                pass
+        """), "test_works_for_any_list_of_texts", "Stopped after"),
+    Mistake("exits-at-import", "challenges.py", "import sys\nsys.exit(3)\n", "test_ranks_the_docs_and_the_dog", "SystemExit"),
+    Mistake("syntax-error", "similarity.py", "def broken(:\n    pass\n", "test_same_direction_scores_one", "SyntaxError"),
+    Mistake("imports-the-solutions", "embed.py", "from solutions.embed import embed  # noqa\n", "test_returns_a_float_array", "reference solutions"),
+    Mistake("prints-megabytes", "challenges.py", f("""
+        def self_similarity(text, *, client=None, model=None):
+            print("x" * 2_000_000)
+            return 0.5
+        """), "test_a_sentence_embedded_twice", "the cosine of the two vectors"),
+]
+
+VARIANTS = [
+    Variant("pure-python-math", {
+        "similarity.py": f("""
+            def cosine(a, b):
+                import math
+                a, b = list(a), list(b)
+                if len(a) != len(b):
+                    raise ValueError("different lengths")
+                if not a:
+                    raise ValueError("empty")
+                dot = sum(x * y for x, y in zip(a, b))
+                length_a = math.sqrt(sum(x * x for x in a))
+                length_b = math.sqrt(sum(y * y for y in b))
+                if length_a == 0 or length_b == 0:
+                    raise ValueError("zero vector")
+                return float(dot / (length_a * length_b))
+            """),
+        "embed.py": f("""
+            def embed(texts, *, client=None, model=None):
+                if isinstance(texts, str):
+                    texts = [texts]
+                if len(texts) == 0:
+                    raise ValueError("nothing to embed")
+                for i, text in enumerate(texts):
+                    if not isinstance(text, str):
+                        raise TypeError(f"item {i} is not a string")
+                client, model = client_and_model(client, model)
+                response = client.embeddings.create(model=model, input=list(texts))
+                rows = [None] * len(texts)
+                for item in response.data:
+                    rows[item.index] = item.embedding
+                return np.array(rows)
+            """),
+    }),
+    Variant("np-dot-and-float32", {
+        "similarity.py": f("""
+            def cosine(a, b):
+                a = np.asarray(a, dtype=np.float32)
+                b = np.asarray(b, dtype=np.float32)
+                if a.shape != b.shape or a.size == 0:
+                    raise ValueError("vectors must be non-empty and of the same length")
+                na, nb = np.linalg.norm(a), np.linalg.norm(b)
+                if na == 0 or nb == 0:
+                    raise ValueError("zero vector")
+                return float(np.dot(a, b) / (na * nb))
+            """),
+        "embed.py": f("""
+            def embed(texts, *, client=None, model=None):
+                texts = [texts] if isinstance(texts, str) else list(texts)
+                if not texts:
+                    raise ValueError("empty")
+                bad = [i for i, t in enumerate(texts) if not isinstance(t, str)]
+                if bad:
+                    raise TypeError(f"texts[{bad[0]}] is not a string")
+                client, model = client_and_model(client, model)
+                response = client.embeddings.create(model=model, input=texts, encoding_format="float")
+                out = np.zeros((len(texts), len(response.data[0].embedding)), dtype=np.float32)
+                for item in response.data:
+                    out[item.index] = item.embedding
+                return out
+            """),
+    }),
+    Variant("rank-with-two-requests", {
+        "similarity.py": f("""
+            def rank(query, docs, *, client=None, model=None):
+                doc_vecs = embed(docs, client=client, model=model)
+                query_vec = embed(query, client=client, model=model)[0]
+                ranked = sorted(
+                    ((cosine(query_vec, doc_vecs[i]), docs[i]) for i in range(len(docs))),
+                    key=lambda pair: -pair[0],
+                )
+                return ranked
+            """),
+    }),
+    Variant("rank-query-after-the-docs", {
+        "similarity.py": f("""
+            def rank(query, docs, *, client=None, model=None):
+                vectors = embed(list(docs) + [query], client=client, model=model)
+                pairs = [(cosine(vectors[-1], vectors[i]), doc) for i, doc in enumerate(docs)]
+                pairs.sort(key=lambda pair: pair[0], reverse=True)
+                return pairs
+            """),
+    }),
+    Variant("section-style", {
+        "similarity.py": f("""
+            def cosine(a, b):
+                a, b = np.array(a, dtype=float), np.array(b, dtype=float)
+                if len(a) != len(b) or len(a) == 0 or np.linalg.norm(a) == 0 or np.linalg.norm(b) == 0:
+                    raise ValueError("cannot compare these vectors")
+                return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+            """),
+        "challenges.py": f("""
+            def self_similarity(text, *, client=None, model=None):
+                both = embed([text, text], client=client, model=model)
+                return cosine(both[0], both[1])
+
+            def batch_vs_loop(texts, *, client=None, model=None):
+                client, model = client_and_model(client, model)
+                batch = client.embeddings.create(model=model, input=texts)
+                loop_tokens = 0
+                for text in texts:
+                    loop_tokens += client.embeddings.create(model=model, input=text).usage.total_tokens
+                result = {"batch_requests": 1, "loop_requests": len(texts),
+                          "batch_tokens": batch.usage.total_tokens, "loop_tokens": loop_tokens}
+                if result["batch_tokens"] < loop_tokens:
+                    result["cheaper"] = "batch"
+                elif result["batch_tokens"] > loop_tokens:
+                    result["cheaper"] = "loop"
+                else:
+                    result["cheaper"] = "batch" if len(texts) > 1 else "same"
+                return result
+            """),
+    }),
+]
+
+
+def build(destination: Path, solutions: Path, changes: dict[str, str]) -> Path:
+    """A submission folder holding exercises/: the solutions with `changes` swapped in."""
+    exercises = destination / "exercises"
+    shutil.copytree(solutions, exercises, ignore=shutil.ignore_patterns("__pycache__"))
+    for file, source in changes.items():
+        path = exercises / file
+        path.write_text(swap(path.read_text(encoding="utf-8"), source), encoding="utf-8")
+    return destination
+
+
+def swap(module: str, replacement: str) -> str:
+    """Replace the module's functions named in `replacement` by its versions; other code is appended."""
+    try:
+        new = ast.parse(replacement)
+    except SyntaxError:
+        return module + "\n" + replacement  # a deliberately broken file
+    names = {node.name for node in new.body if isinstance(node, ast.FunctionDef)}
+    lines = module.splitlines(keepends=True)
+    for node in sorted(
+        (n for n in ast.parse(module).body if isinstance(n, ast.FunctionDef) and n.name in names),
+        key=lambda n: n.lineno,
+        reverse=True,
+    ):
+        del lines[node.lineno - 1 : node.end_lineno]
+    kept = "".join(lines)
+    if not names:  # module-level code (an import, an exit): it runs at import, first
+        return replacement + kept
+    return kept.rstrip("\n") + "\n\n\n" + replacement
