@@ -13,26 +13,26 @@ your user's rights.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import hashlib
 import json
+import multiprocessing
+import multiprocessing.connection
 import os
 import re
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
 EXERCISE_FILES = ("embed.py", "similarity.py", "challenges.py")
 EXERCISES = ("embed", "cosine", "rank", "confirm_intuition", "self_similarity", "batch_vs_loop")
 IMPORTS_SOLUTIONS = re.compile(r"^\s*(from\s+solutions\b|import\s+solutions\b)", re.MULTILINE)
-OUTPUT_KEPT = 64 * 1024  # the tail of a submission's output kept for the reason column
+OUTPUT_KEPT = 64 * 1024  # the tail of a submission's output read for the reason column
 OUTPUT_FLAGGED = 1024 * 1024  # more than this is flagged
 
 
@@ -129,48 +129,119 @@ class GradeSettings:
     test_timeout: float
 
 
+# Imported once by the fork server, so each submission's process starts warm: a fresh interpreter
+# would spend most of a grading run importing these. Nothing of embedlab.common (it reads .env).
+PRELOAD = ["numpy", "yaml", "httpx2", "openai", "vcr", "pytest", "_pytest.python", "_pytest.terminal", "embedlab.plugin"]
+SECRET_PREFIXES = ("OPENAI_", "EMBED_", "GITHUB_")
+FILE_LIMIT = 256 * 1024 * 1024  # no submission fills the disk
+
+
+@dataclass
+class _Job:
+    submission: Submission
+    scratch: Path
+    process: multiprocessing.process.BaseProcess
+    deadline: float
+    started: float
+
+
 def grade_all(submissions: list[Submission], settings: GradeSettings, *, jobs: int, progress: Progress | None = None) -> list[Graded]:
-    graded: dict[str, Graded] = {}
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(grade_one, s, settings): s for s in submissions}
-        for future in as_completed(futures):
-            submission = futures[future]
-            try:
-                one = future.result()
-            except Exception as err:  # noqa: BLE001 - a grader fault costs this submission only
-                one = Graded(submission.name, "crashed", flags=list(submission.flags), reason=f"grader error: {err}")
-            graded[submission.name] = one
+    """Grade every submission, `jobs` at a time, each in its own process with a deadline."""
+    for name in [k for k in os.environ if k.startswith(SECRET_PREFIXES)]:
+        del os.environ[name]  # before the fork server starts: no submission sees a key
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, "1")  # `jobs` processes share the cores; no thread pools on top
+    context = _context()
+    pending, running, graded = list(reversed(submissions)), [], {}
+    while pending or running:
+        while pending and len(running) < jobs:
+            submission = pending.pop()
+            if submission.exercises is None:
+                graded[submission.name] = Graded(submission.name, "empty", flags=list(submission.flags), reason="no exercise files found")
+                if progress:
+                    progress.step(graded[submission.name])
+                continue
+            running.append(_start(context, submission, settings))
+        if not running:
+            continue
+        now = time.monotonic()
+        multiprocessing.connection.wait([job.process.sentinel for job in running], timeout=max(0.0, min(j.deadline for j in running) - now))
+        for job in list(running):
+            timed_out = time.monotonic() >= job.deadline
+            if job.process.is_alive() and not timed_out:
+                continue
+            running.remove(job)
+            graded[job.submission.name] = _finish(job, settings, timed_out)
             if progress:
-                progress.step(one)
+                progress.step(graded[job.submission.name])
     return [graded[s.name] for s in submissions]
 
 
-def grade_one(submission: Submission, settings: GradeSettings) -> Graded:
-    """Grade one submission in a scratch folder, in its own process group, within the time limit."""
-    if submission.exercises is None:
-        return Graded(submission.name, "empty", flags=list(submission.flags), reason="no exercise files found")
-    started = time.monotonic()
+def _context():
+    """A fork server with the heavy imports done, where the platform has one; else plain spawn."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(PRELOAD)
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+def _start(context, submission: Submission, settings: GradeSettings) -> _Job:
     scratch = Path(tempfile.mkdtemp(prefix="embedlab-grade-"))
+    shutil.copytree(submission.exercises, scratch / "exercises", ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*"))
+    kit = settings.kit_root
+    arguments = [
+        "-q", "-p", "no:cacheprovider", f"--rootdir={kit}", "-c", str(kit / "pyproject.toml"), str(kit / "tests"),
+        f"--exercises-dir={scratch / 'exercises'}", "--live=off",
+        f"--grade-json={scratch / 'results.json'}", f"--grade-timeout={settings.test_timeout}",
+    ]  # fmt: skip
+    if settings.cassettes:
+        arguments.append(f"--cassettes={settings.cassettes}")
+    process = context.Process(target=_grade_here, args=(arguments, str(scratch)), daemon=True)
+    started = time.monotonic()
+    process.start()
+    return _Job(submission, scratch, process, started + settings.timeout, started)
+
+
+def _grade_here(arguments: list[str], scratch: str) -> None:
+    """In the submission's own process: its own session, output to a file, then pytest."""
+    if hasattr(os, "setsid"):
+        os.setsid()  # a process group of its own, killed whole on timeout
     try:
-        shutil.copytree(submission.exercises, scratch / "exercises", ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*"))
-        results = scratch / "results.json"
-        command = [
-            sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-            f"--rootdir={settings.kit_root}", "-c", str(settings.kit_root / "pyproject.toml"),
-            str(settings.kit_root / "tests"),
-            f"--exercises-dir={scratch / 'exercises'}", "--live=off",
-            f"--grade-json={results}", f"--grade-timeout={settings.test_timeout}",
-        ]  # fmt: skip
-        if settings.cassettes:
-            command.append(f"--cassettes={settings.cassettes}")
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "EMBED_", "GITHUB_"))}
-        code, output, size, timed_out = _run_limited(command, scratch, env, settings.timeout)
-        one = Graded(submission.name, "graded", flags=list(submission.flags), seconds=time.monotonic() - started)
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_LIMIT, FILE_LIMIT))
+    except (ImportError, ValueError, OSError):
+        pass
+    os.chdir(scratch)
+    output = os.open(os.path.join(scratch, "output.txt"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    os.dup2(output, 1)
+    os.dup2(output, 2)
+    import pytest
+
+    code = pytest.main(arguments)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(int(code))
+
+
+def _finish(job: _Job, settings: GradeSettings, timed_out: bool) -> Graded:
+    process = job.process
+    if process.is_alive() or timed_out:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)  # the learner's strays too
+        process.kill()
+    process.join()
+    one = Graded(job.submission.name, "graded", flags=list(job.submission.flags), seconds=time.monotonic() - job.started)
+    try:
+        output_file = job.scratch / "output.txt"
+        size = output_file.stat().st_size if output_file.exists() else 0
         if size > OUTPUT_FLAGGED:
             one.flags.append(f"printed {size / 1e6:.1f} MB")
+        results = job.scratch / "results.json"
         if timed_out:
             one.status, one.reason = "timeout", f"stopped after {settings.timeout:g} s"
-        elif results.is_file() and code in (0, 1):
+        elif results.is_file() and process.exitcode in (0, 1):
             one.results = json.loads(results.read_text(encoding="utf-8"))
             one.score, one.max_score = one.results["score"], one.results["max_score"]
             one.exercises = {
@@ -178,41 +249,19 @@ def grade_one(submission: Submission, settings: GradeSettings) -> Graded:
             }
             one.reason = _first_problem(one.results)
         else:
-            one.status, one.reason = "crashed", _last_lines(output) or f"the grading process exited with {code}"
-        return one
+            one.status = "crashed"
+            one.reason = _last_lines(_tail(output_file)) or f"the grading process exited with {process.exitcode}"
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(job.scratch, ignore_errors=True)
+    return one
 
 
-def _run_limited(command: list[str], cwd: Path, env: dict, timeout: float) -> tuple[int | None, str, int, bool]:
-    """Run with a time limit, in a new process group killed whole on timeout; keep the output's tail."""
-    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    tail = bytearray()
-    size = 0
-
-    def drain() -> None:
-        nonlocal size
-        assert process.stdout is not None
-        for chunk in iter(lambda: process.stdout.read(65536), b""):
-            size += len(chunk)
-            tail.extend(chunk)
-            del tail[:-OUTPUT_KEPT]
-
-    reader = threading.Thread(target=drain, daemon=True)
-    reader.start()
-    timed_out = False
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-    finally:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)  # the learner's strays too
-        except ProcessLookupError:
-            pass
-        process.wait()
-        reader.join(timeout=5)
-    return process.returncode, tail.decode("utf-8", errors="replace"), size, timed_out
+def _tail(path: Path) -> str:
+    if not path.exists():
+        return ""
+    with path.open("rb") as handle:
+        handle.seek(max(0, path.stat().st_size - OUTPUT_KEPT))
+        return handle.read().decode("utf-8", errors="replace")
 
 
 def _first_problem(results: dict) -> str:

@@ -316,6 +316,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 
 def _explain(err: BaseException) -> tuple[str | None, str | None]:
     """(status, sentence) for an exception that ended a grading test; None keeps pytest's own."""
+    if isinstance(err, outcomes.NotStarted):
+        return "not started", str(err)
     if isinstance(err, pytest.fail.Exception):
         return None, None  # already one sentence, from expect() / fail()
     chain: list[BaseException] = []

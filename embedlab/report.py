@@ -7,11 +7,13 @@ plugin turns every finished test into a `Result`, and this module only formats t
 from __future__ import annotations
 
 import json
+import textwrap
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 LIVE = "live checks"
 BAR_WIDTH = 24
+WIDTH = 100
 
 
 @dataclass
@@ -114,19 +116,16 @@ class Gradebook:
         return lines
 
     def next_step(self, graded: list[Exercise]) -> list[str]:
+        """What to do next, Rustlings-style: the first exercise that is not done, and why."""
         for exercise in graded:
             problem = exercise.first_problem()
             if problem is None:
                 continue
             if problem.status == "not started":
-                return ["", f"  Next: {exercise.file} — {_first_line(problem.message)}", *_rest(problem.message)]
-            return [
-                "",
-                f"  Next: fix {exercise.name} in {exercise.file} — {problem.title}:",
-                *("    " + line for line in problem.message.splitlines()),
-            ]
+                return ["", *_wrap(f"Next: {problem.message}")]
+            return ["", *_wrap(f"Next: fix {exercise.name} in {exercise.file} — {problem.title}:"), *_wrap(problem.message, "    ")]
         if graded:
-            return ["", "  Everything passes. Well done! Try the live checks: set EMBED_MODEL in .env, or run `pytest --live local`."]
+            return ["", *_wrap("Everything passes. Well done! Now try the live checks: set EMBED_MODEL in .env, or run `pytest --live local`.")]
         return []
 
     # -- machine-readable ------------------------------------------------------------------------
@@ -208,5 +207,9 @@ def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else ""
 
 
-def _rest(text: str) -> list[str]:
-    return ["    " + line for line in text.strip().splitlines()[1:]]
+def _wrap(text: str, indent: str = "  ") -> list[str]:
+    """Lines of at most WIDTH characters, each paragraph's continuation indented under its start."""
+    lines = []
+    for paragraph in text.strip().splitlines():
+        lines.extend(textwrap.wrap(paragraph, WIDTH, initial_indent=indent, subsequent_indent=indent + "  ") or [""])
+    return lines
