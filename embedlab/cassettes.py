@@ -87,6 +87,14 @@ class Inputs:
             return None
         return cls(body.get("model"), tuple(_hashable(t) for t in texts))
 
+    @staticmethod
+    def encoding_of(body: bytes | str | None) -> str | None:
+        try:
+            payload = json.loads(body or b"{}")
+        except ValueError:
+            return None
+        return payload.get("encoding_format") if isinstance(payload, dict) else None
+
     def describe(self, limit: int = 3) -> str:
         shown = ", ".join(_short(t) for t in self.texts[:limit])
         more = f", … {len(self.texts) - limit} more" if len(self.texts) > limit else ""
@@ -255,6 +263,39 @@ class CachedPersister:
 def load_interactions(path: Path) -> list[dict]:
     """The interactions of one cassette file as plain dicts (for lint and tooling, not replay)."""
     return YamlSerializer.deserialize(path.read_text(encoding="utf-8")).get("interactions", [])
+
+
+def replay_transport():
+    """An httpx2 transport for replay that answers in the encoding the request asked for.
+
+    The cassettes store float lists; a real server answers `encoding_format: "base64"` (what the
+    openai client sends unless told otherwise) with little-endian float32 strings. Answering the
+    same way keeps replay faithful — a learner who asked for base64 and forgot to decode sees the
+    strings a real server sends — and spares the client parsing every float.
+    """
+    import httpx2
+
+    class ReplayEncoding(httpx2.BaseTransport):
+        def __init__(self) -> None:
+            self._inner = httpx2.HTTPTransport()
+
+        def handle_request(self, request):
+            response = self._inner.handle_request(request)  # vcrpy answers here, from the cassette
+            asked = Inputs.encoding_of(request.content)
+            if asked != "base64" or response.status_code != 200:
+                return response
+            payload = json.loads(response.read())
+            for item in payload.get("data") or []:
+                if isinstance(item.get("embedding"), list):
+                    packed = struct.pack(f"<{len(item['embedding'])}f", *item["embedding"])
+                    item["embedding"] = base64.b64encode(packed).decode()
+            headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-encoding")}
+            return httpx2.Response(response.status_code, headers=headers, content=json.dumps(payload).encode())
+
+        def close(self) -> None:
+            self._inner.close()
+
+    return ReplayEncoding()
 
 
 def make_vcr(directory: Path, record_mode: str):

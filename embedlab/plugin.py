@@ -223,7 +223,8 @@ def api(request: pytest.FixtureRequest):
         known = {cassettes.Inputs.from_body(r.body) for r in cassette.requests}
         is_recorded = None if grading.recording else known.__contains__
         references = grading.references.setdefault(path, {})
-        endpoint = Endpoint(base_url, key, grading.model, is_recorded=is_recorded, references=references)
+        transport = None if grading.recording else cassettes.replay_transport()
+        endpoint = Endpoint(base_url, key, grading.model, is_recorded=is_recorded, references=references, transport=transport)
         yield endpoint
         endpoint.close()
         grading.recorded_anything |= cassette.dirty

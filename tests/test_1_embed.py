@@ -27,14 +27,14 @@ def check_matrix(result, expected: np.ndarray, shown: str) -> None:
         f"{shown} returned a {type(result).__name__}; return a numpy array — np.array(rows) makes one",
     )
     expect(
-        result.shape == expected.shape,
-        f"{shown} returned an array of shape {result.shape}; expected {expected.shape}: "
-        f"one row per text, {expected.shape[1]} numbers per row",
-    )
-    expect(
         np.issubdtype(result.dtype, np.floating),
         f"{shown} holds {result.dtype} values, not floats. Did you keep base64 strings "
         "(encoding_format='base64') instead of numbers?",
+    )
+    expect(
+        result.shape == expected.shape,
+        f"{shown} returned an array of shape {result.shape}; expected {expected.shape}: "
+        f"one row per text, {expected.shape[1]} numbers per row",
     )
 
 
