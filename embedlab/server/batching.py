@@ -36,7 +36,8 @@ _STOP = object()
 
 
 class MicroBatcher:
-    def __init__(self, embed: Callable[[list[str]], Embedded], *, max_batch: int = 256) -> None:
+    def __init__(self, embed: Callable[..., Embedded], *, max_batch: int = 256) -> None:
+        """`embed(texts, busy=...)`: a backend's embed (see `Backend.embed`)."""
         self._embed = embed
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
@@ -92,12 +93,12 @@ class MicroBatcher:
                 assert isinstance(nxt, _Job)
                 jobs.append(nxt)
                 size += len(nxt.texts)
-            self._run(jobs)
+            self._run(jobs, busy=len(jobs) > 1 or carry is not None or not self._queue.empty())
 
-    def _run(self, jobs: list[_Job]) -> None:
+    def _run(self, jobs: list[_Job], *, busy: bool) -> None:
         texts = [text for job in jobs for text in job.texts]
         try:
-            result = self._embed(texts)
+            result = self._embed(texts, busy=busy)
         except Exception as exc:  # noqa: BLE001 - reported to each waiting request, logged once
             logger.exception("embedding %d texts failed", len(texts))
             for job in jobs:
