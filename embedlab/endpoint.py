@@ -33,7 +33,6 @@ class Sent:
     inputs: Inputs | None
     body: dict[str, Any]
     recorded: bool = True  # False: replay had no recording for it
-    status: int | None = None
     prompt_tokens: int | None = None
 
     @property
@@ -56,7 +55,7 @@ class Endpoint:
     model: str
     is_recorded: Callable[[Inputs], bool] | None = None  # None: live, everything is real
     timeout: float = 30.0
-    transport: Any = None  # an httpx2 transport; only synthetic tests set one
+    transport: Any = None  # an httpx2 transport: the replay encoder, or a synthetic test's fake server
     references: dict[Inputs, Recorded] = field(default_factory=dict)  # shared by one cassette's tests
     sent: list[Sent] = field(default_factory=list)
 
@@ -96,7 +95,6 @@ class Endpoint:
 
     def _on_response(self, response) -> None:
         sent = self.sent[-1]
-        sent.status = response.status_code
         response.read()
         try:
             sent.prompt_tokens = int(response.json()["usage"]["prompt_tokens"])
