@@ -6,6 +6,7 @@ the key: reports and logs may be shared.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -68,15 +69,14 @@ def probe(config: LiveConfig) -> None:
 
 def start_local(stack: ExitStack) -> LiveConfig:
     """Start `embedlab serve` (the bundled model) on a free loopback port until the stack closes."""
-    try:
-        from embedlab.server.launch import LocalServer
-    except ImportError as err:  # pragma: no cover - the server package is part of the kit
-        raise LiveUnavailable(f"the local server cannot start: {err}") from None
+    missing = [name for name in ("wordllama", "starlette", "uvicorn") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise LiveUnavailable('--live local needs the local server: pip install -e ".[local]"')
+    from embedlab.server.launch import LocalServer
+
     try:
         server = stack.enter_context(LocalServer())
     except RuntimeError as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else "it did not start"
-        raise LiveUnavailable(
-            f"`embedlab serve` could not start ({first}); install it with pip install -e \".[local]\""
-        ) from None
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        raise LiveUnavailable(f"`embedlab serve` could not start: {lines[-1] if lines else 'no output'}") from None
     return LiveConfig(base_url=server.base_url, api_key=server.api_key or "no-key-needed", model=server.model)
