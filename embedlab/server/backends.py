@@ -56,9 +56,7 @@ class Backend(ABC):
     max_batch: int  # the most texts the batcher merges into one call
 
     @abstractmethod
-    def embed(self, texts: list[str], *, busy: bool = False) -> Embedded:
-        """The texts' vectors and token counts. `busy`: other requests wait or are being
-        answered meanwhile, so the server's event loop needs a share of the CPU too."""
+    def embed(self, texts: list[str]) -> Embedded: ...
 
 
 _TINY = float(np.finfo(np.float32).tiny)
@@ -103,7 +101,7 @@ class WordLlamaBackend(Backend):
         self.dimensions = int(self._matrix.shape[1])
         self.description = f"WordLlama l2_supercat, {self.dimensions} dimensions, bundled with the wordllama package"
 
-    def embed(self, texts: list[str], *, busy: bool = False) -> Embedded:
+    def embed(self, texts: list[str]) -> Embedded:
         # Tokenize once: the ids give both the vector (the mean of the tokens' rows, computed as
         # a sum since the vector is normalised afterwards) and the usage count.
         encode = getattr(self._tokenizer, "encode_batch_fast", self._tokenizer.encode_batch)  # no offsets
@@ -146,7 +144,7 @@ class SentenceTransformerBackend(Backend):
 
     def __init__(self, model: str, cache_dir: Path | None = None, batch_size: int = 32) -> None:
         location, self.name = resolve_sentence_transformer(model, cache_dir)
-        _stay_offline()
+        _prepare_environment()
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:
@@ -161,13 +159,6 @@ class SentenceTransformerBackend(Backend):
                 f"could not load the sentence-transformers model {model!r} from local files: {exc}. "
                 "Pass a model folder, or run `embedlab fetch-model all-MiniLM-L6-v2` and use that name."
             ) from None
-        import torch
-
-        # All cores when a request has the model to itself; one less while other requests are
-        # being received and answered, so torch's threads do not stall on a core the event loop
-        # holds (each operation waits for its slowest thread).
-        self._threads_alone = torch.get_num_threads()
-        self._threads_busy = max(1, self._threads_alone - 1)
         self.batch_size = batch_size
         self.dimensions = int(self._model.get_embedding_dimension())
         self.description = (
@@ -175,12 +166,9 @@ class SentenceTransformerBackend(Backend):
             f"at most {self._model.max_seq_length} tokens per text"
         )
 
-    def embed(self, texts: list[str], *, busy: bool = False) -> Embedded:
+    def embed(self, texts: list[str]) -> Embedded:
         import torch
 
-        threads = self._threads_busy if busy else self._threads_alone
-        if torch.get_num_threads() != threads:
-            torch.set_num_threads(threads)
         # output_value=None returns every output of the forward pass, the attention mask
         # included: the tokens the model really processed (special tokens in, padding out,
         # truncation applied), from the one tokenization that encode() does.
@@ -238,16 +226,21 @@ def load_backend(kind: str, model: str | None = None, cache_dir: Path | None = N
     raise BackendError(f"unknown backend {kind!r}: choose one of {', '.join(BACKENDS)}")
 
 
-def _stay_offline() -> None:
-    """Never reach for the Hugging Face hub (unreachable here, in CI and offline), and keep
-    the console free of download progress bars."""
+def _prepare_environment() -> None:
+    """Set before torch and the Hugging Face libraries are imported (they read it once):
+
+    - never reach for the Hugging Face hub (unreachable here, in CI and offline);
+    - no download progress bars or advisory warnings on the console;
+    - idle OpenMP threads sleep instead of spinning. A spinning thread holds a core that the
+      event loop (or anything else on the machine) needs, and every torch operation then waits
+      for its slowest thread: measured on 2 cores, sentence-transformers ran 3 times slower
+      whenever the cores were shared, and the server always shares them.
+    """
     os.environ["HF_HUB_OFFLINE"] = "1"
     os.environ["TRANSFORMERS_OFFLINE"] = "1"
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    # Idle OpenMP threads sleep instead of spinning: a spinning thread takes the core the event
-    # loop needs, and torch slows down several times whenever the cores are shared.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 

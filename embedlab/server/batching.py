@@ -36,8 +36,7 @@ _STOP = object()
 
 
 class MicroBatcher:
-    def __init__(self, embed: Callable[..., Embedded], *, max_batch: int = 256) -> None:
-        """`embed(texts, busy=...)`: a backend's embed (see `Backend.embed`)."""
+    def __init__(self, embed: Callable[[list[str]], Embedded], *, max_batch: int = 256) -> None:
         self._embed = embed
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
@@ -93,12 +92,12 @@ class MicroBatcher:
                 assert isinstance(nxt, _Job)
                 jobs.append(nxt)
                 size += len(nxt.texts)
-            self._run(jobs, busy=len(jobs) > 1 or carry is not None or not self._queue.empty())
+            self._run(jobs)
 
-    def _run(self, jobs: list[_Job], *, busy: bool) -> None:
+    def _run(self, jobs: list[_Job]) -> None:
         texts = [text for job in jobs for text in job.texts]
         try:
-            result = self._embed(texts, busy=busy)
+            result = self._embed(texts)
         except Exception as exc:  # noqa: BLE001 - reported to each waiting request, logged once
             logger.exception("embedding %d texts failed", len(texts))
             for job in jobs:

@@ -50,7 +50,7 @@ class SlowBackend:
         self.calls: list[list[str]] = []
         self.release = threading.Event()
 
-    def embed(self, texts: list[str], *, busy: bool = False) -> Embedded:
+    def embed(self, texts: list[str]) -> Embedded:
         self.calls.append(list(texts))
         if len(self.calls) == 1:
             self.release.wait(10)
@@ -84,7 +84,7 @@ def test_requests_waiting_on_a_busy_model_share_one_call() -> None:
 def test_a_failing_backend_fails_only_its_batch() -> None:
     calls = []
 
-    def embed(texts: list[str], *, busy: bool = False) -> Embedded:
+    def embed(texts: list[str]) -> Embedded:
         calls.append(texts)
         if "boom" in texts:
             raise RuntimeError("model failure")
@@ -105,7 +105,7 @@ def test_a_failing_backend_fails_only_its_batch() -> None:
 def test_a_closed_batcher_refuses_with_503() -> None:
     from embedlab.server.errors import APIError
 
-    batcher = MicroBatcher(lambda texts, busy: Embedded(np.ones((len(texts), 2), np.float32), [1] * len(texts)))
+    batcher = MicroBatcher(lambda texts: Embedded(np.ones((len(texts), 2), np.float32), [1] * len(texts)))
 
     async def main() -> None:
         batcher.start()
