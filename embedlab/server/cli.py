@@ -106,6 +106,9 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         return _serve(args, sock, api_key)
+    except KeyboardInterrupt:
+        _say("\nembedlab serve: stopped before it was ready.")
+        return 130
     finally:
         sock.close()
 
@@ -167,7 +170,8 @@ def _serve(args: argparse.Namespace, sock: socket.socket, api_key: str | None) -
     if not server.started:
         return _fail("the server did not start (see the messages above)")
     reason = f" ({server.stopped_by})" if server.stopped_by else ""
-    _say(f"embedlab serve: stopped{reason}.")
+    newline = "\n" if server.stopped_by == "Ctrl-C" else ""  # after the terminal's ^C
+    _say(f"{newline}embedlab serve: stopped{reason}.")
     return 0
 
 

@@ -91,5 +91,5 @@ class Server(uvicorn.Server):
     def _on_signal(self, sig: int, frame: FrameType | None) -> None:
         if self.should_exit and sig == signal.SIGINT:
             self.force_exit = True  # a second Ctrl-C: do not wait for open connections
-        self.stopped_by = signal.Signals(sig).name
+        self.stopped_by = "Ctrl-C" if sig == signal.SIGINT else signal.Signals(sig).name
         self.should_exit = True

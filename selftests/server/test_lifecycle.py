@@ -71,7 +71,7 @@ def test_ctrl_c_stops_it_cleanly_from_any_folder(tmp_path: Path, monkeypatch: py
     with LocalServer() as running:
         running.process.send_signal(signal.SIGINT)
         assert running.process.wait(15) == 0
-    assert "stopped (SIGINT)" in running.output
+    assert "stopped (Ctrl-C)" in running.output
 
 
 def test_it_stops_when_its_parent_dies(tmp_path: Path) -> None:
