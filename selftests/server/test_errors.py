@@ -57,7 +57,7 @@ BAD_BODIES = [
     ("dimensions a decimal", body_of(input="a cat", dimensions=64.5), 400, "dimensions", "invalid_type"),
     ("unknown field", body_of(inputs="a cat"), 400, "inputs", "unknown_parameter"),
     ("user not a string", body_of(input="a cat", user=5), 400, "user", "invalid_type"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("case", "body", "status", "param", "code"), BAD_BODIES, ids=[c[0] for c in BAD_BODIES])

@@ -105,7 +105,7 @@ def test_a_taken_port_fails_at_once_with_a_hint() -> None:
 
 def test_a_model_not_fetched_says_how_to_fetch_it(tmp_path: Path) -> None:
     result = serve("--port", "0", "--backend", "sentence-transformers", "--model", "all-MiniLM-L6-v2",
-                   "--cache-dir", str(tmp_path))  # fmt: skip
+                   "--cache-dir", str(tmp_path))
     assert result.returncode == 1
     assert "embedlab fetch-model all-MiniLM-L6-v2" in result.stderr
     assert "Traceback" not in result.stderr
@@ -127,6 +127,6 @@ def test_help() -> None:
     result = subprocess.run([sys.executable, "-m", "embedlab", "serve", "--help"], capture_output=True, text=True)
     assert result.returncode == 0
     for option in ("--host", "--port", "--backend", "--model", "--served-name", "--api-key", "--max-inputs",
-                   "--max-chars"):  # fmt: skip
+                   "--max-chars"):
         assert option in result.stdout
     assert "--exit-with-parent" not in result.stdout
