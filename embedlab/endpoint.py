@@ -155,9 +155,6 @@ class Endpoint:
                 fail(f"{shown} raised {type(err).__name__}. Did it use the `client` it was given?")
             fail(describe_exception(shown, err))
 
-    def sent_since(self, first: int) -> list[Sent]:
-        return self.sent[first:]
-
     def explain_unrecorded(self, shown: str, sent: Sent, hint: str = "") -> str:
         inputs = sent.inputs
         if inputs is not None and inputs.model != self.model:

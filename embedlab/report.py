@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import textwrap
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 LIVE = "live checks"
@@ -183,9 +183,6 @@ class Gradebook:
                 text += f"- **{r.exercise}: {r.title}** ({r.status}) — {_first_line(r.message)}\n"
             text += "\n</details>\n"
         return text
-
-    def as_dicts(self) -> list[dict]:
-        return [asdict(r) for r in self.results]
 
 
 def _output(result: Result) -> str:

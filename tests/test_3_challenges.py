@@ -103,7 +103,7 @@ class TestSelfSimilarity:
             self.record(api, text)
             first = len(api.sent)
             api.call(self_similarity, text)
-            sent = [t for s in api.sent_since(first) for t in s.texts]
+            sent = [t for s in api.sent[first:] for t in s.texts]
             expect(text in sent, f"self_similarity({text!r}) embedded {sent}, not the text it was given")
 
 
