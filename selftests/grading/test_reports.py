@@ -36,8 +36,9 @@ def test_a_github_job_summary_is_written_when_asked(tmp_path):
 
 def test_no_secret_reaches_a_report(tmp_path):
     secret = "sk-canary-0123456789abcdef"
-    env = clean_env(OPENAI_API_KEY=secret, EMBED_MODEL="m", OPENAI_BASE_URL="http://10.11.12.13:9/v1")
+    private = "http://127.0.0.1:9/private-canary-path/v1"  # a closed loopback port: unreachable, on this machine
+    env = clean_env(OPENAI_API_KEY=secret, EMBED_MODEL="m", OPENAI_BASE_URL=private)
     run = run_pytest("--solutions", "--live=env", tmp_path=tmp_path, env=env)
     report = (tmp_path / "results-0.json").read_text()
-    for leaked in (secret, "10.11.12.13"):
+    for leaked in (secret, "private-canary-path", "127.0.0.1:9"):
         assert leaked not in run.output and leaked not in report
