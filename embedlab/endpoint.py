@@ -1,24 +1,31 @@
 """The embeddings endpoint as a grading test sees it (the `api` fixture).
 
 One hop of the request path each: the test calls the learner's function through `call()`,
-passing `client` (a real `openai.OpenAI` whose every request is logged in `sent`) and `model`;
-the client's HTTP goes to the cassette (offline) or to a real server (live). `reference()` asks
-the same endpoint for vectors with a separate, unlogged client, so expected values come from the
+passing `client` and `model`. In the worker that runs the learner's code, `client` is a real
+`openai.OpenAI` whose transport sends each request back here, to `forward()`, which logs it in
+`sent` and answers it from the cassette (offline) or a real server (live). `reference()` asks the
+same endpoint for vectors with a separate, unlogged client, so expected values come from the
 recorded responses, never from numbers written into a test.
 """
 
 from __future__ import annotations
 
+import base64
 import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any, Callable
+from urllib.parse import urlsplit
 
 import numpy as np
 
 from embedlab.cassettes import Inputs
-from embedlab.common import api_message
-from embedlab.outcomes import NotStarted, describe_exception, fail
+from embedlab.learner import ClientHandle, LearnerRaised, StoppedAfter
+from embedlab.outcomes import NotStarted, brief, describe_exception, fail
+from embedlab.worker import NO_RECORDING
+
+FORWARDED_HEADERS = frozenset({"content-type", "accept"})
+ANSWER_HEADERS = frozenset({"content-type", "x-request-id"})
 
 RECORD_HINT = (
     "If your code is right, the recordings lack this request: tell your instructor. "
@@ -61,19 +68,18 @@ class Endpoint:
 
     def __post_init__(self) -> None:
         import httpx2
-        import openai
 
+        #: What a test passes as `client`: a real openai client in the worker, forwarding to here.
+        self.client = ClientHandle(self, self.base_url, self.timeout)
         hooks = {"request": [self._on_request], "response": [self._on_response]}
-        self.client = openai.OpenAI(
-            base_url=self.base_url,
-            api_key=self.api_key,
-            max_retries=0,  # a retry would hide how many requests the code made
+        self._learners_http = httpx2.Client(
+            headers={"Authorization": f"Bearer {self.api_key}"},
             timeout=self.timeout,
-            http_client=openai.DefaultHttpxClient(
-                event_hooks=hooks, timeout=self.timeout, transport=self.transport, verify=_tls()
-            ),
+            transport=self.transport,
+            verify=_tls(),
+            event_hooks=hooks,
         )
-        # The grader's own requests skip the openai client: plain JSON, no parsing into models.
+        # The grader's own requests: plain JSON, no parsing into models, not logged.
         self._http = httpx2.Client(
             base_url=self.base_url.rstrip("/") + "/",
             headers={"Authorization": f"Bearer {self.api_key}"},
@@ -102,8 +108,43 @@ class Endpoint:
             pass
 
     def close(self) -> None:
-        self.client.close()
+        self._learners_http.close()
         self._http.close()
+
+    def forward(self, frame: dict) -> dict:
+        """Answer one HTTP request the learner's client made in the worker (see embedlab.worker).
+
+        Only the embeddings and models endpoints are served, always at this endpoint's own base
+        URL with its own key: the learner's code chooses what to ask, never where it goes.
+        """
+        import httpx2
+
+        path = urlsplit(str(frame.get("url", ""))).path.rstrip("/")
+        method = str(frame.get("method", "")).upper()
+        last = path.rsplit("/", 1)[-1]
+        if (method, last) not in (("POST", "embeddings"), ("GET", "models")):
+            return _error_answer(404, f"the grader forwards only POST /embeddings and GET /models, not {method} {path}")
+        headers = [(str(k), str(v)) for k, v in frame.get("headers", []) if str(k).lower() in FORWARDED_HEADERS]
+        try:
+            body = base64.b64decode(str(frame.get("body", "")), validate=True)
+        except ValueError:
+            return _error_answer(400, "the request body could not be read")
+        request = self._learners_http.build_request(method, self.base_url.rstrip("/") + "/" + last, headers=headers, content=body)
+        try:
+            response = self._learners_http.send(request)
+        except httpx2.TimeoutException:
+            return {"error": "timeout", "message": "the endpoint did not answer in time"}
+        except Exception as err:  # noqa: BLE001 - vcrpy's "no recording", a refused connection, …
+            if type(err).__name__ == "CannotOverwriteExistingCassetteException":
+                if self.sent:
+                    self.sent[-1].recorded = False
+                return {"error": "connect", "message": NO_RECORDING}
+            return {"error": "connect", "message": f"could not reach the endpoint ({type(err).__name__})"}
+        return {
+            "status": response.status_code,
+            "headers": [[k, v] for k, v in response.headers.items() if k.lower() in ANSWER_HEADERS],
+            "body": base64.b64encode(response.content).decode("ascii"),
+        }
 
     # -- what tests use --------------------------------------------------------------------------
 
@@ -138,21 +179,23 @@ class Endpoint:
         learner's line.
         """
         first = len(self.sent)
-        shown = f"{function.__name__}({', '.join(_brief(a) for a in args)})"
+        shown = f"{function.__name__}({', '.join(brief(a) for a in args)})"
         try:
             return function(*args, client=self.client, model=self.model, **kwargs)
         except NotImplementedError as err:
             raise NotStarted(str(err) or f"{function.__name__}() is not written yet.") from None
+        except StoppedAfter as err:
+            fail(str(err))
         except Exception as err:
             unrecorded = [s for s in self.sent[first:] if not s.recorded]
             if unrecorded:
                 fail(self.explain_unrecorded(shown, unrecorded[0], hint))
-            import openai
-
-            if isinstance(err, openai.APIStatusError):
-                fail(f"{shown}: the endpoint answered {err.status_code}: {api_message(err)}")
-            if isinstance(err, openai.APIConnectionError) and not self.sent[first:]:
-                fail(f"{shown} raised {type(err).__name__}. Did it use the `client` it was given?")
+            types = err.details.get("types", []) if isinstance(err, LearnerRaised) else []
+            if "APIStatusError" in types:
+                status = err.details.get("status_code", "an error")
+                fail(f"{shown}: the endpoint answered {status}: {err.details.get('api_message') or err}")
+            if "APIConnectionError" in types and not self.sent[first:]:
+                fail(f"{shown} raised {types[0]}: it made no request through the `client` it was given. Use that client.")
             fail(describe_exception(shown, err))
 
     def explain_unrecorded(self, shown: str, sent: Sent, hint: str = "") -> str:
@@ -181,11 +224,6 @@ def _tls():
         return ssl.create_default_context()
 
 
-def _brief(value: Any) -> str:
-    shown = repr(value)
-    if len(shown) <= 60:
-        return shown
-    if isinstance(value, (list, tuple)) and value:
-        return f"[{_brief(value[0])}, … {len(value)} items]"
-    return shown[:57] + "…"
-
+def _error_answer(status: int, message: str) -> dict:
+    body = {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": None}}
+    return {"status": status, "headers": [["content-type", "application/json"]], "body": base64.b64encode(json.dumps(body).encode()).decode("ascii")}

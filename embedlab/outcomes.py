@@ -2,21 +2,16 @@
 
 Tests state their expectations with `expect(condition, sentence)`; a learner's function is called
 through `attempt()` (or `Endpoint.call()`), which turns a stub's NotImplementedError into
-`NotStarted` and any other exception into one sentence naming the learner's own line. The plugin
-maps these onto pytest reports, so no traceback of the kit's machinery reaches the learner.
+`NotStarted` and any other exception into one sentence naming the learner's own line (the worker
+sends it with the exception, see `embedlab.learner`). The plugin maps these onto pytest reports,
+so no traceback of the kit's machinery reaches the learner.
 """
 
 from __future__ import annotations
 
-import linecache
-import traceback
-from pathlib import Path
 from typing import Any, Callable, NoReturn
 
 import pytest
-
-#: The folder whose files are the learner's (set by the plugin); frames there are "your code".
-learner_dir: Path | None = None
 
 
 class NotStarted(pytest.fail.Exception):
@@ -31,14 +26,6 @@ class NotStarted(pytest.fail.Exception):
 
     def __str__(self) -> str:
         return self.msg
-
-
-class TookTooLong(BaseException):
-    """Raised by the per-test alarm. A BaseException, so a learner's `except Exception` can't eat it."""
-
-    def __init__(self, seconds: float) -> None:
-        super().__init__(seconds)
-        self.seconds = seconds
 
 
 def fail(sentence: str) -> NoReturn:
@@ -60,34 +47,48 @@ def attempt(function: Callable, *args: Any, **kwargs: Any) -> Any:
     except NotImplementedError as err:
         raise NotStarted(str(err) or f"{function.__name__}() is not written yet.") from None
     except Exception as err:
-        fail(describe_exception(f"{function.__name__}({', '.join(map(repr, args))})", err))
+        fail(describe_exception(f"{function.__name__}({', '.join(brief(a) for a in args)})", err))
 
 
 def describe_exception(shown: str, err: BaseException) -> str:
     where = learner_location(err)
-    return f"{shown} raised {type(err).__name__}: {err}" + (f"\n  at {where}" if where else "")
+    kind = getattr(err, "learner_type", "") or type(err).__name__
+    message = short_text(str(err), 300)
+    return f"{shown} raised {kind}" + (f": {message}" if message else "") + (f"\n  at {where}" if where else "")
 
 
 def learner_location(err: BaseException) -> str | None:
-    """'exercises/embed.py, line 23, in embed: <the line>' for the deepest frame in the learner's files."""
-    if learner_dir is None:
-        return None
-    found = None
-    for frame in traceback.extract_tb(err.__traceback__):
-        path = Path(frame.filename)
-        if path.is_relative_to(learner_dir):
-            found = frame
-    if found is None:
-        return None
-    shown = f"{learner_dir.name}/{Path(found.filename).relative_to(learner_dir)}"
-    line = (found.line or linecache.getline(found.filename, found.lineno or 0)).strip()
-    return f"{shown}, line {found.lineno}, in {found.name}: {line}"
+    """'exercises/embed.py, line 23, in embed: <the line>': the deepest frame in the learner's files."""
+    return getattr(err, "learner_location", None)
 
 
-def timeout_sentence(err: TookTooLong) -> str:
-    where = learner_location(err)
-    sentence = (
-        f"Stopped after {err.seconds:g} s: the test did not finish. "
-        "Is there a loop that never ends, or a call that waits forever?"
-    )
-    return sentence + (f"\n  It was running {where}" if where else "")
+def short_text(text: str, limit: int) -> str:
+    """One line at most `limit` characters long: a wall of numbers becomes its start and a count."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + f"… ({len(text):,} characters)"
+
+
+def brief(value: Any, limit: int = 60) -> str:
+    """A value as a person would write it in a sentence: arrays and long lists by their size."""
+    numpy = _numpy()
+    if numpy is not None and isinstance(value, numpy.ndarray):
+        if value.ndim == 1 and value.dtype.kind in "fiu":
+            kind = "floats" if value.dtype.kind == "f" else "integers"
+            first = ", ".join(f"{x:.3f}" if value.dtype.kind == "f" else str(x) for x in value[:2].tolist())
+            return f"array of {len(value)} {kind} [{first}{', …' if len(value) > 2 else ''}]"
+        return f"array of shape {value.shape} ({value.dtype})"
+    if isinstance(value, (list, tuple)) and len(value) > 3 and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in value):
+        first = ", ".join(f"{x:.3f}" if isinstance(x, float) else str(x) for x in value[:2])
+        return f"[{first}, … {len(value)} numbers]"
+    shown = repr(value)
+    if len(shown) <= limit:
+        return shown
+    if isinstance(value, (list, tuple)) and value:
+        return f"[{brief(value[0], 30)}, … {len(value)} items]"
+    return shown[: limit - 1] + "…"
+
+
+def _numpy():
+    import sys
+
+    return sys.modules.get("numpy")

@@ -9,20 +9,17 @@ selftests) runs untouched. The pieces live in their own modules: `target` (whose
 from __future__ import annotations
 
 import datetime
-import importlib.abc
+import json
 import os
-import signal
-import sys
-import threading
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
 
 from embedlab import __version__, cassettes, outcomes
+from embedlab.learner import Learner, LearnerRaised, StoppedAfter
 from embedlab.live import LiveConfig, LiveUnavailable
 from embedlab.report import LIVE, Gradebook, Result
-from embedlab.target import Target
 
 REPLAY_KEY = "replay-needs-no-key"
 
@@ -47,7 +44,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--score-live", action="store_true", help="count the live checks in the score")
     group.addoption("--grade-json", metavar="PATH", help="write Gradescope's results.json to PATH")
-    group.addoption("--grade-timeout", type=float, default=20.0, metavar="S", help="stop a grading test after S seconds (default 20)")
+    group.addoption("--grade-timeout", type=float, default=20.0, metavar="S", help="stop a call to your code after S seconds (default 20)")
+    group.addoption("--grade-fd", type=int, metavar="FD", help=argparse_suppress())
+    group.addoption("--sandbox-readonly", action="append", default=[], metavar="DIR", help=argparse_suppress())
+    group.addoption("--no-sandbox", action="store_true", help="run the worker without namespaces (in-process walls only)")
+
+
+def argparse_suppress() -> str:
+    import argparse
+
+    return argparse.SUPPRESS  # options for `embedlab grade`, not for people
 
 
 class Grading:
@@ -81,10 +87,7 @@ class Grading:
             directory = self.root / ("solutions" if option.solutions else "exercises")
         if not directory.is_dir():
             raise pytest.UsageError(f"nothing to grade: {directory} is not a folder")
-        self.target = Target(directory)
-        outcomes.learner_dir = self.target.directory
-        if self.target.package != "solutions":
-            sys.meta_path.insert(0, _NoSolutions())
+        self.directory = directory.resolve()
 
         if self.recording:
             from embedlab import common
@@ -105,11 +108,24 @@ class Grading:
                     f"no cassette set {self.set_name!r} (with a manifest.json); sets here: {', '.join(known) or 'none'}"
                 )
             self.model = manifest["model"]
-        # Import the heavy libraries now, not inside the first test: a per-test time limit must
-        # measure the learner's code, and an import interrupted half-way would break every test.
+        # Import the heavy libraries now: the worker is forked from this process, so it starts
+        # with them loaded, and a time limit measures the learner's code, not an import.
         import httpx2  # noqa: F401
         import openai  # noqa: F401
         import vcr  # noqa: F401
+
+        from embedlab import sandbox
+
+        sandbox.become_subreaper()  # a process the learner's code detaches comes back to us
+        package = self.directory.name
+        self.learner = Learner(
+            self.directory,
+            timeout=self.timeout,
+            readonly=[self.root.resolve(), *(Path(p).resolve() for p in option.sandbox_readonly)],
+            hidden=[library.resolve(), *([] if package == "solutions" else [self.root.resolve() / "solutions"])],
+            block=None if package == "solutions" else "solutions",
+            isolate=not option.no_sandbox,
+        )
         self.started = True
 
     # -- cassettes -------------------------------------------------------------------------------
@@ -163,15 +179,6 @@ class Grading:
             )
 
 
-class _NoSolutions(importlib.abc.MetaPathFinder):
-    """While exercises are graded, `import solutions` fails: the answers are not the learner's."""
-
-    def find_spec(self, name, path=None, target=None):
-        if name == "solutions" or name.startswith("solutions."):
-            raise ImportError("the grader does not let exercises import the reference solutions")
-        return None
-
-
 GRADING = pytest.StashKey[Grading]()
 
 
@@ -198,11 +205,9 @@ def _graded(item: pytest.Item) -> bool:
 
 
 @pytest.fixture(scope="session")
-def target(pytestconfig: pytest.Config) -> Target:
-    """The learner's code under grading (exercises/, solutions/ or --exercises-dir)."""
-    grading = _grading(pytestconfig)
-    grading.target.prepare()
-    return grading.target
+def target(pytestconfig: pytest.Config) -> Learner:
+    """The learner's code under grading (exercises/, solutions/ or --exercises-dir), in its worker."""
+    return _grading(pytestconfig).learner
 
 
 @pytest.fixture
@@ -259,7 +264,7 @@ def synthetic_api():
 
 @contextmanager
 def _guarded(item: pytest.Item):
-    """Around a grading test's setup and call: a time limit, and no network unless it is live."""
+    """Around a grading test's setup and call: no network in this process unless it is live."""
     if not _graded(item):
         yield
         return
@@ -269,25 +274,7 @@ def _guarded(item: pytest.Item):
             from embedlab import network
 
             stack.enter_context(network.blocked())
-        if grading.timeout > 0 and hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread():
-            stack.enter_context(_alarm(grading.timeout))
         yield
-
-
-@contextmanager
-def _alarm(seconds: float):
-    """SIGALRM interrupts the learner's loop in the main thread, and again each second if swallowed."""
-
-    def ring(signum, frame):
-        raise outcomes.TookTooLong(seconds)
-
-    previous = signal.signal(signal.SIGALRM, ring)
-    signal.setitimer(signal.ITIMER_REAL, seconds, 1.0)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -329,15 +316,15 @@ def _explain(err: BaseException) -> tuple[str | None, str | None]:
     for link in chain:
         if isinstance(link, (outcomes.NotStarted, NotImplementedError)):
             return "not started", str(link) or "This function is not written yet."
-        if isinstance(link, outcomes.TookTooLong):
-            return None, outcomes.timeout_sentence(link)
+        if isinstance(link, StoppedAfter):
+            return None, str(link)
     for link in chain:
         if type(link).__name__ == "CannotOverwriteExistingCassetteException":
             return None, (
                 "The code sent a request the recordings do not hold, so the grader cannot answer it: "
                 "check the model and the texts it sends."
             )
-    if outcomes.learner_location(err):
+    if isinstance(err, LearnerRaised):
         return None, outcomes.describe_exception("your code", err)
     return None, None
 
@@ -372,7 +359,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         return
     exercise = item.get_closest_marker("exercise")
     name = exercise.args[0]
-    file = f"{grading.target.package}/{exercise.args[1]}.py" if len(exercise.args) > 1 else ""
+    file = f"{grading.learner.package}/{exercise.args[1]}.py" if len(exercise.args) > 1 else ""
     points = item.get_closest_marker("points")
     live = item.get_closest_marker("live") is not None
     grading.gradebook.add(
@@ -410,7 +397,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     grading = _grading(config)
     if not grading.gradebook.results:
         return
-    terminalreporter.section(f"embedlab — grading {grading.target.package}/ against {grading.set_name}", sep="=")
+    terminalreporter.section(f"embedlab — grading {grading.learner.package}/ against {grading.set_name}", sep="=")
     for line in grading.gradebook.summary_lines():
         terminalreporter.write_line(line)
 
@@ -420,12 +407,32 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not grading.started:
         return
     grading.finish()
+    grading.learner.close()
     if not grading.gradebook.results:
         return
-    extra = {"kit_version": __version__, "cassettes": grading.set_name, "graded": grading.target.package}
+    extra = {
+        "kit_version": __version__,
+        "cassettes": grading.set_name,
+        "graded": grading.learner.package,
+        "printed_bytes": grading.learner.printed,
+        "isolation": grading.learner.isolation,
+    }
     if session.config.option.grade_json:
         grading.gradebook.write_json(Path(session.config.option.grade_json), extra)
+    if session.config.option.grade_fd is not None:
+        _send_results(session.config.option.grade_fd, grading.gradebook.gradescope(extra))
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         with open(summary, "a", encoding="utf-8") as handle:
             handle.write(grading.gradebook.markdown())
+
+
+def _send_results(fd: int, results: dict) -> None:
+    """For `embedlab grade`: the results go up an inherited pipe, never through a file."""
+    data = json.dumps(results).encode("utf-8")
+    view = memoryview(data)
+    try:
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)

@@ -6,7 +6,6 @@ import httpx2
 import numpy as np
 import pytest
 
-from embedlab import common
 from embedlab.outcomes import attempt, expect, fail
 from tests.reference import raises
 
@@ -157,16 +156,10 @@ def test_a_non_string_raises_type_error_naming_its_position(embed, api):
 
 
 @pytest.mark.points(1)
-def test_uses_the_configured_client_and_model_by_default(embed, api, target, monkeypatch):
+def test_uses_the_configured_client_and_model_by_default(embed, api):
     """With no client or model, uses get_client() and EMBED_MODEL"""
     api.vectors(TEXTS)
-    configured = {"get_client": lambda: api.client, "EMBED_MODEL": api.model}
-    learner_module = target.module("embed")
-    for name, value in configured.items():
-        monkeypatch.setattr(common, name, value)
-        if hasattr(learner_module, name):
-            monkeypatch.setattr(learner_module, name, value)
-    attempt(embed, TEXTS)
+    attempt(embed.using_defaults(client=api.client, model=api.model), TEXTS)
     expect(api.sent, "embed(TEXTS) with no client made no request through get_client(): use it when client is None")
     expect(
         all(s.inputs and s.inputs.model == api.model for s in api.sent),

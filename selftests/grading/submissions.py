@@ -264,7 +264,7 @@ MISTAKES = [
             while True:
                 pass
         """), "test_works_for_any_list_of_texts", "Stopped after"),
-    Mistake("exits-at-import", "challenges.py", "import sys\nsys.exit(3)\n", "test_ranks_the_docs_and_the_dog", "SystemExit"),
+    Mistake("exits-at-import", "challenges.py", "import sys\nsys.exit(3)\n", "test_ranks_the_docs_and_the_dog", "sys.exit(3)"),
     Mistake("syntax-error", "similarity.py", "def broken(:\n    pass\n", "test_same_direction_scores_one", "SyntaxError"),
     Mistake("imports-the-solutions", "embed.py", "from solutions.embed import embed  # noqa\n", "test_returns_a_float_array", "reference solutions"),
     Mistake("prints-megabytes", "challenges.py", f("""

@@ -102,7 +102,9 @@ def test_correct_variants_get_full_marks_on_every_set(default_class, other_sets,
 
 def test_accidents_cost_only_their_own_submission(default_class):
     rows, results = default_class
-    assert rows["kills-itself"]["status"] == "crashed" and rows["kills-itself"]["reason"]
+    killed = rows["kills-itself"]  # os._exit in cosine costs cosine's tests (and what calls it), nothing else
+    assert killed["status"] == "graded" and float(killed["cosine"]) == 0 and float(killed["embed"]) > 0
+    assert "ended the whole process" in killed["reason"]
     assert rows["empty"]["status"] == "empty"
     assert "imports solutions" in rows["imports-the-solutions"]["flags"]
     assert "ships edited tests (test_1_embed.py" in rows["edited-tests"]["flags"]

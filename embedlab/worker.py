@@ -1,0 +1,376 @@
+"""The worker: the only process that imports the learner's files and runs their functions.
+
+The grading process starts it (`embedlab.learner`), sends it calls over a pipe in the data-only
+encoding of `embedlab.wire`, and gets back results, exceptions and HTTP requests. The `client` a
+test passes arrives here as a real `openai.OpenAI` whose transport forwards each request to the
+grading process, which answers it (from the cassette, or the live endpoint) and logs it. So the
+learner's code sees an ordinary client, and nothing it does here can reach the request log, the
+points or the report.
+
+Messages the worker reads:    resolve, call, http_reply, where
+Messages the worker writes:   ready, resolved, result, error, http, here
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import linecache
+import os
+import queue
+import sys
+import threading
+import time
+import traceback
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx2
+
+from embedlab import wire
+
+SECRET_PREFIXES = ("OPENAI_", "EMBED_", "AZURE_OPENAI", "GITHUB_")
+PLACEHOLDER_KEY = "sk-the-grader-holds-the-real-key"
+NO_RECORDING = "embedlab: the grader has no recording of this request"
+
+
+class Worker:
+    def __init__(self, channel_in: int, channel_out: int, config: dict) -> None:
+        self.reader = wire.Reader(channel_in)
+        self.out = channel_out
+        self.config = config
+        self.directory = Path(config["directory"])
+        self.package: str = config["package"]
+        self.send_lock = threading.Lock()
+        self.calls: queue.Queue[dict | None] = queue.Queue()
+        self.replies: dict[int, queue.Queue] = {}
+        self.replies_lock = threading.Lock()
+        self.request_ids = itertools.count(1)
+        self.clients: dict[int, Any] = {}
+        self.client_specs: dict[int, dict] = {}
+        self.modules: dict[str, Any] = {}
+        self.main_thread = threading.get_ident()
+
+    # -- the channel -----------------------------------------------------------------------------
+
+    def send(self, message: dict) -> None:
+        with self.send_lock:
+            wire.send(self.out, message)
+
+    def listen(self) -> None:
+        """The reader thread: calls go to the main thread; replies to whoever waits; 'where' at once."""
+        try:
+            while True:
+                message = self.reader.blocking_frame()
+                if message is None:
+                    break
+                op = message.get("op")
+                if op in ("call", "resolve"):
+                    self.calls.put(message)
+                elif op == "http_reply":
+                    with self.replies_lock:
+                        box = self.replies.get(message.get("id"))
+                    if box is not None:
+                        box.put(message)
+                elif op == "where":
+                    self.send({"op": "here", "id": message.get("id"), **self.where()})
+        except Exception:  # noqa: BLE001 - a broken channel ends the worker either way
+            pass
+        os._exit(0)  # the grading process went away, or the channel broke
+
+    # -- calls -----------------------------------------------------------------------------------
+
+    def serve(self) -> None:
+        threading.Thread(target=self.listen, name="embedlab-channel", daemon=True).start()
+        while True:
+            message = self.calls.get()
+            if message is None:
+                return
+            try:
+                reply = self.resolve(message) if message["op"] == "resolve" else self.call(message)
+            except BaseException as err:  # noqa: BLE001 - whatever the learner raised, including SystemExit
+                reply = {"op": "error", "error": self.describe(err)}
+            reply["id"] = message.get("id")
+            try:
+                self.send(reply)
+            except wire.WireError as err:
+                self.send({"op": "error", "id": message.get("id"), "error": _plain_error("AnswerTooLarge", str(err))})
+
+    def module(self, name: str):
+        if name not in self.modules:
+            import importlib
+
+            self.modules[name] = importlib.import_module(f"{self.package}.{name}")
+        return self.modules[name]
+
+    def resolve(self, message: dict) -> dict:
+        try:
+            module = self.module(message["module"])
+        except BaseException as err:  # noqa: BLE001 - a syntax error, an exit at import, anything
+            return {"op": "resolved", "ok": False, "why": "import", "error": self.describe(err)}
+        found = getattr(module, message["function"], None)
+        if found is None:
+            return {"op": "resolved", "ok": False, "why": "missing"}
+        if not callable(found):
+            return {"op": "resolved", "ok": False, "why": "not callable", "type": type(found).__name__}
+        return {"op": "resolved", "ok": True}
+
+    def call(self, message: dict) -> dict:
+        for key, spec in (message.get("clients") or {}).items():
+            self.client_specs[int(key)] = spec
+        function = getattr(self.module(message["module"]), message["function"])
+        args = wire.decode(message.get("args", []), clients=self.client)
+        kwargs = wire.decode(message.get("kwargs", {"$dict": []}), clients=self.client)
+        with self.defaults(message.get("defaults")):
+            value = function(*args, **kwargs)
+        after = [wire.encode(a) if isinstance(a, (list, dict, set, bytearray)) or _is_array(a) else None for a in args]
+        return {"op": "result", "value": wire.encode(value), "after": after}
+
+    def client(self, handle: int):
+        """The real openai client for a test's client handle, made once, forwarding its HTTP."""
+        if handle not in self.clients:
+            import openai
+
+            spec = self.client_specs.get(handle, {})
+            self.clients[handle] = openai.OpenAI(
+                base_url=spec.get("base_url", "https://embeddings.invalid/v1"),
+                api_key=PLACEHOLDER_KEY,
+                max_retries=0,  # a retry would hide how many requests the code made
+                timeout=float(spec.get("timeout", 30.0)),
+                http_client=openai.DefaultHttpxClient(transport=Forwarding(self, handle)),
+            )
+        return self.clients[handle]
+
+    @contextmanager
+    def defaults(self, defaults: dict | None):
+        """For a call with no client or model: get_client() and EMBED_MODEL are the test's, for now."""
+        if not defaults:
+            yield
+            return
+        from embedlab import common
+
+        client = self.client(int(defaults["client"]["$client"])) if defaults.get("client") else None
+        values = {"get_client": (lambda: client), "EMBED_MODEL": defaults.get("model")}
+        targets = [common, *(m for m in self.modules.values())]
+        saved = [(t, name, t.__dict__[name]) for t in targets for name in values if name in t.__dict__]
+        for target, name, _ in saved:
+            setattr(target, name, values[name])
+        try:
+            yield
+        finally:
+            for target, name, value in saved:
+                setattr(target, name, value)
+
+    # -- reporting -------------------------------------------------------------------------------
+
+    def is_learners(self, filename: str) -> bool:
+        try:
+            return Path(filename).resolve().is_relative_to(self.directory)
+        except (OSError, ValueError):
+            return False
+
+    def location(self, filename: str, lineno: int, name: str, line: str | None = None) -> str:
+        shown = f"{self.package}/{Path(filename).resolve().relative_to(self.directory)}"
+        text = (line if line is not None else linecache.getline(filename, lineno)).strip()
+        return f"{shown}, line {lineno}, in {name}: {text}" if text else f"{shown}, line {lineno}, in {name}"
+
+    def describe(self, err: BaseException) -> dict:
+        """An exception as data: its type names (most specific first), message, and the learner's line."""
+        found = None
+        for frame in traceback.extract_tb(err.__traceback__):
+            if self.is_learners(frame.filename):
+                found = frame
+        where = self.location(found.filename, found.lineno or 0, found.name, found.line) if found else None
+        if isinstance(err, SyntaxError) and err.filename and self.is_learners(err.filename):
+            where = self.location(err.filename, err.lineno or 0, "<module>", err.text or "")
+        try:
+            message = str(err)
+        except Exception:  # noqa: BLE001
+            message = f"<the {type(err).__name__}'s message could not be shown>"
+        described = {
+            "types": [c.__name__ for c in type(err).__mro__ if issubclass(c, BaseException)][:12],
+            "module": type(err).__module__,
+            "message": message[:4000],
+            "location": where,
+        }
+        status = getattr(err, "status_code", None)
+        if isinstance(status, int):
+            described["status_code"] = status
+            from embedlab.common import api_message
+
+            described["api_message"] = api_message(err)[:500]
+        if isinstance(err, SystemExit):
+            described["exit_code"] = wire.short_repr(err.code, 80)
+        if isinstance(err, SyntaxError):
+            described["syntax"] = {"filename": Path(err.filename or "?").name, "lineno": err.lineno, "msg": err.msg}
+        return described
+
+    def where(self, samples: int = 5, pause: float = 0.02) -> dict:
+        """The innermost learner frame that stayed on the main thread's stack across a few samples."""
+        stacks = []
+        for i in range(samples):
+            frame = sys._current_frames().get(self.main_thread)
+            stack = []
+            while frame is not None:
+                if self.is_learners(frame.f_code.co_filename):
+                    stack.append((frame, frame.f_lineno))
+                frame = frame.f_back
+            stacks.append(stack[::-1])  # outermost first
+            if i + 1 < samples:
+                time.sleep(pause)
+        if not stacks or not stacks[-1]:
+            return {"location": None, "function": None}
+        steady = None
+        for frame, lineno in stacks[-1]:
+            if all(any(f is frame for f, _ in stack) for stack in stacks):
+                steady = (frame, lineno)
+        frame, lineno = steady or stacks[-1][-1]
+        code = frame.f_code
+        return {"location": self.location(code.co_filename, lineno, code.co_name), "function": code.co_name}
+
+
+def _plain_error(name: str, message: str) -> dict:
+    return {"types": [name, "Exception", "BaseException"], "module": "embedlab", "message": message, "location": None}
+
+
+def _is_array(value: Any) -> bool:
+    numpy = sys.modules.get("numpy")
+    return numpy is not None and isinstance(value, numpy.ndarray)
+
+
+class Forwarding(httpx2.BaseTransport):
+    """An httpx transport that hands each request to the grading process and waits for its answer."""
+
+    def __init__(self, worker: Worker, handle: int) -> None:
+        self.worker = worker
+        self.handle = handle
+
+    def handle_request(self, request):
+        worker = self.worker
+        number = next(worker.request_ids)
+        box: queue.Queue = queue.Queue()
+        with worker.replies_lock:
+            worker.replies[number] = box
+        try:
+            worker.send(
+                {
+                    "op": "http",
+                    "id": number,
+                    "client": self.handle,
+                    "method": request.method,
+                    "url": str(request.url),
+                    "headers": [[k, v] for k, v in request.headers.multi_items()],
+                    "body": base64.b64encode(request.read()).decode("ascii"),
+                }
+            )
+            reply = box.get()
+        finally:
+            with worker.replies_lock:
+                worker.replies.pop(number, None)
+        if reply.get("error") == "timeout":
+            raise httpx2.ReadTimeout(str(reply.get("message", "timed out")), request=request)
+        if reply.get("error"):
+            raise httpx2.ConnectError(str(reply.get("message", "could not connect")), request=request)
+        return httpx2.Response(
+            int(reply["status"]),
+            headers=[(str(k), str(v)) for k, v in reply.get("headers", [])],
+            content=base64.b64decode(reply.get("body", "")),
+            request=request,
+        )
+
+
+# -- starting up ---------------------------------------------------------------------------------
+
+
+def prepare(config: dict, keep_fds: tuple[int, ...], output_fd: int) -> str:
+    """Everything between the fork and the first learner import. Returns how it is isolated."""
+    from embedlab import sandbox
+
+    if hasattr(os, "setsid"):
+        os.setsid()
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.dup2(output_fd, 1)
+    os.dup2(output_fd, 2)
+    _close_other_fds({0, 1, 2, *keep_fds})
+    sys.stdin = open(0, "r", closefd=False)  # noqa: SIM115
+    sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+    import signal
+
+    for name in ("SIGINT", "SIGTERM", "SIGALRM", "SIGHUP", "SIGPIPE", "SIGUSR1"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
+    if hasattr(signal, "SIGINT"):
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if hasattr(signal, "setitimer"):
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+    for name in [k for k in os.environ if k.startswith(SECRET_PREFIXES) or k in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")]:
+        del os.environ[name]
+    os.environ["EMBEDLAB_WORKER"] = "1"  # embedlab.common reads no .env here
+    common = sys.modules.get("embedlab.common")
+    if common is not None:
+        common.EMBED_MODEL = None
+    sys.dont_write_bytecode = True
+    os.chdir(config["cwd"])
+
+    sandbox.limit_resources()
+    isolation = "none"
+    if config.get("isolate", True):
+        why = sandbox.isolate(
+            [Path(p) for p in config.get("readonly", [])],
+            [Path(p) for p in config.get("hidden", [])],
+            Path(config["cwd"]) / ".hidden",
+        )
+        isolation = "namespaces" if why is None else f"in-process network block ({why})"
+    if isolation != "namespaces":
+        sandbox.block_network_in_process()
+    if config.get("block"):
+        sandbox.block_imports(config["block"], "the grader does not let exercises import the reference solutions")
+    directory = str(Path(config["directory"]).parent)
+    sys.path[:] = [directory, *(p for p in sys.path if p not in ("", ".", directory))]
+    for name in [n for n in sys.modules if n == config["package"] or n.startswith(config["package"] + ".")]:
+        del sys.modules[name]
+    return isolation
+
+
+def _close_other_fds(keep: set[int]) -> None:
+    try:
+        open_fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        open_fds = list(range(3, 256))
+    for fd in open_fds:
+        if fd not in keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
+def run(channel_in: int, channel_out: int, output_fd: int, config: dict) -> None:
+    """The worker's whole life, in a freshly forked child. Never returns."""
+    code = 0
+    try:
+        isolation = prepare(config, (channel_in, channel_out), output_fd)
+        worker = Worker(channel_in, channel_out, config)
+        worker.send({"op": "ready", "pid": os.getpid(), "isolation": isolation})
+        worker.serve()
+    except BaseException:  # noqa: BLE001
+        code = 71
+    finally:
+        os._exit(code)
+
+
+def main() -> None:
+    """`python -m embedlab.worker`, where there is no fork: the channel is stdin/stdout, the
+    configuration its first message."""
+    channel_in, channel_out = os.dup(0), os.dup(1)
+    output = os.dup(2)
+    config = wire.Reader(channel_in).blocking_frame() or {}
+    run(channel_in, channel_out, output, config)
+
+
+if __name__ == "__main__":
+    main()
