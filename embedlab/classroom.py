@@ -2,27 +2,36 @@
 
 Each folder in SUBMISSIONS is one learner's work: their `exercises/` folder, or a full copy of the
 kit, or just the exercise files. Each is graded with *your* tests and cassettes — never the
-submission's copies — offline, in its own process with a time limit, from a scratch copy of its
-exercise files. One submission that hangs, crashes, exits or prints without end gets its own grade
-and a reason; the rest of the class is graded regardless.
+submission's copies — offline, with the same grading as plain `pytest` (the learner's code runs in
+a worker process, see `embedlab.learner`).
 
-This is isolation against accidents, not a sandbox against a hostile student: the code runs with
-your user's rights.
+How one submission cannot change another's grade, or yours:
+- every submission's files are read into memory first, before any learner code runs: without
+  following symlinks, without opening anything that is not a regular file, size-capped;
+- each is graded from a fresh scratch copy of your tests, cassettes and configuration, written
+  from a snapshot taken at the start, with no bytecode written or read;
+- its results come back over an inherited pipe, never through a file it could write;
+- afterwards every process it left is killed (this process is their child subreaper), and your
+  kit's files are checked against the snapshot — restored and flagged if anything changed;
+- one that hangs, crashes or sends garbage gets its own row saying so; the class goes on.
+
+Without a container the learner's code still runs with your user's rights: it can read what you
+can read. Grade untrusted code in a container or a throwaway VM.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import hashlib
+import importlib
 import json
-import multiprocessing
-import multiprocessing.connection
 import os
 import re
+import select
 import shutil
 import signal
+import stat
 import sys
 import tempfile
 import time
@@ -32,8 +41,15 @@ from pathlib import Path
 EXERCISE_FILES = ("embed.py", "similarity.py", "challenges.py")
 EXERCISES = ("embed", "cosine", "rank", "confirm_intuition", "self_similarity", "batch_vs_loop")
 IMPORTS_SOLUTIONS = re.compile(r"^\s*(from\s+solutions\b|import\s+solutions\b)", re.MULTILINE)
-OUTPUT_KEPT = 64 * 1024  # the tail of a submission's output read for the reason column
-OUTPUT_FLAGGED = 1024 * 1024  # more than this is flagged
+OUTPUT_FLAGGED = 1024 * 1024  # printing more than this is flagged
+FILE_CAP = 1024 * 1024  # the largest submission file read
+SUBMISSION_CAP = 16 * 1024 * 1024  # all of one submission's files together
+ENTRY_CAP = 5000  # directory entries looked at per submission
+DEPTH_CAP = 8
+RESULTS_CAP = 32 * 1024 * 1024  # bytes of results accepted from one grading process
+SKIPPED_DIRS = frozenset({"__pycache__", ".git", ".venv", "venv", "node_modules", ".pytest_cache"})
+KIT_FILES = ("pyproject.toml", "conftest.py")
+KIT_FOLDERS = ("tests", "cassettes")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -42,7 +58,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--results", type=Path, help="where each submission's results.json goes (default: next to --out)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded at once (default: one per core)")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds one submission may take in all (default 120)")
-    parser.add_argument("--test-timeout", type=float, default=5.0, help="seconds one test may take (default 5)")
+    parser.add_argument("--test-timeout", type=float, default=5.0, help="seconds one call to the learner's code may take (default 5)")
     parser.add_argument("--cassettes", metavar="NAME", help="the cassette set to grade against (default: the kit's)")
 
 
@@ -50,14 +66,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
 class Submission:
     name: str
     folder: Path
-    exercises: Path | None  # the folder holding its exercise files, if it has any
+    files: dict[str, bytes] = field(default_factory=dict)  # exercise files by relative path
     flags: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not any(Path(p).name in EXERCISE_FILES for p in self.files)
 
 
 @dataclass
 class Graded:
     name: str
-    status: str  # graded | timeout | crashed | empty
+    status: str  # graded | timeout | crashed | error | empty
     score: float = 0.0
     max_score: float = 0.0
     exercises: dict[str, float] = field(default_factory=dict)
@@ -74,51 +94,188 @@ def run(args: argparse.Namespace) -> int:
     if not args.submissions.is_dir():
         print(f"embedlab grade: {args.submissions} is not a folder", file=sys.stderr)
         return 2
-    submissions = find_submissions(args.submissions, root)
+    snapshot = Snapshot.take(root)
+    submissions = find_submissions(args.submissions, snapshot)
     if not submissions:
         print(f"embedlab grade: no submissions in {args.submissions}", file=sys.stderr)
         return 2
     results_dir = args.results or args.out.with_name(args.out.stem + "-results")
     results_dir.mkdir(parents=True, exist_ok=True)
-    settings = GradeSettings(root, args.cassettes, args.timeout, args.test_timeout)
-    graded = grade_all(submissions, settings, jobs=max(1, args.jobs), progress=Progress(len(submissions)))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    readonly = [root.resolve(), args.submissions.resolve(), results_dir.resolve(), args.out.parent.resolve()]
+    settings = GradeSettings(root, args.cassettes, args.timeout, args.test_timeout, tuple(readonly))
+    graded = grade_all(submissions, settings, snapshot, jobs=max(1, args.jobs), progress=Progress(len(submissions)))
     write_gradebook(args.out, graded)
+    names = results_names([g.name for g in graded])
+    template = next((g.results for g in graded if g.results), None)
     for one in graded:
-        (results_dir / f"{_safe(one.name)}.json").write_text(json.dumps(results_json(one), indent=2) + "\n", encoding="utf-8")
+        (results_dir / names[one.name]).write_text(json.dumps(results_json(one, template), indent=2) + "\n", encoding="utf-8")
     print(summary(graded, args.out, results_dir))
     return 0
 
 
-def find_submissions(folder: Path, kit_root: Path) -> list[Submission]:
+# -- reading submissions, safely -----------------------------------------------------------------
+
+
+def find_submissions(folder: Path, snapshot: Snapshot) -> list[Submission]:
     found = []
-    for entry in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        exercises = entry / "exercises" if (entry / "exercises").is_dir() else entry
-        if not any((exercises / name).is_file() for name in EXERCISE_FILES):
-            exercises = None
-        submission = Submission(entry.name, entry, exercises)
-        submission.flags.extend(inspect(submission, kit_root))
+    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+        if entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False):
+            continue
+        submission = Submission(entry.name, Path(entry.path))
+        tree, notes = read_tree(Path(entry.path))
+        prefix = "exercises/" if any(p.startswith("exercises/") for p in tree) else ""
+        submission.files = {p[len(prefix) :]: data for p, data in tree.items() if p.startswith(prefix) and p.endswith(".py")}
+        if prefix == "":  # just the files: not the kit's own folders
+            submission.files = {p: d for p, d in submission.files.items() if not p.startswith(("tests/", "solutions/", "embedlab/"))}
+        submission.flags.extend(notes)
+        submission.flags.extend(inspect(submission, tree, snapshot))
         found.append(submission)
     return found
 
 
-def inspect(submission: Submission, kit_root: Path) -> list[str]:
+def read_tree(folder: Path) -> tuple[dict[str, bytes], list[str]]:
+    """Every regular file under `folder` (relative path -> bytes), without following a symlink or
+    opening a FIFO, device or socket; capped in size, count and depth. Also what was skipped."""
+    files: dict[str, bytes] = {}
+    notes: list[str] = []
+    total, entries = 0, 0
+    pending = [(folder, "", 0)]
+    while pending:
+        directory, prefix, depth = pending.pop()
+        try:
+            listing = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in listing:
+            entries += 1
+            if entries > ENTRY_CAP:
+                notes.append(f"more than {ENTRY_CAP} files: the rest was not read")
+                return files, notes
+            relative = prefix + entry.name
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if stat.S_ISLNK(info.st_mode):
+                if relative.endswith(".py") or entry.name == "exercises":
+                    notes.append(f"skipped a symlink ({relative})")
+                continue
+            if stat.S_ISDIR(info.st_mode):
+                if entry.name not in SKIPPED_DIRS and not entry.name.startswith(".") and depth < DEPTH_CAP:
+                    pending.append((Path(entry.path), relative + "/", depth + 1))
+                continue
+            if not stat.S_ISREG(info.st_mode):
+                notes.append(f"skipped a special file ({relative})")
+                continue
+            if not relative.endswith((".py", ".txt", ".md")):
+                continue
+            if info.st_size > FILE_CAP or total + info.st_size > SUBMISSION_CAP:
+                notes.append(f"skipped a file too large to be code ({relative}, {info.st_size:,} bytes)")
+                continue
+            data = _read_regular(Path(entry.path))
+            if data is not None:
+                files[relative] = data
+                total += len(data)
+    return files, notes
+
+
+def _read_regular(path: Path) -> bytes | None:
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        chunks, size = [], 0
+        while size <= FILE_CAP:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)[:FILE_CAP]
+    finally:
+        os.close(fd)
+
+
+def inspect(submission: Submission, tree: dict[str, bytes], snapshot: Snapshot) -> list[str]:
     """Integrity flags, read from the files: imports of the solutions, edited copies of the tests."""
     flags = []
-    if submission.exercises is not None:
-        for path in sorted(submission.exercises.rglob("*.py")):
-            if IMPORTS_SOLUTIONS.search(path.read_text(encoding="utf-8", errors="replace")):
-                flags.append(f"imports solutions ({path.relative_to(submission.folder)})")
-                break
-    theirs = submission.folder / "tests"
-    if theirs.is_dir():
-        edited = [
-            p.name
-            for p in sorted(theirs.glob("*.py"))
-            if not (kit_root / "tests" / p.name).is_file() or _sha256(p) != _sha256(kit_root / "tests" / p.name)
-        ]
+    for path, data in sorted(submission.files.items()):
+        if IMPORTS_SOLUTIONS.search(data.decode("utf-8", "replace")):
+            flags.append(f"imports solutions ({path})")
+            break
+    theirs = {p.removeprefix("tests/"): d for p, d in tree.items() if p.startswith("tests/") and p.count("/") == 1 and p.endswith(".py")}
+    if theirs:
+        ours = {Path(p).name: d for p, d in snapshot.files.items() if p.startswith("tests/") and p.count("/") == 1}
+        edited = [name for name, data in sorted(theirs.items()) if ours.get(name) != data]
         if edited:
             flags.append(f"ships edited tests ({', '.join(edited)}; graded with yours)")
     return flags
+
+
+# -- the kit, as it was when grading began -------------------------------------------------------
+
+
+@dataclass
+class Snapshot:
+    """Your tests, cassettes and configuration as bytes, and a fingerprint of the grader's code."""
+
+    root: Path
+    files: dict[str, bytes]
+    code: dict[str, str]
+
+    @classmethod
+    def take(cls, root: Path) -> Snapshot:
+        return cls(root, cls._grading_files(root), cls._fingerprint(root))
+
+    @staticmethod
+    def _grading_files(root: Path) -> dict[str, bytes]:
+        files = {name: (root / name).read_bytes() for name in KIT_FILES if (root / name).is_file()}
+        for folder in KIT_FOLDERS:
+            for path in sorted((root / folder).rglob("*")):
+                if path.is_file() and "__pycache__" not in path.parts:
+                    files[str(path.relative_to(root))] = path.read_bytes()
+        return files
+
+    @staticmethod
+    def _fingerprint(root: Path) -> dict[str, str]:
+        package = Path(__file__).resolve().parent
+        return {str(p.relative_to(package.parent)): _sha256(p.read_bytes()) for p in sorted(package.rglob("*.py"))}
+
+    def write(self, destination: Path) -> None:
+        for relative, data in self.files.items():
+            path = destination / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+
+    def repair(self) -> list[str]:
+        """What changed in the kit since the snapshot, put back as it was (the grader's own code
+        can only be reported: the running grader has it in memory already)."""
+        changed = []
+        current = self._grading_files(self.root)
+        for relative, data in self.files.items():
+            if current.get(relative) != data:
+                changed.append(relative)
+                path = self.root / relative
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(data)
+        for relative in sorted(set(current) - set(self.files)):
+            changed.append(relative)
+            (self.root / relative).unlink(missing_ok=True)
+        for folder in KIT_FOLDERS:
+            for cache in (self.root / folder).rglob("__pycache__"):
+                changed.append(str(cache.relative_to(self.root)))
+                shutil.rmtree(cache, ignore_errors=True)
+        code = self._fingerprint(self.root)
+        changed += [p for p in sorted(set(code) | set(self.code)) if code.get(p) != self.code.get(p)]
+        return changed
+
+
+# -- grading -------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -127,96 +284,153 @@ class GradeSettings:
     cassettes: str | None
     timeout: float
     test_timeout: float
+    readonly: tuple[Path, ...] = ()
 
 
-# Imported once by the fork server, so each submission's process starts warm: a fresh interpreter
-# would spend most of a grading run importing these. Nothing of embedlab.common (it reads .env).
-PRELOAD = ["numpy", "yaml", "httpx2", "openai", "vcr", "pytest", "_pytest.python", "_pytest.terminal", "embedlab.plugin"]
-SECRET_PREFIXES = ("OPENAI_", "EMBED_", "GITHUB_")
-FILE_LIMIT = 256 * 1024 * 1024  # no submission fills the disk
+# Imported once here, so every submission's grading process is a fork that starts warm — and
+# never reads the grader's code from disk again, where a submission could have changed it.
+PRELOAD = [
+    "numpy", "yaml", "httpx2", "openai", "vcr", "pytest", "_pytest.python", "_pytest.terminal",
+    "_pytest.assertion.rewrite", "embedlab.plugin", "embedlab.endpoint", "embedlab.cassettes", "embedlab.live",
+    "embedlab.network", "embedlab.report", "embedlab.outcomes", "embedlab.learner", "embedlab.worker",
+    "embedlab.sandbox", "embedlab.wire", "embedlab.section", "embedlab.common",
+]  # fmt: skip
+SECRET_PREFIXES = ("OPENAI_", "EMBED_", "GITHUB_", "AZURE_OPENAI")
 
 
 @dataclass
 class _Job:
     submission: Submission
     scratch: Path
-    process: multiprocessing.process.BaseProcess
+    pid: int
+    results_fd: int
     deadline: float
     started: float
+    data: bytearray = field(default_factory=bytearray)
+    status: int | None = None
+    eof: bool = False
 
 
-def grade_all(submissions: list[Submission], settings: GradeSettings, *, jobs: int, progress: Progress | None = None) -> list[Graded]:
-    """Grade every submission, `jobs` at a time, each in its own process with a deadline."""
+def prepare_grader() -> None:
+    """This process, before any submission: warm imports, no secrets, orphans come back to us."""
+    from embedlab import sandbox
+
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
     for name in [k for k in os.environ if k.startswith(SECRET_PREFIXES)]:
-        del os.environ[name]  # before the fork server starts: no submission sees a key
+        del os.environ[name]  # no submission sees a key
+    common = sys.modules.get("embedlab.common")
+    if common is not None:
+        common.EMBED_MODEL = None
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(name, "1")  # `jobs` processes share the cores; no thread pools on top
-    context = _context()
+    os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
+    sys.dont_write_bytecode = True
+    sandbox.become_subreaper()
+
+
+def grade_all(
+    submissions: list[Submission], settings: GradeSettings, snapshot: Snapshot, *, jobs: int, progress: Progress | None = None
+) -> list[Graded]:
+    """Grade every submission, `jobs` at a time, each in its own process with a deadline."""
+    from embedlab import sandbox
+
+    prepare_grader()
+    scratch_root = Path(tempfile.mkdtemp(prefix="embedlab-grade-"))
+    readonly = (*settings.readonly, scratch_root)
     pending, running, graded = list(reversed(submissions)), [], {}
-    while pending or running:
-        while pending and len(running) < jobs:
-            submission = pending.pop()
-            if submission.exercises is None:
-                graded[submission.name] = Graded(submission.name, "empty", flags=list(submission.flags), reason="no exercise files found")
+    try:
+        while pending or running:
+            while pending and len(running) < jobs:
+                submission = pending.pop()
+                if submission.empty:
+                    done = Graded(submission.name, "empty", flags=list(submission.flags), reason="no exercise files found")
+                    graded[submission.name] = done
+                    if progress:
+                        progress.step(done)
+                    continue
+                running.append(_start(submission, settings, snapshot, scratch_root, readonly))
+            if not running:
+                continue
+            _wait(running)
+            for job in list(running):
+                timed_out = time.monotonic() >= job.deadline
+                if not (job.eof and job.status is not None) and not timed_out:
+                    continue
+                running.remove(job)
+                done = _finish(job, settings, timed_out)
+                graded[job.submission.name] = done
+                sandbox.sweep(keep={j.pid for j in running})  # whatever the finished one left behind
+                changed = snapshot.repair()
+                if changed:
+                    note = f"the kit's files changed while it was graded ({', '.join(changed[:3])}); restored"
+                    done.flags.append(note)
+                    for other in running:  # it may have been one of these
+                        other.submission.flags.append(note)
                 if progress:
-                    progress.step(graded[submission.name])
-                continue
-            running.append(_start(context, submission, settings))
-        if not running:
-            continue
-        now = time.monotonic()
-        multiprocessing.connection.wait([job.process.sentinel for job in running], timeout=max(0.0, min(j.deadline for j in running) - now))
-        for job in list(running):
-            timed_out = time.monotonic() >= job.deadline
-            if job.process.is_alive() and not timed_out:
-                continue
-            running.remove(job)
-            graded[job.submission.name] = _finish(job, settings, timed_out)
-            if progress:
-                progress.step(graded[job.submission.name])
+                    progress.step(done)
+    finally:
+        for job in running:
+            sandbox.kill_tree(job.pid)
+        sandbox.sweep()
+        shutil.rmtree(scratch_root, ignore_errors=True)
     return [graded[s.name] for s in submissions]
 
 
-def _context():
-    """A fork server with the heavy imports done, where the platform has one; else plain spawn."""
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(PRELOAD)
-        return context
-    return multiprocessing.get_context("spawn")
-
-
-def _start(context, submission: Submission, settings: GradeSettings) -> _Job:
-    scratch = Path(tempfile.mkdtemp(prefix="embedlab-grade-"))
-    shutil.copytree(submission.exercises, scratch / "exercises", ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*"))
-    kit = settings.kit_root
+def _start(submission: Submission, settings: GradeSettings, snapshot: Snapshot, scratch_root: Path, readonly: tuple) -> _Job:
+    scratch = Path(tempfile.mkdtemp(prefix="s-", dir=scratch_root))
+    kit = scratch / "kit"
+    snapshot.write(kit)
+    exercises = scratch / "exercises"
+    exercises.mkdir()
+    for relative, data in submission.files.items():
+        path = exercises / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    log = scratch_root / f"{scratch.name}.log"
+    results_r, results_w = os.pipe()
     arguments = [
         "-q", "-p", "no:cacheprovider", f"--rootdir={kit}", "-c", str(kit / "pyproject.toml"), str(kit / "tests"),
-        f"--exercises-dir={scratch / 'exercises'}", "--live=off",
-        f"--grade-json={scratch / 'results.json'}", f"--grade-timeout={settings.test_timeout}",
+        f"--exercises-dir={exercises}", "--live=off", f"--grade-fd={results_w}", f"--grade-timeout={settings.test_timeout}",
+        *(f"--sandbox-readonly={p}" for p in readonly),
     ]  # fmt: skip
     if settings.cassettes:
         arguments.append(f"--cassettes={settings.cassettes}")
-    process = context.Process(target=_grade_here, args=(arguments, str(scratch)), daemon=True)
     started = time.monotonic()
-    process.start()
-    return _Job(submission, scratch, process, started + settings.timeout, started)
+    pid = os.fork()
+    if pid == 0:  # the submission's grading process
+        try:
+            os.close(results_r)
+            _grade_here(arguments, kit, log, results_w)
+        finally:
+            os._exit(70)
+    os.close(results_w)
+    os.set_blocking(results_r, False)
+    return _Job(submission, scratch, pid, results_r, started + settings.timeout, started)
 
 
-def _grade_here(arguments: list[str], scratch: str) -> None:
-    """In the submission's own process: its own session, output to a file, then pytest."""
-    if hasattr(os, "setsid"):
-        os.setsid()  # a process group of its own, killed whole on timeout
-    try:
-        import resource
+def _grade_here(arguments: list[str], kit: Path, log: Path, results_fd: int) -> None:
+    """In the submission's grading process: its own process group, output to a log, then pytest."""
+    from embedlab.worker import _close_other_fds
 
-        resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_LIMIT, FILE_LIMIT))
-    except (ImportError, ValueError, OSError):
-        pass
-    os.chdir(scratch)
-    output = os.open(os.path.join(scratch, "output.txt"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    os.setsid()  # killed as a group on timeout
+    _close_other_fds({0, 1, 2, results_fd})
+    output = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(output, 1)
     os.dup2(output, 2)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    for fd in (output, devnull):
+        os.close(fd)
+    sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.chdir(kit)
+    for name in [n for n in sys.modules if n == "tests" or n.startswith("tests.")]:
+        del sys.modules[name]  # the scratch copy's tests, not any other
     import pytest
 
     code = pytest.main(arguments)
@@ -225,56 +439,112 @@ def _grade_here(arguments: list[str], scratch: str) -> None:
     os._exit(int(code))
 
 
+def _wait(running: list[_Job]) -> None:
+    """Read whatever the grading processes sent, until one finishes or a deadline comes."""
+    nearest = min(job.deadline for job in running)
+    open_fds = [job.results_fd for job in running if not job.eof]
+    timeout = max(0.0, min(nearest - time.monotonic(), 0.2))
+    readable = select.select(open_fds, [], [], timeout)[0] if open_fds else (time.sleep(timeout) or [])
+    for job in running:
+        if job.results_fd in readable:
+            while True:
+                try:
+                    chunk = os.read(job.results_fd, 1 << 20)
+                except BlockingIOError:
+                    break
+                except OSError:
+                    chunk = b""
+                if not chunk:
+                    job.eof = True
+                    break
+                if len(job.data) < RESULTS_CAP:
+                    job.data += chunk
+        if job.status is None:
+            try:
+                pid, status = os.waitpid(job.pid, os.WNOHANG)
+            except ChildProcessError:
+                pid, status = job.pid, 0
+            if pid == job.pid:
+                job.status = status
+
+
 def _finish(job: _Job, settings: GradeSettings, timed_out: bool) -> Graded:
-    process = job.process
-    if process.is_alive() or timed_out:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)  # the learner's strays too
-        process.kill()
-    process.join()
+    from embedlab import sandbox
+
+    if job.status is None:
+        sandbox.kill_tree(job.pid)
+        try:
+            _, job.status = os.waitpid(job.pid, 0)
+        except ChildProcessError:
+            job.status = 0
+    os.close(job.results_fd)
     one = Graded(job.submission.name, "graded", flags=list(job.submission.flags), seconds=time.monotonic() - job.started)
+    log = job.scratch.parent / f"{job.scratch.name}.log"
     try:
-        output_file = job.scratch / "output.txt"
-        size = output_file.stat().st_size if output_file.exists() else 0
-        if size > OUTPUT_FLAGGED:
-            one.flags.append(f"printed {size / 1e6:.1f} MB")
-        results = job.scratch / "results.json"
         if timed_out:
             one.status, one.reason = "timeout", f"stopped after {settings.timeout:g} s"
-        elif results.is_file() and process.exitcode in (0, 1):
-            one.results = json.loads(results.read_text(encoding="utf-8"))
-            one.score, one.max_score = one.results["score"], one.results["max_score"]
-            one.exercises = {
-                name: info["score"] for name, info in one.results["extra_data"]["exercises"].items() if not info["live"]
-            }
-            one.reason = _first_problem(one.results)
-        else:
-            one.status = "crashed"
-            one.reason = _last_lines(_tail(output_file)) or f"the grading process exited with {process.exitcode}"
+            return one
+        results = _parse_results(bytes(job.data))
+        if results is None:
+            one.status = "error" if job.data else "crashed"
+            tail = _last_lines(_tail(log))
+            one.reason = ("the grading process sent unreadable results" if job.data else "") or tail or f"the grading process ended ({job.status})"
+            return one
+        one.results = results
+        one.score, one.max_score = float(results["score"]), float(results["max_score"])
+        one.exercises = {
+            name: float(info.get("score", 0))
+            for name, info in results.get("extra_data", {}).get("exercises", {}).items()
+            if isinstance(info, dict) and not info.get("live")
+        }
+        printed = results.get("extra_data", {}).get("printed_bytes", 0)
+        if isinstance(printed, (int, float)) and printed > OUTPUT_FLAGGED:
+            one.flags.append(f"printed {printed / 1e6:.1f} MB")
+        one.reason = _first_problem(results)
+        return one
     finally:
         shutil.rmtree(job.scratch, ignore_errors=True)
-    return one
+        log.unlink(missing_ok=True)
 
 
-def _tail(path: Path) -> str:
-    if not path.exists():
+def _parse_results(data: bytes) -> dict | None:
+    """The grading process's results.json, if it is one (a bad one costs only this row)."""
+    try:
+        results = json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(results, dict) or not isinstance(results.get("tests"), list):
+        return None
+    if not all(isinstance(results.get(k), (int, float)) for k in ("score", "max_score")):
+        return None
+    return results
+
+
+def _tail(path: Path, size: int = 64 * 1024) -> str:
+    try:
+        with path.open("rb") as handle:
+            handle.seek(max(0, path.stat().st_size - size))
+            return handle.read().decode("utf-8", errors="replace")
+    except OSError:
         return ""
-    with path.open("rb") as handle:
-        handle.seek(max(0, path.stat().st_size - OUTPUT_KEPT))
-        return handle.read().decode("utf-8", errors="replace")
 
 
 def _first_problem(results: dict) -> str:
     for test in results.get("tests", []):
+        if not isinstance(test, dict):
+            continue
         status = test.get("extra_data", {}).get("embedlab_status")
         if status in ("failed", "not started") and "live" not in test.get("tags", []):
-            return f"{test['name']}: {test['output'].splitlines()[0][:160]}"
+            return f"{test.get('name')}: {str(test.get('output', '')).splitlines()[0][:160] if test.get('output') else ''}"
     return ""
 
 
 def _last_lines(output: str, count: int = 3) -> str:
     lines = [line for line in output.strip().splitlines() if line.strip()]
     return " | ".join(lines[-count:])[:300]
+
+
+# -- reports -------------------------------------------------------------------------------------
 
 
 def write_gradebook(path: Path, graded: list[Graded]) -> None:
@@ -286,23 +556,57 @@ def write_gradebook(path: Path, graded: list[Graded]) -> None:
         for one in graded:
             writer.writerow(
                 [
-                    one.name,
+                    cell(one.name),
                     one.status,
                     f"{one.score:g}",
                     f"{(one.max_score or possible):g}",
                     *(f"{one.exercises.get(name, 0):g}" for name in EXERCISES),
-                    "; ".join(one.flags),
-                    one.reason,
+                    cell("; ".join(one.flags)),
+                    cell(one.reason),
                 ]
             )
 
 
-def results_json(one: Graded) -> dict:
-    """The submission's Gradescope results.json; for a timeout or crash, one failing entry saying why."""
+def cell(text: str) -> str:
+    """A CSV cell a spreadsheet shows as text: never a formula (= + - @, tab, carriage return)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def results_names(names: list[str]) -> dict[str, str]:
+    """One results file per submission: `<name>.json`, made safe and never shared by two names."""
+    chosen: dict[str, str] = {}
+    taken: set[str] = set()
+    for name in names:
+        safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip(".") or "submission"
+        if safe != name or safe.lower() in taken:
+            safe = f"{safe[:60]}-{hashlib.sha256(name.encode('utf-8', 'surrogatepass')).hexdigest()[:8]}"
+        taken.add(safe.lower())
+        chosen[name] = f"{safe}.json"
+    return chosen
+
+
+def results_json(one: Graded, template: dict | None = None) -> dict:
+    """The submission's Gradescope results.json. A timeout or crash still lists every test (from a
+    graded submission's list), each with 0 points of its max_score, and says why."""
     if one.results is not None:
         data = dict(one.results)
     else:
-        data = {"score": 0, "tests": [], "visibility": "visible", "output": f"{one.status}: {one.reason}"}
+        why = f"{one.status}: {one.reason}"
+        tests = []
+        for test in (template or {}).get("tests", []):
+            zero = {**test, "score": 0, "status": "failed", "output": why}
+            if "live" in test.get("tags", []):
+                zero["status"] = test.get("status", "failed")
+                zero["output"] = test.get("output", why)
+            zero["extra_data"] = {**test.get("extra_data", {}), "embedlab_status": one.status}
+            tests.append(zero)
+        data = {
+            "score": 0,
+            "max_score": (template or {}).get("max_score", 0),
+            "tests": tests,
+            "visibility": "visible",
+            "output": why,
+        }
     data.setdefault("extra_data", {})
     data["extra_data"] = {**data["extra_data"], "status": one.status, "flags": one.flags, "reason": one.reason}
     return data
@@ -345,9 +649,5 @@ class Progress:
         sys.stderr.flush()
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", name) or "submission"
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()

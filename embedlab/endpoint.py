@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from embedlab.cassettes import Inputs
-from embedlab.learner import ClientHandle, LearnerRaised, StoppedAfter
+from embedlab.learner import ClientHandle, LearnerRaised
 from embedlab.outcomes import NotStarted, brief, describe_exception, fail
 from embedlab.worker import NO_RECORDING
 
@@ -184,8 +184,6 @@ class Endpoint:
             return function(*args, client=self.client, model=self.model, **kwargs)
         except NotImplementedError as err:
             raise NotStarted(str(err) or f"{function.__name__}() is not written yet.") from None
-        except StoppedAfter as err:
-            fail(str(err))
         except Exception as err:
             unrecorded = [s for s in self.sent[first:] if not s.recorded]
             if unrecorded:

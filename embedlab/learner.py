@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import pytest
+
 from embedlab import sandbox, wire
 from embedlab.outcomes import fail
 
@@ -106,8 +108,12 @@ def rebuild_exception(described: dict) -> BaseException:
     return err
 
 
-class StoppedAfter(Exception):
-    """A call ran past its time limit (the sentence says where it was)."""
+class StoppedAfter(pytest.fail.Exception):
+    """A call ran past its time limit (the sentence says where it was). A pytest outcome, so a
+    test's `except Exception` around the learner's call lets it through as it is."""
+
+    def __init__(self, sentence: str) -> None:
+        super().__init__(sentence, pytrace=False)
 
 
 @dataclass

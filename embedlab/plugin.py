@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from embedlab import __version__, cassettes, outcomes
-from embedlab.learner import Learner, LearnerRaised, StoppedAfter
+from embedlab.learner import Learner, LearnerRaised
 from embedlab.live import LiveConfig, LiveUnavailable
 from embedlab.report import LIVE, Gradebook, Result
 
@@ -316,8 +316,6 @@ def _explain(err: BaseException) -> tuple[str | None, str | None]:
     for link in chain:
         if isinstance(link, (outcomes.NotStarted, NotImplementedError)):
             return "not started", str(link) or "This function is not written yet."
-        if isinstance(link, StoppedAfter):
-            return None, str(link)
     for link in chain:
         if type(link).__name__ == "CannotOverwriteExistingCassetteException":
             return None, (

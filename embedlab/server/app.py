@@ -1,17 +1,18 @@
-"""The Starlette application: three routes, the key check, and OpenAI-shaped errors.
+"""The Starlette application: three routes, the access checks, and OpenAI-shaped errors.
 
 - `POST /v1/embeddings`  validate -> queue for the batcher -> encode the response
 - `GET  /v1/models`, `GET /v1/models/{model}`  the served model, in OpenAI's list shape
 - `GET  /health`  200 once the model is loaded; needs no key
 
 Every error, including the framework's own 404/405 and an unexpected exception, leaves as
-OpenAI's `{"error": {...}}` JSON; a bad request never reaches the model.
+OpenAI's `{"error": {...}}` JSON on a connection that stays open; a bad request never reaches
+the model. No answer is built from the `Host` header (no redirects).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import hmac
 import json
 import logging
 import time
@@ -20,16 +21,16 @@ from dataclasses import dataclass, field
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from embedlab.server import errors
-from embedlab.server.backends import Backend
+from embedlab.server.access import AccessCheck, AccessRules
+from embedlab.server.backends import Backend, Embedded
 from embedlab.server.batching import MicroBatcher
 from embedlab.server.errors import APIError
 from embedlab.server.responses import embeddings_body, model_object, models_body, truncate
@@ -37,9 +38,8 @@ from embedlab.server.validation import Limits, ModelInfo, parse_embedding_reques
 
 logger = logging.getLogger("embedlab.server")
 
-OPEN_PATHS = frozenset({"/health"})  # reachable without the key, for readiness checks
-# Past these sizes, JSON parsing and float encoding move off the event loop, so one big
-# request does not hold up the small ones.
+# Past these sizes, JSON parsing, token counting and float encoding move off the event loop, so
+# one big request does not hold up the small ones.
 _THREAD_BODY_BYTES = 256 * 1024
 _THREAD_FLOATS = 64 * 1024
 
@@ -47,24 +47,32 @@ _THREAD_FLOATS = 64 * 1024
 @dataclass(frozen=True)
 class ServerSettings:
     served_name: str
-    api_key: str | None = None
+    access: AccessRules = field(default_factory=AccessRules)
     limits: Limits = field(default_factory=Limits)
 
 
 def create_app(backend: Backend, settings: ServerSettings) -> Starlette:
     model = ModelInfo(settings.served_name, backend.dimensions, backend.supports_dimensions)
-    batcher = MicroBatcher(backend.embed, max_batch=backend.max_batch)
+    limits = settings.limits
+    batcher = MicroBatcher(
+        backend.embed,
+        max_texts=backend.chunk_texts,
+        max_chars=backend.chunk_chars,
+        sort_by_length=backend.sort_by_length,
+    )
     created = int(time.time())
 
     async def embeddings(request: Request) -> Response:
         started = time.perf_counter()
-        body = await _read_body(request, settings.limits.max_body_bytes)
-        if len(body) > _THREAD_BODY_BYTES:
-            payload = await run_in_threadpool(parse_json, body)
-        else:
-            payload = parse_json(body)
-        query = parse_embedding_request(payload, model, settings.limits)
-        result = await batcher.embed(query.texts)
+        content_type = request.headers.get("content-type", "")
+        if content_type.split(";", 1)[0].strip().lower() != "application/json":
+            raise errors.not_json(content_type)
+        body = await _read_body(request, limits.max_body_bytes)
+        big = len(body) > _THREAD_BODY_BYTES
+        payload = await run_in_threadpool(parse_json, body) if big else parse_json(body)
+        query = parse_embedding_request(payload, model, limits)
+        await _check_tokens(query.texts, len(body))
+        result = await _until_disconnected(request, batcher.embed(query.texts))
         vectors = result.vectors
         if query.dimensions is not None and query.dimensions < vectors.shape[1]:
             vectors = truncate(vectors, query.dimensions)
@@ -76,6 +84,18 @@ def create_app(backend: Backend, settings: ServerSettings) -> Starlette:
             content = embeddings_body(vectors, result.token_counts, model.name, query.encoding_format)
         elapsed_ms = round((time.perf_counter() - started) * 1000)
         return Response(content, media_type="application/json", headers={"openai-processing-ms": str(elapsed_ms)})
+
+    async def _check_tokens(texts: list[str], body_bytes: int) -> None:
+        # No text has more tokens than UTF-8 bytes plus a few special ones, and the body holds
+        # at least those bytes: most requests are under the limit without being counted.
+        bound = body_bytes + 3 * len(texts)
+        if backend.max_text_tokens is not None:
+            bound = min(bound, backend.max_text_tokens * len(texts))
+        if bound <= limits.max_tokens:
+            return
+        count = await run_in_threadpool(backend.count_tokens, texts)
+        if count > limits.max_tokens:
+            raise errors.too_many_tokens(count, limits.max_tokens)
 
     async def list_models(request: Request) -> Response:
         return Response(models_body(model.name, created), media_type="application/json")
@@ -103,9 +123,8 @@ def create_app(backend: Backend, settings: ServerSettings) -> Starlette:
         try:
             yield
         finally:
-            await run_in_threadpool(batcher.close)
+            batcher.stop_accepting()  # whoever runs the app waits for the call in hand (batcher.close)
 
-    middleware = [Middleware(KeyCheck, key=settings.api_key)] if settings.api_key else []
     app = Starlette(
         routes=[
             Route("/v1/embeddings", embeddings, methods=["POST"]),
@@ -113,45 +132,61 @@ def create_app(backend: Backend, settings: ServerSettings) -> Starlette:
             Route("/v1/models/{model:path}", get_model, methods=["GET"]),
             Route("/health", health, methods=["GET"]),
         ],
-        middleware=middleware,
-        exception_handlers={
-            APIError: _api_error,
-            HTTPException: _http_error,
-            ClientDisconnect: _client_gone,
-            Exception: _unexpected_error,
-        },
+        middleware=[Middleware(CatchAll), Middleware(AccessCheck, rules=settings.access)],
+        exception_handlers={APIError: _api_error, HTTPException: _http_error, ClientDisconnect: _client_gone},
         lifespan=lifespan,
     )
+    app.router.redirect_slashes = False  # a redirect would be built from the Host header
     app.state.batcher = batcher
     return app
 
 
-class KeyCheck:
-    """401 unless `Authorization: Bearer <key>` carries the server's key (constant-time)."""
+class CatchAll:
+    """An unexpected exception becomes OpenAI's 500 JSON on a connection that stays open.
 
-    def __init__(self, app: ASGIApp, key: str) -> None:
+    (Starlette's own last-resort handler answers, then re-raises, and uvicorn drops the
+    keep-alive connection without saying so: the client's next request on it fails too.)"""
+
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.key = key.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
-            await self.app(scope, receive, send)
-            return
-        header = Headers(scope=scope).get("authorization", "")
-        scheme, _, token = header.strip().partition(" ")
-        token = token.strip()
-        if not token:
-            error = errors.missing_key()
-        elif scheme.lower() != "bearer" or not hmac.compare_digest(token.encode("latin-1"), self.key):
-            error = errors.wrong_key()
-        else:
-            await self.app(scope, receive, send)
-            return
-        await error_response(error)(scope, receive, send)
+        started = False
+
+        async def sending(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception:
+            if scope["type"] != "http" or started:
+                raise
+            logger.exception("unexpected error in %s %s", scope.get("method"), scope.get("path"))
+            await errors.server_error().response()(scope, receive, send)
 
 
-def error_response(error: APIError) -> Response:
-    return Response(error.body_bytes(), status_code=error.status, media_type="application/json", headers=error.headers)
+async def _until_disconnected(request: Request, work: asyncio.Future[Embedded] | object) -> Embedded:
+    """The result of `work`, unless the client goes away first: then `work` is cancelled (the
+    batcher drops what is left of the request) and ClientDisconnect is raised."""
+    task = asyncio.ensure_future(work)  # type: ignore[arg-type]
+    watch = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait((task, watch), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        if not task.done():
+            task.cancel()
+        watch.cancel()
+    if not task.done():
+        raise ClientDisconnect()
+    return task.result()
+
+
+async def _disconnected(request: Request) -> None:
+    # The body has been read: the next message uvicorn hands over is the disconnect.
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -183,12 +218,12 @@ def _json(data: object) -> Response:
 
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, APIError)
-    return error_response(exc)
+    return exc.response()
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    where = f"{request.method} {request.url.path}"
+    where = errors.shown(f"{request.method} {request.url.path}")
     if exc.status_code == 404:
         error = APIError(404, f"Invalid URL ({where}). This server serves POST /v1/embeddings and GET /v1/models.")
     elif exc.status_code == 405:
@@ -196,12 +231,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         error = APIError(405, f"Invalid method for URL ({where}): use {allowed}.", headers=dict(exc.headers or {}))
     else:
         error = APIError(exc.status_code, f"{exc.detail} ({where})")
-    return error_response(error)
+    return error.response()
 
 
 async def _client_gone(request: Request, exc: Exception) -> Response:
     return Response(status_code=400)  # nobody will read it; keeps the log free of a traceback
-
-
-async def _unexpected_error(request: Request, exc: Exception) -> Response:
-    return error_response(errors.server_error())

@@ -10,7 +10,8 @@ counts the tokens it processed for each text.
 Token counts are per text and exactly what the model processed, so a batch and the same texts
 sent one by one add up to the same `usage`.
 
-`embed` is called from one worker thread only (see `batching`), never from the event loop.
+`embed` is called from one worker thread only (see `batching`), never from the event loop;
+`count_tokens` may run in other threads at the same time, so it uses its own tokenizer.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ DEFAULT_ST_MODEL = "all-MiniLM-L6-v2"
 BACKENDS = ("wordllama", "sentence-transformers")
 
 # How WordLlamaBackend pools tokens: chunks of at most this many texts / about this many tokens.
-_CHUNK_TEXTS = 64
-_CHUNK_TOKENS = 1024
+_POOL_TEXTS = 64
+_POOL_TOKENS = 1024
 
 
 class BackendError(Exception):
@@ -53,10 +54,19 @@ class Backend(ABC):
     description: str  # one line for the startup banner
     dimensions: int
     supports_dimensions: bool  # whether truncating to `dimensions` keeps a meaningful vector
-    max_batch: int  # the most texts the batcher merges into one call
+    # One model call (a chunk, see `batching`): at most this many texts and characters. A
+    # request waits for at most one chunk of another's, so a chunk should take well under a second.
+    chunk_texts: int
+    chunk_chars: int | None = None
+    sort_by_length: bool = False  # whether texts of similar length should share a call (padding)
+    max_text_tokens: int | None = None  # the most tokens the model keeps of one text, if it truncates
 
     @abstractmethod
     def embed(self, texts: list[str]) -> Embedded: ...
+
+    @abstractmethod
+    def count_tokens(self, texts: list[str]) -> int:
+        """How many tokens `embed(texts)` would process (its usage), without running the model."""
 
 
 _TINY = float(np.finfo(np.float32).tiny)
@@ -75,7 +85,10 @@ class WordLlamaBackend(Backend):
     # WordLlama is trained Matryoshka-style (64, 128, 256 leading dimensions), so a truncated,
     # re-normalised vector is still a good embedding.
     supports_dimensions = True
-    max_batch = 1024
+    # Pooling costs about one microsecond per token: a chunk of 64k characters (some 16k
+    # tokens) takes a few milliseconds, and a few hundred short texts share one call.
+    chunk_texts = 1024
+    chunk_chars = 65_536
 
     def __init__(self) -> None:
         try:
@@ -101,11 +114,17 @@ class WordLlamaBackend(Backend):
         self.dimensions = int(self._matrix.shape[1])
         self.description = f"WordLlama l2_supercat, {self.dimensions} dimensions, bundled with the wordllama package"
 
+    def count_tokens(self, texts: list[str]) -> int:
+        return sum(len(e.ids) for e in self._encode(texts))
+
+    def _encode(self, texts: list[str]) -> list:
+        encode = getattr(self._tokenizer, "encode_batch_fast", self._tokenizer.encode_batch)  # no offsets
+        return encode(texts, add_special_tokens=False)
+
     def embed(self, texts: list[str]) -> Embedded:
         # Tokenize once: the ids give both the vector (the mean of the tokens' rows, computed as
         # a sum since the vector is normalised afterwards) and the usage count.
-        encode = getattr(self._tokenizer, "encode_batch_fast", self._tokenizer.encode_batch)  # no offsets
-        token_ids = [e.ids for e in encode(texts, add_special_tokens=False)]
+        token_ids = [e.ids for e in self._encode(texts)]
         lengths = np.fromiter(map(len, token_ids), dtype=np.int64, count=len(token_ids))
         ids = np.fromiter(itertools.chain.from_iterable(token_ids), dtype=np.int64, count=int(lengths.sum()))
         if self._clip_ids:
@@ -124,8 +143,8 @@ class WordLlamaBackend(Backend):
         i, n = 0, len(lengths)
         while i < n:
             start = int(ends[i] - lengths[i])
-            j = int(np.searchsorted(ends, start + _CHUNK_TOKENS, side="right"))
-            j = min(max(j, i + 1), i + _CHUNK_TEXTS, n)
+            j = int(np.searchsorted(ends, start + _POOL_TOKENS, side="right"))
+            j = min(max(j, i + 1), i + _POOL_TEXTS, n)
             stop = int(ends[j - 1])
             if stop > start:
                 present = lengths[i:j] > 0
@@ -140,9 +159,13 @@ class SentenceTransformerBackend(Backend):
     # A model trained without Matryoshka loss gives no meaningful prefix of its vector, so
     # `dimensions` is refused, as OpenAI refuses it for text-embedding-ada-002.
     supports_dimensions = False
-    max_batch = 256
+    sort_by_length = True
+    # One forward pass per chunk. 64 texts is where all-MiniLM-L6-v2 runs fastest on a 2-core
+    # CPU (benchmarks/bench_server.py measures 16 to 256), and a chunk of short texts then
+    # takes about a fifth of a second.
+    chunk_texts = 64
 
-    def __init__(self, model: str, cache_dir: Path | None = None, batch_size: int = 32) -> None:
+    def __init__(self, model: str, cache_dir: Path | None = None) -> None:
         location, self.name = resolve_sentence_transformer(model, cache_dir)
         _prepare_environment()
         try:
@@ -159,7 +182,8 @@ class SentenceTransformerBackend(Backend):
                 f"could not load the sentence-transformers model {model!r} from local files: {exc}. "
                 "Pass a model folder, or run `embedlab fetch-model all-MiniLM-L6-v2` and use that name."
             ) from None
-        self.batch_size = batch_size
+        self.max_text_tokens = int(self._model.max_seq_length)
+        self._counter = _token_counter(self._model.tokenizer, self.max_text_tokens)
         self.dimensions = int(self._model.get_embedding_dimension())
         self.description = (
             f"sentence-transformers model from {location}, {self.dimensions} dimensions, "
@@ -173,7 +197,7 @@ class SentenceTransformerBackend(Backend):
         # included: the tokens the model really processed (special tokens in, padding out,
         # truncation applied), from the one tokenization that encode() does.
         outputs = self._model.encode(
-            texts, batch_size=self.batch_size, output_value=None, show_progress_bar=False
+            texts, batch_size=self.chunk_texts, output_value=None, show_progress_bar=False
         )
         vectors = torch.stack([o["sentence_embedding"] for o in outputs]).float().numpy()
         if all("attention_mask" in o for o in outputs):
@@ -182,11 +206,31 @@ class SentenceTransformerBackend(Backend):
             counts = self._count_tokens(texts)
         return Embedded(normalize(np.array(vectors, dtype=np.float32)), counts)
 
+    def count_tokens(self, texts: list[str]) -> int:
+        if self._counter is not None:
+            return sum(len(e.ids) for e in self._counter.encode_batch(texts))
+        return sum(self._count_tokens(texts))
+
     def _count_tokens(self, texts: list[str]) -> list[int]:
         """For models whose outputs carry no attention mask: the tokenizer's own count."""
         tokenizer = self._model.tokenizer
         encoded = tokenizer(texts, truncation=True, max_length=self._model.max_seq_length)
         return [len(ids) for ids in encoded["input_ids"]]
+
+
+def _token_counter(tokenizer: object, max_length: int):  # -> tokenizers.Tokenizer | None
+    """A copy of a fast tokenizer that truncates as the model does and never pads: its counts are
+    the attention mask's. A copy, because a transformers tokenizer changes its own settings on
+    each call, and counting runs beside the model's own tokenizing."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is None:
+        return None
+    from tokenizers import Tokenizer
+
+    counter = Tokenizer.from_str(backend.to_str())
+    counter.no_padding()
+    counter.enable_truncation(max_length)
+    return counter
 
 
 def resolve_sentence_transformer(model: str, cache_dir: Path | None = None) -> tuple[str, str]:
@@ -213,17 +257,23 @@ def resolve_sentence_transformer(model: str, cache_dir: Path | None = None) -> t
     return model, model.rstrip("/").rsplit("/", 1)[-1]  # e.g. org/name, for sentence-transformers' cache
 
 
-def load_backend(kind: str, model: str | None = None, cache_dir: Path | None = None) -> Backend:
+def load_backend(
+    kind: str, model: str | None = None, cache_dir: Path | None = None, chunk_texts: int | None = None
+) -> Backend:
     if kind == "wordllama":
         if model not in (None, WORDLLAMA_NAME):
             raise BackendError(
                 "the wordllama backend serves only its bundled model: leave out --model "
                 "(or use --backend sentence-transformers for another model)"
             )
-        return WordLlamaBackend()
-    if kind == "sentence-transformers":
-        return SentenceTransformerBackend(model or DEFAULT_ST_MODEL, cache_dir)
-    raise BackendError(f"unknown backend {kind!r}: choose one of {', '.join(BACKENDS)}")
+        backend: Backend = WordLlamaBackend()
+    elif kind == "sentence-transformers":
+        backend = SentenceTransformerBackend(model or DEFAULT_ST_MODEL, cache_dir)
+    else:
+        raise BackendError(f"unknown backend {kind!r}: choose one of {', '.join(BACKENDS)}")
+    if chunk_texts is not None:
+        backend.chunk_texts = chunk_texts
+    return backend
 
 
 def _prepare_environment() -> None:

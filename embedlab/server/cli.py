@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 API_KEY_ENV = "EMBEDLAB_API_KEY"
+DEFAULT_READ_TIMEOUT = 30.0
 DEFAULT_PORT = 8000
 NO_KEY_PLACEHOLDER = "embedlab-local"
 
@@ -68,12 +69,45 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help=f"require `Authorization: Bearer KEY` (default: ${API_KEY_ENV}; none: any key works). "
         f"Prefer the variable: a command line is visible to other users",
     )
+    limits.add_argument(
+        "--allow-origin",
+        metavar="ORIGIN",
+        action="append",
+        default=[],
+        help="let web pages from ORIGIN (e.g. http://localhost:3000; * for any) use the server; "
+        "by default every request that comes from a web page is refused. Repeatable",
+    )
+    limits.add_argument(
+        "--allow-host",
+        metavar="NAME",
+        action="append",
+        default=[],
+        help="also answer requests addressed to the host NAME (default: only the address it listens "
+        "on, and localhost). Repeatable",
+    )
     limits.add_argument("--max-inputs", metavar="N", type=_positive_int, default=2048, help="most texts per request (default: 2048)")
     limits.add_argument(
         "--max-chars", metavar="N", type=_positive_int, default=32_768, help="most characters per text (default: 32768)"
     )
     limits.add_argument(
+        "--max-tokens", metavar="N", type=_positive_int, default=300_000, help="most tokens per request (default: 300000)"
+    )
+    limits.add_argument(
         "--max-body-mb", metavar="MIB", type=_positive_float, default=32.0, help="largest request body, in MiB (default: 32)"
+    )
+    limits.add_argument(
+        "--read-timeout",
+        metavar="S",
+        type=_positive_float,
+        default=DEFAULT_READ_TIMEOUT,
+        help=f"seconds a request may take to arrive in full (default: {DEFAULT_READ_TIMEOUT:g})",
+    )
+    limits.add_argument(
+        "--batch-size",
+        metavar="N",
+        type=_positive_int,
+        help="most texts per model call (default: 1024 for wordllama, 64 for sentence-transformers); "
+        "a bigger request is embedded in several calls, taking turns with other requests",
     )
     limits.add_argument("--log-requests", action="store_true", help="print one line per request")
     tools = parser.add_argument_group("for tools")
@@ -84,11 +118,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="once ready, write the base URL, port and model as JSON to this file",
     )
     tools.add_argument("--exit-with-parent", action="store_true", help=argparse.SUPPRESS)
+    # For the server's own tests: a model call that sleeps first, or fails on a given text.
+    tools.add_argument("--test-slow", metavar="S", type=float, default=0.0, help=argparse.SUPPRESS)
+    tools.add_argument("--test-fail-on", metavar="TEXT", help=argparse.SUPPRESS)
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        import starlette  # noqa: F401 - the `local` extra: check it before anything else
+        import httptools  # noqa: F401 - the `local` extra: check it before anything else
+        import starlette  # noqa: F401
         import uvicorn  # noqa: F401
 
         from embedlab.server.serving import bind
@@ -116,32 +154,42 @@ def run(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace, sock: socket.socket, api_key: str | None) -> int:
     import uvicorn
 
+    from embedlab.server.access import AccessRules
     from embedlab.server.app import ServerSettings, create_app
     from embedlab.server.backends import BackendError, load_backend
+    from embedlab.server.protocol import DEFAULT_MAX_HEADER_BYTES, protocol_class
     from embedlab.server.serving import Server, url_host
     from embedlab.server.validation import Limits
 
     what = "the bundled WordLlama model" if args.backend == "wordllama" else f"{args.model or 'all-MiniLM-L6-v2'}"
     _say(f"embedlab serve: loading {what} ...")
     try:
-        backend = load_backend(args.backend, args.model, args.cache_dir)
+        backend = load_backend(args.backend, args.model, args.cache_dir, args.batch_size)
     except BackendError as exc:
         return _fail(str(exc))
+    if args.test_slow or args.test_fail_on is not None:
+        from embedlab.server.faults import FaultyBackend
+
+        backend = FaultyBackend(backend, delay=args.test_slow, fail_on=args.test_fail_on)
     served_name = args.served_name or backend.name
+    address = sock.getsockname()[0]
     base_url = f"http://{url_host(sock)}:{sock.getsockname()[1]}/v1"
 
     settings = ServerSettings(
         served_name=served_name,
-        api_key=api_key,
+        access=AccessRules.for_address(address, api_key=api_key, origins=args.allow_origin, names=args.allow_host),
         limits=Limits(
             max_inputs=args.max_inputs,
             max_chars=args.max_chars,
+            max_tokens=args.max_tokens,
             max_body_bytes=int(args.max_body_mb * 1024 * 1024),
         ),
     )
     app = create_app(backend, settings)
+    batcher = app.state.batcher
     config = uvicorn.Config(
         app,
+        http=protocol_class(max_header_bytes=DEFAULT_MAX_HEADER_BYTES, read_timeout=args.read_timeout),
         log_level="info" if args.log_requests else "warning",
         access_log=args.log_requests,
         lifespan="on",
@@ -150,7 +198,7 @@ def _serve(args: argparse.Namespace, sock: socket.socket, api_key: str | None) -
     )
 
     def on_ready() -> None:
-        wildcard = sock.getsockname()[0] in ("0.0.0.0", "::")
+        wildcard = address in ("0.0.0.0", "::")
         _say(banner(base_url, served_name, backend.description, api_key, wildcard=wildcard))
         if args.ready_file:
             _write_ready_file(
@@ -165,8 +213,25 @@ def _serve(args: argparse.Namespace, sock: socket.socket, api_key: str | None) -
                 },
             )
 
-    server = Server(config, on_ready=on_ready, parent_pid=os.getppid() if args.exit_with_parent else None)
+    def on_force(reason: str) -> None:
+        # The model call in hand cannot be interrupted, and a process that exits normally while
+        # torch runs in another thread aborts (SIGABRT): leave without running exit handlers.
+        _say(f"\nembedlab serve: stopped at once ({reason}); the model call in hand was abandoned.")
+        sys.stderr.flush()
+        os._exit(0)
+
+    server = Server(
+        config,
+        on_ready=on_ready,
+        on_stop=batcher.stop_accepting,
+        on_force=on_force,
+        parent_pid=os.getppid() if args.exit_with_parent else None,
+    )
     server.run(sockets=[sock])
+    try:
+        batcher.close()  # the model call in hand, if uvicorn stopped waiting for it
+    except KeyboardInterrupt:
+        on_force("Ctrl-C")
     if not server.started:
         return _fail("the server did not start (see the messages above)")
     reason = f" ({server.stopped_by})" if server.stopped_by else ""

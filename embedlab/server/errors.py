@@ -10,6 +10,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from starlette.responses import Response
+
+# Longest piece of a request (a model name, a field name, a path) that a message repeats.
+_SHOWN_CHARS = 100
+
 
 class APIError(Exception):
     """A request the server refuses; turned into OpenAI's error JSON by the app."""
@@ -38,6 +43,16 @@ class APIError(Exception):
     def body_bytes(self) -> bytes:
         return json.dumps(self.body()).encode()
 
+    def response(self) -> Response:
+        return Response(self.body_bytes(), status_code=self.status, media_type="application/json", headers=self.headers)
+
+
+def shown(text: str) -> str:
+    """`text` as a message may repeat it: at most a hundred characters, then how many more."""
+    if len(text) <= _SHOWN_CHARS:
+        return text
+    return f"{text[:_SHOWN_CHARS]}... ({len(text) - _SHOWN_CHARS} more characters)"
+
 
 def invalid(message: str, *, param: str | None = None, code: str | None = None) -> APIError:
     """400: the body is understood but not acceptable."""
@@ -47,7 +62,7 @@ def invalid(message: str, *, param: str | None = None, code: str | None = None) 
 def model_not_found(model: str, served: str) -> APIError:
     return APIError(
         404,
-        f"The model `{model}` does not exist or you do not have access to it. "
+        f"The model `{shown(model)}` does not exist or you do not have access to it. "
         f"This server serves `{served}`: set EMBED_MODEL={served}.",
         param="model",
         code="model_not_found",
@@ -75,11 +90,66 @@ def wrong_key() -> APIError:
     )
 
 
-def server_error() -> APIError:
+def too_many_tokens(requested: int, limit: int) -> APIError:
+    # OpenAI's own words, type and code for the same limit (300,000 there too).
+    return APIError(
+        400,
+        f"Requested {requested} tokens, max {limit} tokens per request",
+        type="max_tokens_per_request",
+        code="max_tokens_per_request",
+    )
+
+
+def not_json(content_type: str) -> APIError:
+    # Refusing every other type also keeps web pages out: a page may POST text/plain to any
+    # address without the browser asking the server first, but never application/json.
+    got = f"`{shown(content_type)}`" if content_type else "none"
+    return APIError(
+        415,
+        f"Unsupported Content-Type: {got}. Send the request body as JSON with the header "
+        "`Content-Type: application/json`.",
+    )
+
+
+def forbidden_origin(origin: str) -> APIError:
+    return APIError(
+        403,
+        f"Requests from web pages are refused (Origin: {shown(origin)}): a page you visit must not use "
+        "your local server. To let this page use it, start the server with --allow-origin ORIGIN.",
+        code="origin_not_allowed",
+    )
+
+
+def forbidden_host(host: str) -> APIError:
+    return APIError(
+        403,
+        f"This server does not answer for the host `{shown(host)}`: use its address (as printed when it "
+        "started), or start it with --allow-host NAME to answer for that name.",
+        code="host_not_allowed",
+    )
+
+
+def malformed_http() -> APIError:
+    return APIError(400, "Invalid HTTP request received: this is not an HTTP/1.1 request the server can read.")
+
+
+def headers_too_large(limit: int) -> APIError:
+    return APIError(431, f"The request's headers are too large: this server reads at most {limit} bytes of them.")
+
+
+def request_timeout(seconds: float) -> APIError:
+    return APIError(
+        408,
+        f"The request was not received in full within {seconds:g} seconds (--read-timeout); "
+        "the server closed the connection.",
+    )
+
+
+def server_error(detail: str = "") -> APIError:
     return APIError(
         500,
         "The server had an error while processing your request. Sorry about that! "
-        "The server's console shows what went wrong.",
+        f"{detail}The server's console shows what went wrong.",
         type="server_error",
     )
 

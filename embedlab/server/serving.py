@@ -1,9 +1,11 @@
 """uvicorn, on a socket we bind ourselves, with a callback once it accepts requests.
 
 Binding first lets `--port 0` learn its port before anything is printed, and turns "port in
-use" into one clear message instead of a log line from inside uvicorn. Signals: the first
-Ctrl-C or SIGTERM finishes the requests in flight and exits with status 0; a second Ctrl-C
-stops at once.
+use" into one clear message instead of a log line from inside uvicorn.
+
+Signals: the first Ctrl-C or SIGTERM stops taking work (`on_stop`: the batcher answers every
+queued request 503 at once), lets the requests in the model call in hand finish, and exits
+with status 0; a second signal calls `on_force`, which abandons that call and exits at once.
 """
 
 from __future__ import annotations
@@ -54,10 +56,14 @@ class Server(uvicorn.Server):
         config: uvicorn.Config,
         *,
         on_ready: Callable[[], None] = lambda: None,
+        on_stop: Callable[[], None] = lambda: None,
+        on_force: Callable[[str], None] = lambda reason: None,
         parent_pid: int | None = None,
     ) -> None:
         super().__init__(config)
         self._on_ready = on_ready
+        self._on_stop = on_stop
+        self._on_force = on_force
         self._parent_pid = parent_pid
         self.stopped_by: str | None = None
 
@@ -74,6 +80,10 @@ class Server(uvicorn.Server):
             self.should_exit = True
         return await super().on_tick(counter)
 
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self._on_stop()  # before uvicorn waits for the requests in flight: the queued ones leave now
+        await super().shutdown(sockets=sockets)
+
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         # uvicorn's own version re-raises the signal once it has shut down, so a SIGTERM would
@@ -89,7 +99,10 @@ class Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
     def _on_signal(self, sig: int, frame: FrameType | None) -> None:
-        if self.should_exit and sig == signal.SIGINT:
-            self.force_exit = True  # a second Ctrl-C: do not wait for open connections
-        self.stopped_by = "Ctrl-C" if sig == signal.SIGINT else signal.Signals(sig).name
+        name = "Ctrl-C" if sig == signal.SIGINT else signal.Signals(sig).name
+        if self.should_exit:  # a second signal: do not wait for anything
+            self.force_exit = True
+            self._on_force(f"a second {name}")
+            return
+        self.stopped_by = name
         self.should_exit = True

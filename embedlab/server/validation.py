@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from embedlab.server.errors import APIError, invalid, model_not_found
+from embedlab.server.errors import APIError, invalid, model_not_found, shown
 
 # The fields OpenAI's embeddings endpoint accepts. Anything else is refused, as OpenAI does,
 # so a typo such as "inputs" fails loudly instead of being ignored.
@@ -23,11 +23,12 @@ EncodingFormat = Literal["float", "base64"]
 
 @dataclass(frozen=True)
 class Limits:
-    """What one request may hold. The defaults follow OpenAI's: 2048 inputs; 32,768 characters
-    is about 8,192 tokens of English, OpenAI's limit per input."""
+    """What one request may hold. The defaults follow OpenAI's: 2048 inputs and 300,000 tokens
+    per request; 32,768 characters is about 8,192 tokens of English, OpenAI's limit per input."""
 
     max_inputs: int = 2048
     max_chars: int = 32_768
+    max_tokens: int = 300_000
     max_body_bytes: int = 32 * 1024 * 1024
 
 
@@ -45,6 +46,28 @@ class EmbeddingRequest:
     texts: list[str]
     encoding_format: EncodingFormat
     dimensions: int | None
+
+
+class HugeInt(int):
+    """An integer too long for Python to read (over 4,000 digits): it stands for its sign."""
+
+    def __new__(cls, digits: str) -> HugeInt:
+        sign = -1 if digits.startswith("-") else 1
+        number = super().__new__(cls, sign * 10**18)
+        number.digits = len(digits.lstrip("-"))
+        return number
+
+    def __str__(self) -> str:
+        return f"a {self.digits}-digit integer"
+
+    __repr__ = __str__
+
+
+_INT_DIGITS = 4000  # below Python's own limit on converting a string to int (4,300)
+
+
+def _parse_int(digits: str) -> int:
+    return int(digits) if len(digits) <= _INT_DIGITS else HugeInt(digits)
 
 
 def json_type(value: Any) -> str:
@@ -66,7 +89,7 @@ def json_type(value: Any) -> str:
 
 def parse_json(body: bytes) -> Any:
     try:
-        return json.loads(body)
+        return json.loads(body, parse_int=_parse_int)
     except (ValueError, RecursionError):  # includes invalid UTF-8 and absurdly nested arrays
         raise invalid(
             "We could not parse the JSON body of your request. The API expects a JSON payload, "
@@ -79,7 +102,8 @@ def parse_embedding_request(payload: Any, model: ModelInfo, limits: Limits) -> E
         raise invalid(f"The request body must be a JSON object, but got {json_type(payload)}.")
     for field in payload:
         if field not in KNOWN_FIELDS:
-            raise invalid(f"Unrecognized request argument supplied: {field}", param=field, code="unknown_parameter")
+            name = shown(field)
+            raise invalid(f"Unrecognized request argument supplied: {name}", param=name, code="unknown_parameter")
 
     check_model(payload, model)
     texts = check_input(payload, limits)
@@ -141,9 +165,8 @@ def check_encoding_format(value: Any) -> EncodingFormat:
     if value is None:
         return "float"
     if value not in ENCODINGS:
-        shown = value if isinstance(value, str) else json.dumps(value)
         raise invalid(
-            f"Invalid value for 'encoding_format' = {shown}. Supported values: ['float', 'base64'].",
+            f"Invalid value for 'encoding_format' = {_shown_value(value)}. Supported values: ['float', 'base64'].",
             param="encoding_format",
             code="invalid_value",
         )
@@ -153,7 +176,7 @@ def check_encoding_format(value: Any) -> EncodingFormat:
 def check_dimensions(value: Any, model: ModelInfo) -> int | None:
     if value is None:
         return None
-    if not isinstance(value, int) or isinstance(value, bool):
+    if not _is_int(value):
         raise _wrong_type("dimensions", "an integer", value)
     if not model.supports_dimensions:
         raise invalid(
@@ -192,14 +215,36 @@ def _check_text(param: str, text: str, limits: Limits) -> None:
             param=param,
             code="string_above_max_length",
         )
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:  # JSON can carry a lone surrogate ("\ud800"); no tokenizer takes it
+            raise invalid(
+                f"Invalid '{param}': the string is not valid Unicode text: it holds a lone surrogate "
+                f"(\\u{ord(text[exc.start]):04x}) at position {exc.start}. Send text as UTF-8, not halves of "
+                "UTF-16 pairs.",
+                param=param,
+                code="invalid_value",
+            ) from None
 
 
 def _is_token_ids(value: list[Any]) -> bool:
     """OpenAI also accepts `[1, 2, 3]` and `[[1, 2], [3]]`: tokens of its own tokenizer."""
-    first = value[0]
-    if isinstance(first, list):
-        return all(isinstance(x, int) and not isinstance(x, bool) for x in first)
-    return isinstance(first, int) and not isinstance(first, bool)
+    if all(isinstance(x, list) for x in value):
+        return all(_is_int(x) for item in value for x in item)
+    return all(_is_int(x) for x in value)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _shown_value(value: Any) -> str:
+    if isinstance(value, str):
+        return shown(value)
+    if isinstance(value, HugeInt):
+        return str(value)
+    return shown(json.dumps(value))
 
 
 def _missing(field: str) -> APIError:

@@ -1,0 +1,304 @@
+"""The grade is decided outside the learner's process.
+
+A class of hostile and unlucky submissions — each the reference solutions plus one thing a real
+class throws at a grader — is graded with `embedlab grade --jobs 2`. Each must get exactly the
+grade of its honest twin (the same code without the attack), the kit's files must stay
+byte-for-byte the same, no process may outlive the run, and every submission gets its row.
+
+Everything is bounded: a temporary folder, the grader's time limits, a file-size limit on what
+the stray processes may write, and a sweep of anything carrying this run's marker at the end.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import socket
+import sys
+import textwrap
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT, SETS, clean_env, run_cli, run_pytest
+from .submissions import build
+
+MARKER = f"embedlab-stray-{uuid.uuid4().hex[:12]}"
+# Honest code: a cosine that fails on every call, as a crash or a hang makes it fail.
+COSINE_RAISES = "def cosine(a, b):\n    raise RuntimeError(\"not written yet\")\n"
+
+
+def strays() -> list[int]:
+    """Processes still running that a hostile submission started (they carry MARKER)."""
+    found = []
+    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        if entry.isdigit():
+            try:
+                if MARKER.encode() in Path(f"/proc/{entry}/cmdline").read_bytes():
+                    found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
+def kill_strays() -> None:
+    for pid in strays():
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+class Listener:
+    """A loopback TCP server that counts who reaches it: the learner's code must not."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.server.settimeout(0.2)
+        self.port = self.server.getsockname()[1]
+        self.accepted = 0
+        self.running = True
+        self.thread = threading.Thread(target=self.serve, daemon=True)
+        self.thread.start()
+
+    def serve(self) -> None:
+        while self.running:
+            try:
+                connection, _ = self.server.accept()
+            except OSError:
+                continue
+            self.accepted += 1
+            connection.close()
+
+    def close(self) -> None:
+        self.running = False
+        self.thread.join(timeout=2)
+        self.server.close()
+
+
+def hostile(port: int, out: Path, witness: Path) -> dict[str, dict[str, str]]:
+    """Each hostile submission: files to change in the solutions (an extra `__init__.py` included)."""
+    python = sys.executable
+    return {
+        "patches-the-grader": {"__init__.py": textwrap.dedent("""
+            import sys
+            try:
+                import embedlab.report as report
+                report.Gradebook.earned = property(lambda self: self.possible)
+                report.Exercise.status = property(lambda self: "done")
+                import _pytest.reports as reports
+                reports.BaseReport.passed = property(lambda self: True)
+                reports.BaseReport.failed = property(lambda self: False)
+                import embedlab.plugin as plugin
+                plugin.pytest_runtest_makereport = lambda *a, **k: None
+            except Exception:
+                pass
+            """)},
+        "forges-results": {"challenges.py": textwrap.dedent("""
+            import json, os
+            forged = {"score": 49, "max_score": 49, "tests": [], "extra_data": {"exercises": {}}}
+            for folder in (".", "..", "../..", "../kit", "../../kit"):
+                try:
+                    with open(os.path.join(folder, "results.json"), "w") as handle:
+                        json.dump(forged, handle)
+                except OSError:
+                    pass
+            os._exit(0)
+            """)},
+        "unblocks-the-solutions": {"embed.py": textwrap.dedent("""
+            import sys
+            sys.meta_path[:] = [f for f in sys.meta_path if "Solution" not in type(f).__name__]
+            from solutions.embed import embed  # noqa
+            """)},
+        "detaches-a-process": {"challenges.py": textwrap.dedent(f"""
+            import os, subprocess, sys
+            code = (
+                "import os, time\\n"
+                "time.sleep(3)\\n"
+                "for path in ({str(out)!r}, {str(witness)!r}):\\n"
+                "    try:\\n"
+                "        open(path, 'w').write('forged')\\n"
+                "    except OSError:\\n"
+                "        pass\\n"
+                "time.sleep(60)\\n"
+            )
+            if os.fork() == 0:
+                os.setsid()
+                if os.fork() == 0:
+                    os.execv({python!r}, [{python!r}, "-c", code, {MARKER!r}])
+                os._exit(0)
+            subprocess.Popen([{python!r}, "-c", "import time; time.sleep(60)", {MARKER!r}], start_new_session=True)
+            """)},
+        "edits-the-kit": {"embed.py": textwrap.dedent(f"""
+            import os
+            root = {str(ROOT)!r}
+            for relative, text in (
+                ("tests/test_1_embed.py", "\\ndef test_free_points():\\n    pass\\n"),
+                ("tests/__pycache__/test_1_embed.cpython-311-{MARKER}.pyc", "forged"),
+                ("cassettes/{SETS[0]}/test_1_embed.yaml", "\\n# edited\\n"),
+            ):
+                try:
+                    os.makedirs(os.path.dirname(os.path.join(root, relative)), exist_ok=True)
+                    with open(os.path.join(root, relative), "a") as handle:
+                        handle.write(text)
+                except OSError:
+                    pass
+            """)},
+        "reaches-for-the-network": {"embed.py": textwrap.dedent(f"""
+            import _socket, os, socket, subprocess, threading, urllib.request
+            port = {port}
+            def quietly(action):
+                try:
+                    action()
+                except Exception:
+                    pass
+            quietly(lambda: socket.create_connection(("127.0.0.1", port), timeout=1))
+            quietly(lambda: _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM).connect(("127.0.0.1", port)))
+            quietly(lambda: urllib.request.urlopen(f"http://127.0.0.1:{{port}}/", timeout=1))
+            thread = threading.Thread(target=quietly, args=(lambda: socket.create_connection(("localhost", port), timeout=1),))
+            thread.start(); thread.join()
+            child = f"import socket; socket.create_connection(('127.0.0.1', {{port}}), timeout=1)"
+            quietly(lambda: subprocess.run([{python!r}, "-c", child], timeout=10, capture_output=True))
+            quietly(lambda: os.system(f"{python} -c \\"{{child}}\\" 2>/dev/null"))
+            """)},
+        "segfaults-in-cosine": {"similarity.py": "def cosine(a, b):\n    import ctypes\n    return ctypes.string_at(0)\n"},
+        "exits-in-cosine": {"similarity.py": "def cosine(a, b):\n    import sys\n    sys.exit(0)\n"},
+        "skips-in-cosine": {"similarity.py": "def cosine(a, b):\n    import pytest\n    pytest.skip('not today')\n"},
+        "hangs-in-cosine": {"similarity.py": "def cosine(a, b):\n    i = 0\n    while i < len(a):\n        pass\n"},
+        "allocates-too-much": {"similarity.py": "def cosine(a, b):\n    return bytearray(64 * 1024**3)\n"},
+    }
+
+
+#: the honest twin of each: the same score is the right one
+TWINS = {
+    "patches-the-grader": "honest-solutions",
+    "forges-results": "honest-no-challenges",
+    "unblocks-the-solutions": "honest-stubs",
+    "detaches-a-process": "honest-solutions",
+    "edits-the-kit": "honest-solutions",
+    "reaches-for-the-network": "honest-solutions",
+    "segfaults-in-cosine": "honest-cosine-raises",
+    "exits-in-cosine": "honest-cosine-raises",
+    "skips-in-cosine": "honest-cosine-raises",
+    "hangs-in-cosine": "honest-cosine-raises",
+    "allocates-too-much": "honest-cosine-raises",
+    "garbage-files": "honest-solutions",
+}
+
+
+def fingerprint() -> dict[str, bytes]:
+    """The kit's files a submission must never change, by content (new files included)."""
+    files = {}
+    for top in ("tests", "cassettes", "solutions", "embedlab"):
+        for path in (ROOT / top).rglob("*"):
+            if path.is_file() and not (path.suffix == ".pyc" and MARKER not in path.name):
+                files[str(path.relative_to(ROOT))] = path.read_bytes()
+    for name in ("pyproject.toml", "conftest.py", "integrity.sha256"):
+        files[name] = (ROOT / name).read_bytes()
+    return files
+
+
+@pytest.fixture(scope="module")
+def hostile_class(tmp_path_factory):
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the hostile class uses Linux's /proc and fork")
+    base = tmp_path_factory.mktemp("hostile")
+    folder, out = base / "submissions", base / "grades.csv"
+    witness = tmp_path_factory.mktemp("writable") / "witness.txt"  # a folder the grader does not protect
+    listener = Listener()
+    try:
+        for name, changes in hostile(listener.port, out, witness).items():
+            if name == "allocates-too-much" and not sys.platform.startswith("linux"):
+                continue
+            build(folder / name, ROOT / "solutions", changes)
+        garbage = build(folder / "garbage-files", ROOT / "solutions", {}) / "exercises"
+        os.mkfifo(garbage / "notes.py")
+        os.symlink("/dev/zero", garbage / "zeros.py")
+        os.symlink("/dev/zero", garbage / "data.txt")
+        build(folder / "honest-solutions", ROOT / "solutions", {})
+        build(folder / "honest-cosine-raises", ROOT / "solutions", {"similarity.py": COSINE_RAISES})
+        twin = build(folder / "honest-no-challenges", ROOT / "solutions", {})
+        (twin / "exercises" / "challenges.py").write_text("raise ImportError('not here')\n")
+        build(folder / "honest-stubs", ROOT / "exercises", {})
+        before = fingerprint()
+        started = time.monotonic()
+        done = run_cli("grade", str(folder), f"--out={out}", "--jobs=2", "--test-timeout=3", "--timeout=150", timeout=600)
+        seconds = time.monotonic() - started
+        assert done.returncode == 0, done.stdout + done.stderr
+        rows = {row["submission"]: row for row in csv.DictReader(out.open())}
+        gradebook = out.read_bytes()
+        time.sleep(4)  # the detached process would have written by now
+        after = fingerprint()
+        left = strays()
+        results_dir = out.with_name(out.stem + "-results")
+        results = {p.stem: json.loads(p.read_text()) for p in results_dir.glob("*.json")}
+        yield {
+            "rows": rows, "results": results, "before": before, "after": after, "strays": left, "seconds": seconds,
+            "gradebook_before": gradebook, "gradebook_after": out.read_bytes(), "witness": witness, "connections": listener.accepted,
+        }  # fmt: skip
+    finally:
+        listener.close()
+        kill_strays()
+
+
+@pytest.mark.parametrize("name", sorted(TWINS))
+def test_each_gets_exactly_what_its_honest_twin_gets(hostile_class, name):
+    rows = hostile_class["rows"]
+    row, twin = rows[name], rows[TWINS[name]]
+    assert row["status"] == "graded", row
+    assert (row["score"], row["max_score"]) == (twin["score"], twin["max_score"]), (row, twin)
+
+
+def test_the_twins_are_what_they_should_be(hostile_class):
+    rows = hostile_class["rows"]
+    assert rows["honest-solutions"]["score"] == rows["honest-solutions"]["max_score"] == "49"
+    assert rows["honest-stubs"]["score"] == "0"
+    assert rows["honest-no-challenges"]["score"] == "32" and rows["honest-cosine-raises"]["score"] == "20"
+
+
+def test_the_kit_is_untouched_and_no_process_outlives_the_run(hostile_class):
+    before, after = hostile_class["before"], hostile_class["after"]
+    assert sorted(set(after) ^ set(before)) == [] and [k for k in before if before[k] != after[k]] == []
+    assert hostile_class["strays"] == []
+    assert hostile_class["gradebook_after"] == hostile_class["gradebook_before"]
+    assert not hostile_class["witness"].exists()
+
+
+def test_no_network_from_the_learners_code(hostile_class):
+    assert hostile_class["connections"] == 0
+
+
+def test_accidents_are_named_in_one_sentence(hostile_class):
+    results = hostile_class["results"]
+
+    def outputs(name: str, part: str) -> list[str]:
+        return [t["output"] for t in results[name]["tests"] if part in t["extra_data"]["nodeid"]]
+
+    assert all("signal 11, segmentation fault" in o for o in outputs("segfaults-in-cosine", "TestCosine"))
+    assert all("SystemExit" in o for o in outputs("exits-in-cosine", "TestCosine"))
+    assert all("Skipped" in o for o in outputs("skips-in-cosine", "TestCosine"))
+    assert all("MemoryError" in o for o in outputs("allocates-too-much", "TestCosine"))
+    hung = outputs("hangs-in-cosine", "TestCosine")
+    assert hung and all("Stopped after 3 s" in o and "It was running exercises/similarity.py, line" in o for o in hung), hung
+    assert all(", in cosine:" in o for o in hung), hung
+    assert "imports solutions" in hostile_class["rows"]["unblocks-the-solutions"]["flags"]
+    flags = hostile_class["rows"]["garbage-files"]["flags"]
+    assert "skipped a special file (exercises/notes.py)" in flags and "skipped a symlink (exercises/zeros.py)" in flags
+
+
+def test_an_endless_loop_is_waited_out_once_per_function(hostile_class):
+    """Eight cosine tests and the callers of cosine: one time limit each for cosine, rank, the
+    challenges that call it — never one per test."""
+    assert hostile_class["seconds"] < 120
+
+
+def test_plain_pytest_cannot_be_patched_from_the_exercises(tmp_path):
+    folder = tmp_path / "kit-copy"
+    build(folder, ROOT / "exercises", hostile(9, tmp_path / "x", tmp_path / "y")["patches-the-grader"])
+    run = run_pytest("--live=off", f"--exercises-dir={folder / 'exercises'}", tmp_path=tmp_path, env=clean_env())
+    assert run.code == 1 and run.results["score"] == 0, run.output
