@@ -183,6 +183,7 @@ class MicroBatcher:
             result = self._embed(texts)
         except Exception as exc:  # noqa: BLE001 - turned into each culprit's own error below
             if len(pieces) > 1:
+                logger.warning("a model call shared by %d requests failed (%r): running each alone", len(pieces), exc)
                 for piece in pieces:  # alone, each request either works or is the culprit
                     if not piece.job.closed:
                         self._run([piece])

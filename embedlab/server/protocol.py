@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from asyncio import TimerHandle, Transport
 
+from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from embedlab.server import errors
@@ -31,7 +32,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def connection_made(self, transport: Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._in_head = True  # reading a request line and headers (or waiting for them)
-        self._head_bytes = 0
+        self._head_bytes = 0  # bytes received while reading a head, counted before parsing
+        self._head_size = 0  # the parsed request line and headers
         self._deadline: TimerHandle | None = None
         self._arm()  # a connection that never sends a request is closed in time too
 
@@ -53,12 +55,30 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._in_head = True
+        self._head_size = 0
         if self._deadline is None:
             self._arm()
 
+    def on_url(self, url: bytes) -> None:
+        self._head_size += len(url)
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._head_size += len(name) + len(value) + 4
+        super().on_header(name, value)
+
     def on_headers_complete(self) -> None:
         self._in_head = False
-        super().on_headers_complete()
+        if self._head_size <= self.max_header_bytes:
+            super().on_headers_complete()
+            return
+        # A head that arrived whole in one read: uvicorn runs the request cycle as usual, but with
+        # an application that only refuses it (and closes the connection).
+        app, self.app = self.app, _refusal(errors.headers_too_large(self.max_header_bytes))
+        try:
+            super().on_headers_complete()
+        finally:
+            self.app = app
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
@@ -104,6 +124,15 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         ]
         self.transport.write(b"".join(head) + body)
         self.transport.close()
+
+
+def _refusal(error: errors.APIError) -> ASGIApp:
+    async def refuse(scope: Scope, receive: Receive, send: Send) -> None:
+        response = error.response()
+        response.headers["connection"] = "close"
+        await response(scope, receive, send)
+
+    return refuse
 
 
 def protocol_class(*, max_header_bytes: int, read_timeout: float) -> type[GuardedHttpProtocol]:
