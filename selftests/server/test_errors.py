@@ -16,13 +16,20 @@ from openai import OpenAI
 
 from embedlab.server.launch import LocalServer
 
-from .helpers import assert_openai_error
+from .helpers import RawHTTP, assert_openai_error
 
 MODEL = "wordllama-l2-supercat"
 
 
 def body_of(**fields: Any) -> bytes:
     return json.dumps({"model": MODEL, **fields}).encode()
+
+
+HUGE = b"9" * 5000  # more digits than Python converts to an int by default
+
+
+def with_huge(field: str, around: bytes = b"%s") -> bytes:
+    return b'{"model": "%s", "input": "a cat", "%s": %s}' % (MODEL.encode(), field.encode(), around % HUGE)
 
 
 # (case, raw body, status, param, code) against the default server
@@ -44,6 +51,14 @@ BAD_BODIES = [
     ("null item", body_of(input=["a cat", None]), 400, "input[1]", "invalid_type"),
     ("token ids", body_of(input=[1820, 4937, 374]), 400, "input", "unsupported_value"),
     ("token id arrays", body_of(input=[[1820, 4937], [374]]), 400, "input", "unsupported_value"),
+    ("an id, then text", body_of(input=[1, "a"]), 400, "input[0]", "invalid_type"),
+    ("text, then an id", body_of(input=["a", 1]), 400, "input[1]", "invalid_type"),
+    ("lone surrogate", body_of(input="a\ud800b"), 400, "input", "invalid_value"),
+    ("lone surrogate in a list", body_of(input=["a cat", "\udfffz"]), 400, "input[1]", "invalid_value"),
+    ("5000-digit dimensions", with_huge("dimensions"), 400, "dimensions", "integer_above_max_value"),
+    ("-5000-digit dimensions", with_huge("dimensions", b"-%s"), 400, "dimensions", "integer_below_min_value"),
+    ("5000-digit token id", with_huge("input", b"[%s]").replace(b'"input": "a cat", ', b""), 400, "input",
+     "unsupported_value"),
     ("too many inputs", body_of(input=["a cat"] * 2049), 400, "input", "array_above_max_length"),
     ("over-long input", body_of(input=["a cat", "x" * 32_769]), 400, "input[1]", "string_above_max_length"),
     ("unknown model", body_of(input="a cat") .replace(MODEL.encode(), b"text-embedding-3-small"), 404, "model",
@@ -70,15 +85,47 @@ def test_bad_body(server: LocalServer, case: str, body: bytes, status: int, para
 
 
 def test_messages_say_what_was_wrong(server: LocalServer) -> None:
-    def message(**fields: Any) -> str:
-        response = httpx2.post(f"{server.base_url}/embeddings", content=body_of(**fields))
+    def message(body: bytes) -> str:
+        response = httpx2.post(f"{server.base_url}/embeddings", content=body, headers={"content-type": "application/json"})
         return response.json()["error"]["message"]
 
-    assert "input[1]" in message(input=["a cat", 42]) and "integer" in message(input=["a cat", 42])
-    assert "not supported" in message(input=[1, 2, 3])
-    assert "2048" in message(input=["a"] * 2049)
-    assert "32768" in message(input="x" * 32_769)
-    assert "['float', 'base64']" in message(input="a", encoding_format="md5")
+    assert "input[1]" in message(body_of(input=["a cat", 42])) and "integer" in message(body_of(input=["a cat", 42]))
+    assert "not supported" in message(body_of(input=[1, 2, 3]))
+    assert "input[0]': expected a string, but got an integer" in message(body_of(input=[1, "a"]))
+    assert "2048" in message(body_of(input=["a"] * 2049))
+    assert "32768" in message(body_of(input="x" * 32_769))
+    assert "['float', 'base64']" in message(body_of(input="a", encoding_format="md5"))
+    assert "lone surrogate (\\ud800) at position 1" in message(body_of(input="a\ud800b"))
+    assert "but got a 5000-digit integer instead" in message(with_huge("dimensions"))
+
+
+def test_nothing_long_is_echoed_back(server: LocalServer) -> None:
+    long_name = "m" * 1_000_000
+    for body in (
+        json.dumps({"model": long_name, "input": "a cat"}).encode(),
+        json.dumps({"model": MODEL, "input": "a cat", long_name: 1}).encode(),
+        json.dumps({"model": MODEL, "input": "a cat", "encoding_format": long_name}).encode(),
+    ):
+        response = httpx2.post(
+            f"{server.base_url}/embeddings", content=body, headers={"content-type": "application/json"}, timeout=30
+        )
+        assert response.status_code in (400, 404)
+        assert len(response.content) < 1000, response.text[:300]
+        assert "more characters" in response.text
+    response = httpx2.get(f"{server.base_url}/{'p' * 20_000}")
+    assert_openai_error(response, 404)
+    assert len(response.content) < 1000
+
+
+def test_malformed_http_gets_json_and_a_closed_connection(server: LocalServer) -> None:
+    for garbage in (b"HELLO\r\n\r\n", b"POST /v1/embeddings HTTP/1.1\r\nContent-Length: nope\r\n\r\n", b"\x16\x03\x01\x00"):
+        with RawHTTP(server.base_url) as raw:
+            raw.send(garbage)
+            reply = raw.reply()
+            error = assert_openai_error(reply, 400)
+            assert "Invalid HTTP request" in error["message"]
+            assert reply.headers["connection"] == "close"
+            assert raw.closed_by_server()
 
 
 def test_unknown_path_and_wrong_method(server: LocalServer) -> None:
@@ -94,7 +141,7 @@ def test_unknown_path_and_wrong_method(server: LocalServer) -> None:
 
 
 def test_body_too_large(strict_server: LocalServer) -> None:
-    headers = {"authorization": f"Bearer {strict_server.api_key}"}
+    headers = {"authorization": f"Bearer {strict_server.api_key}", "content-type": "application/json"}
     big = json.dumps({"model": MODEL, "input": ["a cat sat"] * 2000}).encode()  # ~24 kB > 0.01 MiB
     url = f"{strict_server.base_url}/embeddings"
     error = assert_openai_error(httpx2.post(url, content=big, headers=headers), 413)
@@ -131,7 +178,7 @@ def test_what_the_openai_client_raises(server: LocalServer) -> None:
 
 def test_the_server_survives_every_bad_request(server: LocalServer) -> None:
     for _, body, *_ in BAD_BODIES:
-        httpx2.post(f"{server.base_url}/embeddings", content=body, timeout=30)
+        httpx2.post(f"{server.base_url}/embeddings", content=body, headers={"content-type": "application/json"}, timeout=30)
     assert server.process is not None and server.process.poll() is None
     client = OpenAI(base_url=server.base_url, api_key="anything", max_retries=0)
     assert len(client.embeddings.create(model=MODEL, input="still here").data) == 1
