@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import functools
 import json
 import re
 import struct
@@ -265,6 +266,20 @@ def load_interactions(path: Path) -> list[dict]:
     return YamlSerializer.deserialize(path.read_text(encoding="utf-8")).get("interactions", [])
 
 
+@functools.lru_cache(maxsize=1)
+def shared_tls():
+    """One TLS context for every client and transport of the session: loading the CA bundle costs
+    ~40 ms a time, once per test if each made its own."""
+    import ssl
+
+    try:
+        import certifi
+
+        return ssl.create_default_context(cafile=certifi.where())
+    except ImportError:  # pragma: no cover
+        return ssl.create_default_context()
+
+
 def replay_transport():
     """An httpx2 transport for replay that answers in the encoding the request asked for.
 
@@ -277,7 +292,7 @@ def replay_transport():
 
     class ReplayEncoding(httpx2.BaseTransport):
         def __init__(self) -> None:
-            self._inner = httpx2.HTTPTransport()
+            self._inner = httpx2.HTTPTransport(verify=shared_tls())
 
         def handle_request(self, request):
             response = self._inner.handle_request(request)  # vcrpy answers here, from the cassette

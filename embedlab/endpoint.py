@@ -11,7 +11,6 @@ recorded responses, never from numbers written into a test.
 from __future__ import annotations
 
 import base64
-import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -19,7 +18,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from embedlab.cassettes import Inputs
+from embedlab.cassettes import Inputs, shared_tls
 from embedlab.learner import ClientHandle, LearnerRaised
 from embedlab.outcomes import NotStarted, brief, describe_exception, fail
 from embedlab.worker import NO_RECORDING
@@ -76,7 +75,7 @@ class Endpoint:
             headers={"Authorization": f"Bearer {self.api_key}"},
             timeout=self.timeout,
             transport=self.transport,
-            verify=_tls(),
+            verify=shared_tls(),
             event_hooks=hooks,
         )
         # The grader's own requests: plain JSON, no parsing into models, not logged.
@@ -85,7 +84,7 @@ class Endpoint:
             headers={"Authorization": f"Bearer {self.api_key}"},
             timeout=self.timeout,
             transport=self.transport,
-            verify=_tls(),
+            verify=shared_tls(),
         )
 
     # -- the request log -------------------------------------------------------------------------
@@ -207,19 +206,6 @@ class Endpoint:
             described = inputs.describe() if inputs else json.dumps(sent.body)[:120]
             why = f"no recorded request matches what it sent: {described}." + (f" {hint}" if hint else "")
         return f"{shown} sent a request the grader cannot answer — {why}\n{RECORD_HINT}"
-
-
-@functools.lru_cache(maxsize=1)
-def _tls():
-    """One TLS context for every client of the session: loading the CA bundle costs ~40 ms a time."""
-    import ssl
-
-    try:
-        import certifi
-
-        return ssl.create_default_context(cafile=certifi.where())
-    except ImportError:  # pragma: no cover
-        return ssl.create_default_context()
 
 
 def _error_answer(status: int, message: str) -> dict:

@@ -179,11 +179,16 @@ class Learner:
 
     # -- the worker ------------------------------------------------------------------------------
 
-    def worker(self) -> WorkerProcess:
+    def launch(self) -> None:
+        """Fork a worker now, if none is running, without waiting for it: it warms up (imports
+        numpy and openai) while this process goes on collecting the tests."""
         if self._worker is not None and self._worker.alive():
-            return self._worker
+            return
         self.drop_worker()
-        config = {
+        self._worker = WorkerProcess.start(self._config())
+
+    def _config(self) -> dict:
+        return {
             "directory": str(self.directory),
             "package": self.package,
             "readonly": [str(p) for p in self.readonly],
@@ -192,14 +197,21 @@ class Learner:
             "isolate": self.isolate,
             "cwd": str(self._scratch),
         }
+
+    def worker(self) -> WorkerProcess:
+        """A running, warmed-up worker (a fresh one after a kill or a crash)."""
+        self.launch()
+        assert self._worker is not None
         try:
-            self._worker = WorkerProcess.start(config)
+            self._worker.wait_ready()
         except WorkerDied:
+            self.drop_worker()
             if not self.isolate:
                 raise
-            self.isolate = False  # namespaces went half-way: fall back to the in-process walls
-            config["isolate"] = False
-            self._worker = WorkerProcess.start(config)
+            self.isolate = False  # the namespaces went half-way: fall back to the in-process walls
+            self.launch()
+            assert self._worker is not None
+            self._worker.wait_ready()
         self.isolation = self._worker.isolation
         return self._worker
 
@@ -392,25 +404,31 @@ class WorkerProcess:
         self.printed_total = 0
         self.status: int | None = None
         self.isolation = "unknown"
+        self.ready = False
         self._asks = itertools.count(1)
         for fd in (from_worker, output):
             os.set_blocking(fd, False)
 
     @classmethod
     def start(cls, config: dict) -> WorkerProcess:
+        """Fork (or spawn) the worker; `wait_ready()` before the first request."""
         if hasattr(os, "fork"):
-            worker = cls._fork(config)
-        else:  # pragma: no cover - Windows
-            worker = cls._spawn(config)
+            return cls._fork(config)
+        return cls._spawn(config)  # pragma: no cover - Windows
+
+    def wait_ready(self) -> None:
+        if self.ready:
+            return
         deadline = time.monotonic() + START_TIMEOUT
         while True:
-            message = worker._next(deadline)
+            message = self._next(deadline)
             if message is None:
-                worker.kill()
+                self.kill()
                 raise WorkerDied("the worker did not start")
             if message.get("op") == "ready":
-                worker.isolation = str(message.get("isolation"))
-                return worker
+                self.isolation = str(message.get("isolation"))
+                self.ready = True
+                return
 
     @classmethod
     def _fork(cls, config: dict) -> WorkerProcess:

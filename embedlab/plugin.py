@@ -76,7 +76,19 @@ class Grading:
         self.recorded_anything = False
         self.started = False
 
-    def start(self) -> None:
+    def prestart(self, config: pytest.Config) -> None:
+        """When the command line can only mean grading, fork the worker before collecting: it
+        imports openai on the other core while this process collects the tests."""
+        tests = (self.root / "tests").resolve()
+        paths = [Path(str(a).split("::", 1)[0]).resolve() for a in config.args]
+        if not paths or not all(p == tests or tests in p.parents for p in paths):
+            return
+        try:
+            self.start(launch_only=True)
+        except (pytest.UsageError, OSError):
+            self.started = False
+
+    def start(self, launch_only: bool = False) -> None:
         """Check the options against the repo; only when grading tests were collected."""
         if self.started:
             return
@@ -108,12 +120,6 @@ class Grading:
                     f"no cassette set {self.set_name!r} (with a manifest.json); sets here: {', '.join(known) or 'none'}"
                 )
             self.model = manifest["model"]
-        # Import the heavy libraries now: the worker is forked from this process, so it starts
-        # with them loaded, and a time limit measures the learner's code, not an import.
-        import httpx2  # noqa: F401
-        import openai  # noqa: F401
-        import vcr  # noqa: F401
-
         from embedlab import sandbox
 
         sandbox.become_subreaper()  # a process the learner's code detaches comes back to us
@@ -126,7 +132,15 @@ class Grading:
             block=None if package == "solutions" else "solutions",
             isolate=not option.no_sandbox,
         )
+        self.learner.launch()
         self.started = True
+        if not launch_only:
+            self.import_libraries()
+
+    def import_libraries(self) -> None:
+        """The libraries the tests need, before the first test: its time goes to the learner."""
+        import httpx2  # noqa: F401
+        import vcr  # noqa: F401
 
     # -- cassettes -------------------------------------------------------------------------------
 
@@ -190,7 +204,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "synthetic: a grading test answered by a built-in fake server, not a cassette",
     ):
         config.addinivalue_line("markers", line)
-    config.stash[GRADING] = Grading(config)
+    grading = config.stash[GRADING] = Grading(config)
+    grading.prestart(config)
 
 
 def _grading(config: pytest.Config) -> Grading:
@@ -381,7 +396,9 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     _graded_items.clear()
     _graded_items.update((item.nodeid, item) for item in items if _graded(item))
     if _graded_items:
-        _grading(config).start()
+        grading = _grading(config)
+        grading.start()
+        grading.import_libraries()
 
 
 def _title(item: pytest.Item) -> str:

@@ -354,6 +354,9 @@ def run(channel_in: int, channel_out: int, output_fd: int, config: dict) -> None
     code = 0
     try:
         isolation = prepare(config, (channel_in, channel_out), output_fd)
+        import numpy  # noqa: F401 - warm up before saying ready: the grading process may not have these
+        import openai.resources.embeddings  # noqa: F401
+
         worker = Worker(channel_in, channel_out, config)
         worker.send({"op": "ready", "pid": os.getpid(), "isolation": isolation})
         worker.serve()

@@ -12,6 +12,10 @@ system call (no packet leaves), raises `NonLoopback` naming the address, and is 
 log file named by `EMBEDLAB_LOOPBACK_LOG`, which the test session reads after every test phase
 to fail the test that made it — even when the code under test swallowed the exception.
 
+A process in a network namespace whose only interface is a loopback (the grader's worker, which
+runs the learner's code with no network at all) cannot reach another machine whatever it tries,
+so the guard lets it try: the learner's mistakes there are the grader's to report, not the guard's.
+
 What it cannot see (documented in README, contributor part):
 - programs that are not Python, or Python started with `-I`/`-E`/`-S` or with an environment
   that drops PYTHONPATH (they skip sitecustomize);
@@ -27,6 +31,7 @@ import os
 import sys
 
 LOG_ENV = "EMBEDLAB_LOOPBACK_LOG"
+STRICT_ENV = "EMBEDLAB_LOOPBACK_STRICT"  # refuse even where no packet could leave (the guard's own test)
 LOCAL_NAMES = frozenset({"localhost", "localhost.", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
 
 
@@ -110,10 +115,33 @@ def _report(what: str) -> None:
         pass
 
 
+_verdicts: dict[int, bool] = {}
+
+
+def _no_way_out() -> bool:
+    """True in a network namespace with nothing but a loopback interface."""
+    if os.environ.get(STRICT_ENV):
+        return False
+    try:
+        namespace = os.stat("/proc/self/ns/net").st_ino
+    except OSError:
+        return False
+    if namespace not in _verdicts:
+        import socket
+
+        try:
+            _verdicts[namespace] = all(name == "lo" for _, name in socket.if_nameindex())
+        except OSError:
+            _verdicts[namespace] = False
+    return _verdicts[namespace]
+
+
 def _hook(event: str, args: tuple) -> None:
     if not event.startswith("socket."):
         return
     what = check(event, args)
+    if what is not None and _no_way_out():
+        return
     if what is not None:
         _report(what)
         raise NonLoopback(f"loopback guard: refused {what} — the kit's tests talk only to 127.0.0.1/::1")
