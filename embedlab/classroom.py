@@ -11,8 +11,9 @@ How one submission cannot change another's grade, or yours:
 - each is graded from a fresh scratch copy of your tests, cassettes and configuration, written
   from a snapshot taken at the start, with no bytecode written or read;
 - its results come back over an inherited pipe, never through a file it could write;
-- afterwards every process it left is killed (this process is their child subreaper), and your
-  kit's files are checked against the snapshot — restored and flagged if anything changed;
+- afterwards every process it left is killed (this process is their child subreaper); where the
+  worker could not be given a read-only view of your kit, your kit's files are compared with the
+  snapshot and any change is flagged (and never "repaired": you may be editing them);
 - one that hangs, crashes or sends garbage gets its own row saying so; the class goes on.
 
 Without a container the learner's code still runs with your user's rights: it can read what you
@@ -252,24 +253,13 @@ class Snapshot:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
 
-    def repair(self) -> list[str]:
-        """What changed in the kit since the snapshot, put back as it was (the grader's own code
-        can only be reported: the running grader has it in memory already)."""
-        changed = []
+    def changes(self) -> list[str]:
+        """What changed in the kit since the snapshot (never touched here: an instructor may be
+        editing it; every submission is graded from the snapshot anyway)."""
         current = self._grading_files(self.root)
-        for relative, data in self.files.items():
-            if current.get(relative) != data:
-                changed.append(relative)
-                path = self.root / relative
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(data)
-        for relative in sorted(set(current) - set(self.files)):
-            changed.append(relative)
-            (self.root / relative).unlink(missing_ok=True)
+        changed = [p for p in sorted(set(current) | set(self.files)) if current.get(p) != self.files.get(p)]
         for folder in KIT_FOLDERS:
-            for cache in (self.root / folder).rglob("__pycache__"):
-                changed.append(str(cache.relative_to(self.root)))
-                shutil.rmtree(cache, ignore_errors=True)
+            changed += [str(c.relative_to(self.root)) for c in (self.root / folder).rglob("*.pyc")]
         code = self._fingerprint(self.root)
         changed += [p for p in sorted(set(code) | set(self.code)) if code.get(p) != self.code.get(p)]
         return changed
@@ -342,6 +332,7 @@ def grade_all(
     scratch_root = Path(tempfile.mkdtemp(prefix="embedlab-grade-"))
     readonly = (*settings.readonly, scratch_root)
     pending, running, graded = list(reversed(submissions)), [], {}
+    reported: list[str] = []
     try:
         while pending or running:
             while pending and len(running) < jobs:
@@ -364,12 +355,14 @@ def grade_all(
                 done = _finish(job, settings, timed_out)
                 graded[job.submission.name] = done
                 sandbox.sweep(keep={j.pid for j in running})  # whatever the finished one left behind
-                changed = snapshot.repair()
-                if changed:
-                    note = f"the kit's files changed while it was graded ({', '.join(changed[:3])}); restored"
+                isolated = (done.results or {}).get("extra_data", {}).get("isolation") == "namespaces"
+                changed = [] if isolated else snapshot.changes()  # isolated: the kit was read-only to it
+                if changed and changed != reported:
+                    note = f"the kit's files changed while it was graded ({', '.join(changed[:3])}): check them"
                     done.flags.append(note)
                     for other in running:  # it may have been one of these
                         other.submission.flags.append(note)
+                    reported = changed
                 if progress:
                     progress.step(done)
     finally:
@@ -396,6 +389,7 @@ def _start(submission: Submission, settings: GradeSettings, snapshot: Snapshot, 
         "-q", "-p", "no:cacheprovider", f"--rootdir={kit}", "-c", str(kit / "pyproject.toml"), str(kit / "tests"),
         f"--exercises-dir={exercises}", "--live=off", f"--grade-fd={results_w}", f"--grade-timeout={settings.test_timeout}",
         *(f"--sandbox-readonly={p}" for p in readonly),
+        *(f"--sandbox-hidden={settings.kit_root / name}" for name in ("cassettes", "solutions")),
     ]  # fmt: skip
     if settings.cassettes:
         arguments.append(f"--cassettes={settings.cassettes}")

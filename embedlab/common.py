@@ -75,9 +75,16 @@ def api_message(err: Exception) -> str:
 
 
 
+#: While grading, no .env is read: a function that gets no model was called without one by a caller.
+NOT_PASSED_ON = (
+    "model is None: the grader gives the function it tests a `client` and a `model`, and no .env is read "
+    "while grading. A function you call got neither: pass client=client, model=model on to it."
+)
+
+
 def client_and_model(client: OpenAI | None, model: str | None) -> tuple[OpenAI, str]:
     """The client and model an exercise function should use: the ones given, else the configured ones."""
     model = model or EMBED_MODEL
     if not model:
-        raise RuntimeError(NO_MODEL_MESSAGE)
+        raise RuntimeError(NOT_PASSED_ON if os.environ.get("EMBEDLAB_WORKER") else NO_MODEL_MESSAGE)
     return client or get_client(), model

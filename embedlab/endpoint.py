@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from embedlab.cassettes import Inputs, shared_tls
-from embedlab.learner import ClientHandle, LearnerRaised
+from embedlab.learner import ClientHandle, LearnerRaised, Watched
 from embedlab.outcomes import NotStarted, brief, describe_exception, fail
 from embedlab.worker import NO_RECORDING
 
@@ -40,6 +40,8 @@ class Sent:
     body: dict[str, Any]
     recorded: bool = True  # False: replay had no recording for it
     prompt_tokens: int | None = None
+    status: int | None = None
+    vectors: dict[int, np.ndarray] = field(default_factory=dict)  # what the answer held, by index
 
     @property
     def texts(self) -> list[Any]:
@@ -100,11 +102,31 @@ class Endpoint:
 
     def _on_response(self, response) -> None:
         sent = self.sent[-1]
+        sent.status = response.status_code
         response.read()
         try:
-            sent.prompt_tokens = int(response.json()["usage"]["prompt_tokens"])
+            payload = response.json()
+            sent.prompt_tokens = int(payload["usage"]["prompt_tokens"])
+            for item in payload["data"]:
+                vector = item["embedding"]
+                if isinstance(vector, str):
+                    vector = np.frombuffer(base64.b64decode(vector), dtype="<f4")
+                sent.vectors[int(item["index"])] = np.asarray(vector, dtype=np.float64)
         except (ValueError, KeyError, TypeError):
             pass
+
+    def received(self, text: str) -> list[np.ndarray]:
+        """The vectors the learner's requests got back for `text`, in the order they came."""
+        return [s.vectors[i] for s in self.sent for i, t in enumerate(s.texts) if t == text and i in s.vectors]
+
+    def expect_explained(self, texts: list[str], shown: str) -> None:
+        """A point needs an answer that came through the client: every text it depends on was
+        embedded by the learner's own requests (an answer copied from anywhere else was not)."""
+        if not self.sent:
+            fail(f"{shown} made no request through the `client` it was given: its answer cannot come from the endpoint")
+        missing = [t for t in dict.fromkeys(texts) if not self.received(t)]
+        if missing:
+            fail(f"{shown} never embedded {brief(missing[0])} through the `client` it was given, yet its answer depends on it")
 
     def close(self) -> None:
         self._learners_http.close()
@@ -178,7 +200,7 @@ class Endpoint:
         learner's line.
         """
         first = len(self.sent)
-        shown = f"{function.__name__}({', '.join(brief(a) for a in args)})"
+        shown = f"{function.__name__}({', '.join(brief(a.value if isinstance(a, Watched) else a) for a in args)})"
         try:
             return function(*args, client=self.client, model=self.model, **kwargs)
         except NotImplementedError as err:
@@ -187,6 +209,9 @@ class Endpoint:
             unrecorded = [s for s in self.sent[first:] if not s.recorded]
             if unrecorded:
                 fail(self.explain_unrecorded(shown, unrecorded[0], hint))
+            other = next((s for s in self.sent[first:] if s.inputs and s.inputs.model != self.model), None)
+            if other is not None:
+                fail(self.explain_unrecorded(shown, other, hint))
             types = err.details.get("types", []) if isinstance(err, LearnerRaised) else []
             if "APIStatusError" in types:
                 status = err.details.get("status_code", "an error")

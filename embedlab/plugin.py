@@ -47,6 +47,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--grade-timeout", type=float, default=20.0, metavar="S", help="stop a call to your code after S seconds (default 20)")
     group.addoption("--grade-fd", type=int, metavar="FD", help=argparse_suppress())
     group.addoption("--sandbox-readonly", action="append", default=[], metavar="DIR", help=argparse_suppress())
+    group.addoption("--sandbox-hidden", action="append", default=[], metavar="DIR", help=argparse_suppress())
     group.addoption("--no-sandbox", action="store_true", help="run the worker without namespaces (in-process walls only)")
 
 
@@ -128,7 +129,11 @@ class Grading:
             self.directory,
             timeout=self.timeout,
             readonly=[self.root.resolve(), *(Path(p).resolve() for p in option.sandbox_readonly)],
-            hidden=[library.resolve(), *([] if package == "solutions" else [self.root.resolve() / "solutions"])],
+            hidden=[
+                library.resolve(),
+                *([] if package == "solutions" else [self.root.resolve() / "solutions"]),
+                *(Path(p).resolve() for p in option.sandbox_hidden),
+            ],
             block=None if package == "solutions" else "solutions",
             isolate=not option.no_sandbox,
         )
@@ -254,7 +259,8 @@ def api(request: pytest.FixtureRequest):
 def synthetic_api():
     """Make an endpoint answered by a handler in the test, for responses no real server gives.
 
-    `synthetic_api(handler)`: handler(httpx2.Request) -> httpx2.Response. Never recorded.
+    `synthetic_api(handler)`: handler(httpx2.Request) -> httpx2.Response; its `model` attribute, if
+    it has one, is the model the test passes. Never recorded.
     """
     import httpx2
 
@@ -263,8 +269,9 @@ def synthetic_api():
     made = []
 
     def make(handler) -> Endpoint:
+        model = getattr(handler, "model", "synthetic-model")
         endpoint = Endpoint(
-            f"https://{cassettes.PLACEHOLDER_HOST}/v1", REPLAY_KEY, "synthetic-model", transport=httpx2.MockTransport(handler)
+            f"https://{cassettes.PLACEHOLDER_HOST}/v1", REPLAY_KEY, model, transport=httpx2.MockTransport(handler)
         )
         made.append(endpoint)
         return endpoint
@@ -432,6 +439,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         "printed_bytes": grading.learner.printed,
         "isolation": grading.learner.isolation,
     }
+    if exitstatus == pytest.ExitCode.OK and any(
+        r.status != "passed" for r in grading.gradebook.results if grading.gradebook.scored(r)
+    ):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED  # a skip or an error in a scored test is not a pass
     if session.config.option.grade_json:
         grading.gradebook.write_json(Path(session.config.option.grade_json), extra)
     if session.config.option.grade_fd is not None:

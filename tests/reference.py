@@ -120,3 +120,12 @@ def check_dog_between(ranked, shown: str) -> None:
         all(place[cat] < place[DOG] for cat in CATS) and place[DOG] < place[SERVER],
         f"{shown}: the dog sentence should rank below both cat sentences and above the server sentence; got {scores}",
     )
+
+
+def expect_defaults_used(api, shown: str) -> None:
+    """After a call with no client or model: its requests went through get_client() with EMBED_MODEL."""
+    expect(api.sent, f"{shown} with no client made no request through get_client(): use it when client is None")
+    expect(
+        all(s.inputs and s.inputs.model == api.model for s in api.sent),
+        f"{shown} with no model did not send EMBED_MODEL ({api.model!r}): use it when model is None",
+    )

@@ -1,13 +1,16 @@
 """Exercise 1 — embed() in exercises/embed.py: texts in, one row of numbers per text out."""
 
 import json
+import re
 
 import httpx2
 import numpy as np
 import pytest
 
+from embedlab.learner import watch
 from embedlab.outcomes import attempt, expect, fail
-from tests.reference import raises
+from tests.reference import expect_defaults_used, raises
+from tests.synthetic import Synthetic
 
 TEXTS = ["The cat sat on the mat.", "A feline rested on the rug.", "We deployed the web server at noon."]
 QUERY = "a sleeping cat"
@@ -59,11 +62,14 @@ def test_returns_a_float_array_with_one_row_per_text(embed, api):
 
 @pytest.mark.points(2)
 def test_rows_hold_the_endpoints_vectors(embed, api):
-    """Row i holds the endpoint's vector for texts[i]"""
-    result = api.call(embed, TEXTS)
+    """Row i holds the endpoint's vector for texts[i], and the list is left as it was"""
+    texts = list(TEXTS)
+    result = api.call(embed, watch(texts))
     expected = api.vectors(TEXTS)
+    api.expect_explained(TEXTS, "embed(TEXTS)")
     check_matrix(result, expected, "embed(TEXTS)")
     check_rows(result, expected, "embed(TEXTS)")
+    expect(texts == TEXTS, f"embed(TEXTS) changed the list it was given into {texts}; build a new list instead")
 
 
 @pytest.mark.points(2)
@@ -81,10 +87,13 @@ def test_one_request_for_the_whole_list(embed, api):
     expect(api.sent[0].texts == TEXTS, f"embed(TEXTS) sent {api.sent[0].texts}; expected the texts, in order: {TEXTS}")
 
 
+@pytest.mark.synthetic
 @pytest.mark.points(1)
-def test_sends_the_model_it_is_given(embed, api):
+def test_sends_the_model_it_is_given(embed, synthetic_api):
     """Sends the model it is given, not a fixed name"""
+    api = synthetic_api(Synthetic())  # a model name made up for this test: no one could write it in
     api.call(embed, TEXTS)
+    expect(api.sent, "embed(TEXTS) sent no request through the `client` it was given: use that client")
     for sent in api.sent:
         expect(
             sent.inputs and sent.inputs.model == api.model,
@@ -141,27 +150,25 @@ def test_an_empty_list_raises_value_error(embed, api):
 
 @pytest.mark.points(1)
 def test_a_non_string_raises_type_error_naming_its_position(embed, api):
-    """A non-string item raises TypeError naming its position"""
-    texts = ["The cat sat on the mat.", "A feline rested on the rug.", None]
-    err = raises(
-        TypeError,
-        lambda: embed(texts, client=api.client, model=api.model),
-        shown="embed(['The cat sat on the mat.', 'A feline rested on the rug.', None])",
-        why="only strings can be embedded",
+    """A non-string item raises TypeError naming its position (its index)"""
+    cases = (
+        (["The cat sat on the mat.", 7, "A feline rested on the rug.", "We deployed the web server at noon."], 1, "an int"),
+        ([None, "The cat sat on the mat."], 0, "None"),
     )
-    expect(
-        "2" in str(err) or "3" in str(err) or "third" in str(err),
-        f"embed(...) raised TypeError({str(err)!r}); say which item is wrong: texts[2] is None",
-    )
+    for texts, index, what in cases:
+        shown = f"embed({texts!r})"
+        err = raises(TypeError, lambda: embed(texts, client=api.client, model=api.model), shown=shown, why="only strings can be embedded")
+        expect(
+            str(index) in re.findall(r"\d+", str(err)),
+            f"{shown} raised TypeError({str(err)!r}); name the position of the wrong item, its index: "
+            f"texts[{index}] is {what}",
+        )
 
 
+@pytest.mark.synthetic
 @pytest.mark.points(1)
-def test_uses_the_configured_client_and_model_by_default(embed, api):
+def test_uses_the_configured_client_and_model_by_default(embed, synthetic_api):
     """With no client or model, uses get_client() and EMBED_MODEL"""
-    api.vectors(TEXTS)
+    api = synthetic_api(Synthetic())
     attempt(embed.using_defaults(client=api.client, model=api.model), TEXTS)
-    expect(api.sent, "embed(TEXTS) with no client made no request through get_client(): use it when client is None")
-    expect(
-        all(s.inputs and s.inputs.model == api.model for s in api.sent),
-        f"embed(TEXTS) with no model did not send EMBED_MODEL ({api.model!r}): use it when model is None",
-    )
+    expect_defaults_used(api, "embed(TEXTS)")

@@ -7,12 +7,16 @@ import httpx2
 import numpy as np
 import pytest
 
+from embedlab.learner import watch
 from embedlab.outcomes import attempt, expect
 from embedlab.section import DOCS, QUERY
-from tests.reference import check_ranking, cosine_ref, rank_references, ranking_ref, raises
+from tests.reference import check_ranking, cosine_ref, expect_defaults_used, rank_references, ranking_ref, raises
+from tests.synthetic import Synthetic
 
 CAT_DOCS = {"The cat sat on the mat.", "A feline napped on the soft rug."}
 OTHER_QUERY = "shipping software to production"
+# The docs in another order, one of them twice: every doc gets its own (score, doc), repeats too.
+OTHER_DOCS = [DOCS[3], DOCS[1], DOCS[0], DOCS[3], DOCS[2]]
 
 
 def close(result, expected: float, tolerance: float = 1e-6) -> bool:
@@ -129,6 +133,7 @@ class TestRank:
         """Gives every doc a (score, doc) pair, best first"""
         query_vec, doc_vecs = rank_references(api, QUERY, DOCS)
         result = api.call(rank, QUERY, DOCS)
+        api.expect_explained([QUERY, *DOCS], f"rank({QUERY!r}, DOCS)")
         check_ranking(result, QUERY, DOCS, ranking_ref(query_vec, doc_vecs, DOCS), f"rank({QUERY!r}, DOCS)")
 
     @pytest.mark.points(2)
@@ -142,11 +147,12 @@ class TestRank:
             "this cassette set cannot grade the section — tell your instructor",
         )
         result = api.call(rank, QUERY, DOCS)
+        api.expect_explained([QUERY, *DOCS], f"rank({QUERY!r}, DOCS)")
         check_ranking(result, QUERY, DOCS, expected, f"rank({QUERY!r}, DOCS)")
         top = {doc for _, doc in result[:2]}
         expect(top == CAT_DOCS, f"rank({QUERY!r}, DOCS) put {sorted(top)} on top; the cat sentences belong there")
 
-    @pytest.mark.points(2)
+    @pytest.mark.points(1)
     def test_embeds_the_docs_in_one_request(self, rank, api):
         """Embeds the docs in one request (two at most, with the query)"""
         rank_references(api, QUERY, DOCS)
@@ -165,11 +171,23 @@ class TestRank:
 
     @pytest.mark.points(1)
     def test_ranks_any_query_and_docs_it_is_given(self, rank, api):
-        """Ranks whatever query and docs it is given"""
-        docs = DOCS[::-1]
+        """Ranks whatever query and docs it is given, a repeated doc included, and leaves them as they were"""
+        docs = OTHER_DOCS
+        given = list(docs)
+        shown = f"rank({OTHER_QUERY!r}, docs)"
         query_vec, doc_vecs = rank_references(api, OTHER_QUERY, docs)
-        result = api.call(rank, OTHER_QUERY, docs, hint="rank() must embed the query and the docs it is given, in their order.")
-        check_ranking(result, OTHER_QUERY, docs, ranking_ref(query_vec, doc_vecs, docs), f"rank({OTHER_QUERY!r}, docs)")
+        result = api.call(rank, OTHER_QUERY, watch(given), hint="rank() must embed the query and the docs it is given, in their order.")
+        expect(given == docs, f"{shown} changed the list of docs it was given into {given}; leave the caller's list alone")
+        api.expect_explained([OTHER_QUERY, *docs], shown)
+        check_ranking(result, OTHER_QUERY, docs, ranking_ref(query_vec, doc_vecs, docs), shown)
+
+    @pytest.mark.synthetic
+    @pytest.mark.points(1)
+    def test_uses_the_configured_client_and_model_by_default(self, rank, synthetic_api):
+        """With no client or model, uses get_client() and EMBED_MODEL"""
+        api = synthetic_api(Synthetic())
+        attempt(rank.using_defaults(client=api.client, model=api.model), QUERY, DOCS)
+        expect_defaults_used(api, f"rank({QUERY!r}, DOCS)")
 
     @pytest.mark.synthetic
     @pytest.mark.points(1)

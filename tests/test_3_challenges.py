@@ -1,19 +1,22 @@
 """Exercise 3 — the section's challenges in exercises/challenges.py."""
 
+import itertools
 import numbers
 
 import pytest
 
-from embedlab.outcomes import expect, fail
+from embedlab.outcomes import attempt, expect, fail
 from embedlab.section import DOCS, DOG, QUERY, TEN_SENTENCES
 from tests.reference import (
     check_dog_between,
     check_ranking,
     cosine_ref,
+    expect_defaults_used,
     expected_verdict,
     rank_references,
     ranking_ref,
 )
+from tests.synthetic import Synthetic
 
 THREE = ["Rain is expected over the weekend.", "The library opens at nine o'clock.", "Dogs love long walks in the park."]
 FORGOT = "confirm_intuition() ranks DOCS + [DOG] for QUERY: did you add the dog sentence to the docs?"
@@ -32,9 +35,10 @@ class TestConfirmIntuition:
         docs = DOCS + [DOG]
         query_vec, doc_vecs = rank_references(api, QUERY, docs)
         result = api.call(confirm_intuition, hint=FORGOT)
+        api.expect_explained([QUERY, *docs], "confirm_intuition()")
         check_ranking(result, QUERY, docs, ranking_ref(query_vec, doc_vecs, docs), "confirm_intuition()")
 
-    @pytest.mark.points(2)
+    @pytest.mark.points(1)
     def test_the_dog_lands_between_the_cats_and_the_server(self, confirm_intuition, api):
         """The dog lands below the cats and above the server"""
         docs = DOCS + [DOG]
@@ -53,6 +57,14 @@ class TestConfirmIntuition:
         expect(api.sent, "confirm_intuition() sent no request through the `client` it was given: pass client and model on")
         expect(len(api.sent) <= 2, f"confirm_intuition() made {len(api.sent)} requests; rank() needs at most 2")
 
+    @pytest.mark.synthetic
+    @pytest.mark.points(1)
+    def test_uses_the_configured_client_and_model_by_default(self, confirm_intuition, synthetic_api):
+        """With no client or model, uses get_client() and EMBED_MODEL"""
+        api = synthetic_api(Synthetic())
+        attempt(confirm_intuition.using_defaults(client=api.client, model=api.model))
+        expect_defaults_used(api, "confirm_intuition()")
+
 
 @pytest.mark.exercise("self_similarity", "challenges")
 class TestSelfSimilarity:
@@ -66,7 +78,7 @@ class TestSelfSimilarity:
         twice = api.vectors([text, text])
         return cosine_ref(twice[0], twice[1])
 
-    @pytest.mark.points(2)
+    @pytest.mark.points(1)
     def test_a_sentence_embedded_twice_scores_about_one(self, self_similarity, api):
         """A sentence embedded twice scores about 1.0"""
         text = "The cat sat on the mat."
@@ -78,7 +90,28 @@ class TestSelfSimilarity:
         )
         expect(abs(float(result) - want) <= 1e-5, f"self_similarity({text!r}) returned {result!r}; the cosine of the two vectors is {want:.6f}")
 
-    @pytest.mark.points(2)
+    @pytest.mark.synthetic
+    @pytest.mark.points(1)
+    def test_returns_the_cosine_of_the_two_vectors_it_got(self, self_similarity, synthetic_api):
+        """Returns the cosine of the two vectors it got, even when they differ a little"""
+        api = synthetic_api(Synthetic(noise=0.05))  # a server whose answers wobble from call to call
+        text = "The cat sat on the mat."
+        shown = f"self_similarity({text!r})"
+        result = api.call(self_similarity, text)
+        got = api.received(text)
+        expect(len(got) >= 2, f"{shown} embedded the text {len(got)} time(s); embed it twice and compare the two vectors")
+        expect(
+            isinstance(result, numbers.Real) and not isinstance(result, bool),
+            f"{shown} returned {result!r} (a {type(result).__name__}); return the cosine, a float",
+        )
+        cosines = [cosine_ref(a, b) for a, b in itertools.combinations(got, 2)]
+        expect(
+            any(abs(float(result) - c) <= 1e-5 for c in cosines),
+            f"{shown} returned {result!r}, but on this server the two vectors it got differ a little: their cosine "
+            f"is {cosines[0]:.6f}. Compute the cosine of the vectors the endpoint returned, don't assume 1.0",
+        )
+
+    @pytest.mark.points(1)
     def test_really_embeds_the_text_twice(self, self_similarity, api):
         """Really asks the endpoint twice"""
         text = "Embeddings turn text into vectors."
@@ -105,6 +138,14 @@ class TestSelfSimilarity:
             api.call(self_similarity, text)
             sent = [t for s in api.sent[first:] for t in s.texts]
             expect(text in sent, f"self_similarity({text!r}) embedded {sent}, not the text it was given")
+
+    @pytest.mark.synthetic
+    @pytest.mark.points(1)
+    def test_uses_the_configured_client_and_model_by_default(self, self_similarity, synthetic_api):
+        """With no client or model, uses get_client() and EMBED_MODEL"""
+        api = synthetic_api(Synthetic())
+        attempt(self_similarity.using_defaults(client=api.client, model=api.model), QUERY)
+        expect_defaults_used(api, f"self_similarity({QUERY!r})")
 
 
 @pytest.mark.exercise("batch_vs_loop", "challenges")
@@ -139,7 +180,24 @@ class TestBatchVsLoop:
         expect(result["cheaper"] in ("batch", "loop", "same"), f"{shown}['cheaper'] is {result['cheaper']!r}; say 'batch', 'loop' or 'same'")
         return result
 
-    @pytest.mark.points(2)
+    def received(self, api, texts: list[str], first: int, shown: str) -> dict:
+        """The costs the learner's own requests were told (their responses' usage)."""
+        sent = api.sent[first:]
+        expect(sent, f"{shown} reported costs without sending a request through the `client` it was given")
+        batches = [s for s in sent if s.texts == list(texts)]
+        expect(batches, f"{shown} never sent the texts together in one request: the batch is one request")
+        batch = batches[0]
+        loop = [s for s in sent if len(s.texts) == 1 and s is not batch]
+        tokens = [s.prompt_tokens or 0 for s in loop]
+        return {
+            "batch_requests": 1,
+            "loop_requests": len(loop),
+            "batch_tokens": batch.prompt_tokens or 0,
+            "loop_tokens": sum(tokens),
+            "cheaper": expected_verdict(batch.prompt_tokens or 0, sum(tokens), 1, len(loop)),
+        }
+
+    @pytest.mark.points(1)
     def test_makes_one_batch_request_and_one_per_text(self, batch_vs_loop, api):
         """Makes one batch request, then one request per text"""
         self.record(api, TEN_SENTENCES)
@@ -159,33 +217,50 @@ class TestBatchVsLoop:
             "it made 1 and 10: count the requests you actually make",
         )
 
+    @pytest.mark.synthetic
     @pytest.mark.points(2)
-    def test_tokens_come_from_usage(self, batch_vs_loop, api):
-        """Counts tokens from each response's usage"""
-        want = self.record(api, TEN_SENTENCES)
+    def test_tokens_come_from_usage(self, batch_vs_loop, synthetic_api):
+        """Counts tokens from each response's usage (here each request also costs 5 tokens of overhead)"""
+        api = synthetic_api(Synthetic(overhead=5))
         shown = "batch_vs_loop(TEN_SENTENCES)"
         result = self.run(batch_vs_loop, api, TEN_SENTENCES, shown)
-        for key in ("batch_tokens", "loop_tokens"):
+        want = self.received(api, TEN_SENTENCES, 0, shown)
+        for key, where in (("batch_tokens", "the batch's response"), ("loop_tokens", "the loop's ten responses, added up")):
             expect(
                 result[key] == want[key],
-                f"{shown}[{key!r}] is {result[key]}, but the endpoint's usage.prompt_tokens say {want[key]}"
-                + (": add up the loop's responses" if key == "loop_tokens" else ""),
+                f"{shown}[{key!r}] is {result[key]}, but usage.prompt_tokens of {where} say {want[key]}. "
+                "Read each response's usage; this server counts 5 extra tokens for every request",
             )
 
+    @pytest.mark.synthetic
     @pytest.mark.points(2)
-    def test_the_verdict_follows_the_numbers(self, batch_vs_loop, api):
-        """The verdict follows the numbers (one text costs the same either way)"""
-        for texts, shown in ((TEN_SENTENCES, "batch_vs_loop(TEN_SENTENCES)"), (THREE[:1], f"batch_vs_loop({THREE[:1]})")):
-            want = self.record(api, texts)
-            first = len(api.sent)
+    def test_the_verdict_follows_the_numbers(self, batch_vs_loop, synthetic_api):
+        """The verdict follows the tokens, then the requests: batch, loop or the same"""
+        cases = (
+            (Synthetic(overhead=5), TEN_SENTENCES, "each request costs 5 tokens more"),
+            (Synthetic(pad_batches=True), THREE + ["Hi."], "a batch pads every text to its longest"),
+            (Synthetic(), THREE[:1], "one text"),
+        )
+        for server, texts, how in cases:
+            api = synthetic_api(server)
+            shown = f"batch_vs_loop({texts if len(texts) < 3 else 'TEN_SENTENCES' if texts == TEN_SENTENCES else '4 texts'})"
             result = self.run(batch_vs_loop, api, texts, shown)
-            del api.sent[first:]
+            want = self.received(api, texts, 0, shown)
             expect(
                 result["cheaper"] == want["cheaper"],
-                f"{shown} says {result['cheaper']!r} is cheaper; with {want['batch_tokens']} vs "
-                f"{want['loop_tokens']} tokens and {want['batch_requests']} vs {want['loop_requests']} "
-                f"requests it is {want['cheaper']!r}. Tokens decide; with equal tokens, fewer requests wins",
+                f"{shown} says {result['cheaper']!r} is cheaper; on a server where {how}, its responses said "
+                f"{want['batch_tokens']} vs {want['loop_tokens']} tokens for {want['batch_requests']} vs "
+                f"{want['loop_requests']} requests, so it is {want['cheaper']!r}. Tokens decide; with equal tokens, "
+                "fewer requests wins",
             )
+
+    @pytest.mark.synthetic
+    @pytest.mark.points(1)
+    def test_uses_the_configured_client_and_model_by_default(self, batch_vs_loop, synthetic_api):
+        """With no client or model, uses get_client() and EMBED_MODEL"""
+        api = synthetic_api(Synthetic())
+        attempt(batch_vs_loop.using_defaults(client=api.client, model=api.model), THREE)
+        expect_defaults_used(api, "batch_vs_loop(THREE)")
 
     @pytest.mark.points(1)
     def test_works_for_any_list_of_texts(self, batch_vs_loop, api):

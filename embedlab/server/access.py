@@ -81,35 +81,43 @@ class AccessCheck:
         self.app = app
         self.rules = rules
         self.key = rules.api_key.encode() if rules.api_key else None
+        self._good_hosts: set[bytes] = set()  # Host values already allowed (only those: a few)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
-        host = headers.get("host")
-        if host is not None and not self.rules.host_allowed(host):
-            await errors.forbidden_host(host).response()(scope, receive, send)
-            return
-        origin = headers.get("origin")
+        host = origin = authorization = None
+        for name, value in scope["headers"]:  # one pass; most requests carry no Origin
+            if name == b"host":
+                host = value
+            elif name == b"origin":
+                origin = value.decode("latin-1")
+            elif name == b"authorization":
+                authorization = value.decode("latin-1")
+        if host is not None and host not in self._good_hosts:
+            if not self.rules.host_allowed(host.decode("latin-1")):
+                await errors.forbidden_host(host.decode("latin-1")).response()(scope, receive, send)
+                return
+            self._good_hosts.add(host)
         if origin is not None:
             if not self.rules.origin_allowed(origin):
                 await errors.forbidden_origin(origin).response()(scope, receive, send)
                 return
-            if scope["method"] == "OPTIONS" and "access-control-request-method" in headers:
+            if scope["method"] == "OPTIONS" and "access-control-request-method" in Headers(scope=scope):
                 await _preflight(origin)(scope, receive, send)
                 return
             send = _with_cors(send, origin)
-        error = self._key_error(scope, headers)
+        error = self._key_error(scope, authorization)
         if error is not None:
             await error.response()(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
-    def _key_error(self, scope: Scope, headers: Headers) -> errors.APIError | None:
+    def _key_error(self, scope: Scope, authorization: str | None) -> errors.APIError | None:
         if self.key is None or scope["path"] in OPEN_PATHS:
             return None
-        scheme, _, token = headers.get("authorization", "").strip().partition(" ")
+        scheme, _, token = (authorization or "").strip().partition(" ")
         token = token.strip()
         if not token:
             return errors.missing_key()

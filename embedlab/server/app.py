@@ -5,16 +5,14 @@
 - `GET  /health`  200 once the model is loaded; needs no key
 
 Every error, including the framework's own 404/405 and an unexpected exception, leaves as
-OpenAI's `{"error": {...}}` JSON on a connection that stays open; a bad request never reaches
-the model. No answer is built from the `Host` header (no redirects).
+OpenAI's `{"error": {...}}` JSON on a connection that stays open (with `protocol`); a bad
+request never reaches the model. No answer is built from the `Host` header (no redirects).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
-import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -26,17 +24,15 @@ from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from embedlab.server import errors
 from embedlab.server.access import AccessCheck, AccessRules
-from embedlab.server.backends import Backend, Embedded
+from embedlab.server.backends import Backend
 from embedlab.server.batching import MicroBatcher
 from embedlab.server.errors import APIError
 from embedlab.server.responses import embeddings_body, model_object, models_body, truncate
 from embedlab.server.validation import Limits, ModelInfo, parse_embedding_request, parse_json
 
-logger = logging.getLogger("embedlab.server")
 
 # Past these sizes, JSON parsing, token counting and float encoding move off the event loop, so
 # one big request does not hold up the small ones.
@@ -72,7 +68,7 @@ def create_app(backend: Backend, settings: ServerSettings) -> Starlette:
         payload = await run_in_threadpool(parse_json, body) if big else parse_json(body)
         query = parse_embedding_request(payload, model, limits)
         await _check_tokens(query.texts, len(body))
-        result = await _until_disconnected(request, batcher.embed(query.texts))
+        result = await batcher.embed(query.texts)  # cancelled if the client leaves (see `protocol`)
         vectors = result.vectors
         if query.dimensions is not None and query.dimensions < vectors.shape[1]:
             vectors = truncate(vectors, query.dimensions)
@@ -132,61 +128,20 @@ def create_app(backend: Backend, settings: ServerSettings) -> Starlette:
             Route("/v1/models/{model:path}", get_model, methods=["GET"]),
             Route("/health", health, methods=["GET"]),
         ],
-        middleware=[Middleware(CatchAll), Middleware(AccessCheck, rules=settings.access)],
-        exception_handlers={APIError: _api_error, HTTPException: _http_error, ClientDisconnect: _client_gone},
+        middleware=[Middleware(AccessCheck, rules=settings.access)],
+        exception_handlers={
+            APIError: _api_error,
+            HTTPException: _http_error,
+            ClientDisconnect: _client_gone,
+            # Starlette answers with this, then raises the error again: `protocol` keeps the
+            # connection open nonetheless, which uvicorn alone would drop.
+            Exception: _unexpected_error,
+        },
         lifespan=lifespan,
     )
     app.router.redirect_slashes = False  # a redirect would be built from the Host header
     app.state.batcher = batcher
     return app
-
-
-class CatchAll:
-    """An unexpected exception becomes OpenAI's 500 JSON on a connection that stays open.
-
-    (Starlette's own last-resort handler answers, then re-raises, and uvicorn drops the
-    keep-alive connection without saying so: the client's next request on it fails too.)"""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        started = False
-
-        async def sending(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, receive, sending)
-        except Exception:
-            if scope["type"] != "http" or started:
-                raise
-            logger.exception("unexpected error in %s %s", scope.get("method"), scope.get("path"))
-            await errors.server_error().response()(scope, receive, send)
-
-
-async def _until_disconnected(request: Request, work: asyncio.Future[Embedded] | object) -> Embedded:
-    """The result of `work`, unless the client goes away first: then `work` is cancelled (the
-    batcher drops what is left of the request) and ClientDisconnect is raised."""
-    task = asyncio.ensure_future(work)  # type: ignore[arg-type]
-    watch = asyncio.ensure_future(_disconnected(request))
-    try:
-        await asyncio.wait((task, watch), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        if not task.done():
-            task.cancel()
-        watch.cancel()
-    if not task.done():
-        raise ClientDisconnect()
-    return task.result()
-
-
-async def _disconnected(request: Request) -> None:
-    # The body has been read: the next message uvicorn hands over is the disconnect.
-    while (await request.receive())["type"] != "http.disconnect":
-        pass
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -236,3 +191,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 async def _client_gone(request: Request, exc: Exception) -> Response:
     return Response(status_code=400)  # nobody will read it; keeps the log free of a traceback
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> Response:
+    return errors.server_error().response()

@@ -1,26 +1,38 @@
 """The HTTP connection: uvicorn's httptools protocol, with the limits uvicorn leaves out.
 
 uvicorn reads as much header as a client sends (64 MiB were accepted), waits for a half-sent
-request as long as the client likes, and answers unreadable HTTP in plain text. This subclass:
+request as long as the client likes, answers unreadable HTTP in plain text, drops a keep-alive
+connection whenever the application raises, and lets a request run on after its client has
+gone. This subclass:
 
 - answers unreadable HTTP with OpenAI's error JSON (400), then closes the connection;
 - refuses a request whose request line and headers pass `max_header_bytes` (431);
 - gives each request `read_timeout` seconds from its first byte to arrive in full, headers and
-  body, and a new connection as long to start one (408, then the connection is closed).
+  body, and a new connection as long to start one (408, then the connection is closed);
+- keeps the connection open when the application raises after it answered (Starlette answers an
+  unexpected error with the handler the app gives it, then raises it again), and answers with
+  OpenAI's 500 JSON if it raised before answering;
+- cancels the application's task for a request whose client has gone: a request waiting for
+  the model leaves the queue (see `batching`).
 
-Everything the application answers itself goes through uvicorn's own code unchanged.
+Everything else goes through uvicorn's own code unchanged.
 """
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+import logging
 from asyncio import TimerHandle, Transport
 
 from starlette.types import ASGIApp, Receive, Scope, Send
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
 
 from embedlab.server import errors
 
 DEFAULT_MAX_HEADER_BYTES = 32 * 1024
+
+logger = logging.getLogger("embedlab.server")
 
 
 class GuardedHttpProtocol(HttpToolsProtocol):
@@ -33,13 +45,20 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         super().connection_made(transport)
         self._in_head = True  # reading a request line and headers (or waiting for them)
         self._head_bytes = 0  # bytes received while reading a head, counted before parsing
-        self._head_size = 0  # the parsed request line and headers
-        self._deadline: TimerHandle | None = None
-        self._arm()  # a connection that never sends a request is closed in time too
+        # Since when a request has been arriving (None: none is). One timer per connection checks
+        # it, rather than one per request: this costs nothing on the way of each request.
+        self._reading_since: float | None = self.loop.time()  # a new connection must send one
+        self._timer: TimerHandle | None = self.loop.call_later(self.read_timeout, self._check_deadline)
+        self._task: tuple[RequestResponseCycle, asyncio.Task[None]] | None = None
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        running = self._task
         super().connection_lost(exc)
+        if running is not None and not running[0].response_complete:
+            running[1].cancel()  # `_run` ends it quietly
 
     def data_received(self, data: bytes) -> None:
         if self._in_head:
@@ -55,21 +74,13 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._in_head = True
-        self._head_size = 0
-        if self._deadline is None:
-            self._arm()
-
-    def on_url(self, url: bytes) -> None:
-        self._head_size += len(url)
-        super().on_url(url)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._head_size += len(name) + len(value) + 4
-        super().on_header(name, value)
+        if self._reading_since is None:
+            self._reading_since = self.loop.time()
 
     def on_headers_complete(self) -> None:
         self._in_head = False
-        if self._head_size <= self.max_header_bytes:
+        size = len(self.url) + sum(map(len, itertools.chain.from_iterable(self.headers))) + 4 * len(self.headers)
+        if size <= self.max_header_bytes:
             super().on_headers_complete()
             return
         # A head that arrived whole in one read: uvicorn runs the request cycle as usual, but with
@@ -82,22 +93,37 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
-        self._disarm()
+        self._reading_since = None
         self._in_head = True
         self._head_bytes = 0
 
+    # running the application
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGIApp) -> None:  # type: ignore[override]
+        async def run(scope: Scope, receive: Receive, send: Send) -> None:
+            self._task = (cycle, asyncio.current_task())  # type: ignore[assignment]
+            try:
+                await app(scope, receive, send)
+            except asyncio.CancelledError:
+                if not cycle.disconnected:  # cancelled for another reason than the client leaving
+                    raise
+            except Exception:
+                logger.exception("unexpected error in %s %s", scope.get("method"), scope.get("path"))
+                if not cycle.response_started:
+                    await errors.server_error().response()(scope, receive, send)
+            finally:
+                if self._task is not None and self._task[0] is cycle:
+                    self._task = None
+
+        super()._start_asgi_task(cycle, run)
+
     # the read deadline
-    def _arm(self) -> None:
-        self._deadline = self.loop.call_later(self.read_timeout, self._too_slow)
-
-    def _disarm(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
-
-    def _too_slow(self) -> None:
-        self._deadline = None
+    def _check_deadline(self) -> None:
+        self._timer = None
         if self.transport.is_closing():
+            return
+        left = self.read_timeout if self._reading_since is None else self._reading_since + self.read_timeout - self.loop.time()
+        if left > 0:
+            self._timer = self.loop.call_later(left, self._check_deadline)
             return
         cycle = None if self._in_head else self.cycle
         if cycle is not None and cycle.response_started:  # the application answered already
@@ -107,7 +133,6 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def _refuse(self, error: errors.APIError) -> None:
         """Answer `error` ourselves and close; a request the application is reading ends for it."""
-        self._disarm()
         if self.cycle is not None and not self.cycle.response_complete:
             if self.cycle.response_started:
                 self.transport.close()

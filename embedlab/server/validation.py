@@ -70,6 +70,9 @@ def _parse_int(digits: str) -> int:
     return int(digits) if len(digits) <= _INT_DIGITS else HugeInt(digits)
 
 
+_DECODER = json.JSONDecoder(parse_int=_parse_int)  # made once: json.loads(..., parse_int=) makes one per call
+
+
 def json_type(value: Any) -> str:
     """The JSON name of a value's type, with its article, for messages."""
     if value is None:
@@ -89,7 +92,7 @@ def json_type(value: Any) -> str:
 
 def parse_json(body: bytes) -> Any:
     try:
-        return json.loads(body, parse_int=_parse_int)
+        return _DECODER.decode(body.decode("utf-8"))
     except (ValueError, RecursionError):  # includes invalid UTF-8 and absurdly nested arrays
         raise invalid(
             "We could not parse the JSON body of your request. The API expects a JSON payload, "

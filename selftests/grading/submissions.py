@@ -13,6 +13,8 @@ import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[2]  # the kit, as a submission that goes looking would find it
+
 
 @dataclass(frozen=True)
 class Mistake:
@@ -110,7 +112,7 @@ MISTAKES = [
             client, model = client_and_model(client, model)
             response = client.embeddings.create(model=model, input=texts)
             return np.array([item.embedding for item in sorted(response.data, key=lambda i: i.index)])
-        """), "test_a_non_string_raises_type_error", "say which item is wrong"),
+        """), "test_a_non_string_raises_type_error", "name the position of the wrong item"),
     Mistake("embed-ignores-the-client", "embed.py", f("""
         def embed(texts, *, client=None, model=None):
             from embedlab.common import get_client
@@ -174,7 +176,7 @@ MISTAKES = [
             words = set(query.lower().split())
             scored = [(float(len(words & set(d.lower().strip('.').split()))), d) for d in docs]
             return sorted(scored, key=lambda p: p[0], reverse=True)
-        """), "test_gives_every_doc_a_score_best_first", "cosine(query vector, doc vector)"),
+        """), "test_gives_every_doc_a_score_best_first", "made no request through the `client`"),
     Mistake("rank-one-request-per-doc", "similarity.py", f("""
         def rank(query, docs, *, client=None, model=None):
             q = embed([query], client=client, model=model)[0]
@@ -258,6 +260,137 @@ MISTAKES = [
                     "loop_tokens": sum(r.usage.prompt_tokens for r in loop),
                     "cheaper": "batch" if len(texts) > 1 else "same"}
         """), "test_works_for_any_list_of_texts", "for these three texts"),
+    # -- answers that look right on a recording but are not ---------------------------------
+    Mistake("embed-hard-codes-the-recorded-model", "embed.py", f("""
+        def embed(texts, *, client=None, model=None):
+            client, _ = client_and_model(client, model or "all-MiniLM-L6-v2")
+            texts = [texts] if isinstance(texts, str) else list(texts)
+            if not texts:
+                raise ValueError("empty")
+            for i, t in enumerate(texts):
+                if not isinstance(t, str):
+                    raise TypeError(f"texts[{i}] is not a string")
+            response = client.embeddings.create(model="all-MiniLM-L6-v2", input=texts)
+            return np.array([item.embedding for item in sorted(response.data, key=lambda i: i.index)])
+        """), "test_sends_the_model_it_is_given", "use the `model` argument"),
+    Mistake("embed-returns-none", "embed.py", f("""
+        def embed(texts, *, client=None, model=None):
+            return None
+        """), "test_sends_the_model_it_is_given", "sent no request"),
+    Mistake("embed-type-error-counts-the-texts", "embed.py", f("""
+        def embed(texts, *, client=None, model=None):
+            texts = [texts] if isinstance(texts, str) else list(texts)
+            if not texts:
+                raise ValueError("empty")
+            if not all(isinstance(t, str) for t in texts):
+                raise TypeError(f"all {len(texts)} texts must be strings")
+            client, model = client_and_model(client, model)
+            response = client.embeddings.create(model=model, input=texts)
+            return np.array([item.embedding for item in sorted(response.data, key=lambda i: i.index)])
+        """), "test_a_non_string_raises_type_error", "its index"),
+    Mistake("embed-strips-the-callers-list", "embed.py", f("""
+        def embed(texts, *, client=None, model=None):
+            if isinstance(texts, str):
+                texts = [texts]
+            if not texts:
+                raise ValueError("empty")
+            for i, t in enumerate(texts):
+                if not isinstance(t, str):
+                    raise TypeError(f"texts[{i}] is not a string")
+            texts[:] = [t.strip() + " " for t in texts]
+            client, model = client_and_model(client, model)
+            response = client.embeddings.create(model=model, input=[t.strip() for t in texts])
+            return np.array([item.embedding for item in sorted(response.data, key=lambda i: i.index)])
+        """), "test_rows_hold_the_endpoints_vectors", "changed the list it was given"),
+    Mistake("embed-caches-across-clients", "embed.py", f("""
+        _cache = {}
+
+        def embed(texts, *, client=None, model=None):
+            texts = [texts] if isinstance(texts, str) else list(texts)
+            if not texts:
+                raise ValueError("empty")
+            for i, t in enumerate(texts):
+                if not isinstance(t, str):
+                    raise TypeError(f"texts[{i}] is not a string")
+            key = tuple(texts)
+            if key not in _cache:
+                client, model = client_and_model(client, model)
+                response = client.embeddings.create(model=model, input=texts)
+                _cache[key] = np.array([item.embedding for item in sorted(response.data, key=lambda i: i.index)])
+            return _cache[key]
+        """), "test_rows_hold_the_endpoints_vectors", "made no request through the `client`"),
+    Mistake("embed-reads-the-cassettes", "embed.py", f("""
+        def embed(texts, *, client=None, model=None):
+            import glob, json, yaml
+            texts = [texts] if isinstance(texts, str) else list(texts)
+            found = {}
+            for path in glob.glob(KIT_ROOT + "/cassettes/*/test_1_embed.yaml"):
+                for item in yaml.safe_load(open(path))["interactions"]:
+                    sent = json.loads(item["request"]["body"]) if isinstance(item["request"]["body"], str) else item["request"]["body"]["json"]
+                    answer = json.loads(item["response"]["body"]["string"])
+                    if sent["input"] == texts and sent["model"] == model:
+                        found = {d["index"]: d["embedding"] for d in answer["data"]}
+            if not found:
+                return np.zeros((len(texts), 3))
+            return np.array([found[i] for i in range(len(texts))])
+        """).replace("KIT_ROOT", repr(str(ROOT))), "test_rows_hold_the_endpoints_vectors", "made no request through the `client`"),
+    Mistake("rank-forgets-to-pass-the-model", "similarity.py", f("""
+        def rank(query, docs, *, client=None, model=None):
+            vectors = embed([query] + list(docs), client=client)
+            return sorted(((cosine(vectors[0], v), d) for v, d in zip(vectors[1:], docs)), key=lambda p: p[0], reverse=True)
+        """), "test_gives_every_doc_a_score_best_first", "pass client=client, model=model on"),
+    Mistake("rank-keeps-one-score-per-text", "similarity.py", f("""
+        def rank(query, docs, *, client=None, model=None):
+            vectors = embed([query] + list(docs), client=client, model=model)
+            scores = {d: cosine(vectors[0], v) for v, d in zip(vectors[1:], docs)}
+            return sorted(((s, d) for d, s in scores.items()), key=lambda p: p[0], reverse=True)
+        """), "test_ranks_any_query_and_docs_it_is_given", "items for 5 docs"),
+    Mistake("rank-puts-the-query-in-the-callers-list", "similarity.py", f("""
+        def rank(query, docs, *, client=None, model=None):
+            docs.insert(0, query)
+            vectors = embed(docs, client=client, model=model)
+            return sorted(((cosine(vectors[0], v), d) for v, d in zip(vectors[1:], docs[1:])), key=lambda p: p[0], reverse=True)
+        """), "test_ranks_any_query_and_docs_it_is_given", "changed the list of docs"),
+    Mistake("self-similarity-asks-twice-then-says-one", "challenges.py", f("""
+        def self_similarity(text, *, client=None, model=None):
+            embed([text], client=client, model=model)
+            embed([text], client=client, model=model)
+            return 1.0
+        """), "test_returns_the_cosine_of_the_two_vectors_it_got", "don't assume 1.0"),
+    Mistake("batch-vs-loop-copies-the-batch-tokens", "challenges.py", f("""
+        def batch_vs_loop(texts, *, client=None, model=None):
+            client, model = client_and_model(client, model)
+            batch = client.embeddings.create(model=model, input=list(texts))
+            loop = [client.embeddings.create(model=model, input=[t]) for t in texts]
+            tokens = batch.usage.prompt_tokens
+            return {"batch_requests": 1, "loop_requests": len(loop), "batch_tokens": tokens, "loop_tokens": tokens,
+                    "cheaper": "batch" if len(loop) > 1 else "same"}
+        """), "test_tokens_come_from_usage", "usage.prompt_tokens of"),
+    Mistake("batch-vs-loop-judges-by-requests", "challenges.py", f("""
+        def batch_vs_loop(texts, *, client=None, model=None):
+            client, model = client_and_model(client, model)
+            batch = client.embeddings.create(model=model, input=list(texts))
+            loop = [client.embeddings.create(model=model, input=[t]) for t in texts]
+            result = {"batch_requests": 1, "loop_requests": len(loop), "batch_tokens": batch.usage.prompt_tokens,
+                      "loop_tokens": sum(r.usage.prompt_tokens for r in loop)}
+            result["cheaper"] = "batch" if result["batch_requests"] < result["loop_requests"] else "same"
+            return result
+        """), "test_the_verdict_follows_the_numbers", "Tokens decide"),
+    Mistake("batch-vs-loop-ignores-the-defaults", "challenges.py", f("""
+        def batch_vs_loop(texts, *, client=None, model=None):
+            batch = client.embeddings.create(model=model, input=list(texts))
+            loop = [client.embeddings.create(model=model, input=[t]) for t in texts]
+            result = {"batch_requests": 1, "loop_requests": len(loop), "batch_tokens": batch.usage.prompt_tokens,
+                      "loop_tokens": sum(r.usage.prompt_tokens for r in loop)}
+            b, l = (result["batch_tokens"], 1), (result["loop_tokens"], len(loop))
+            result["cheaper"] = "same" if b == l else ("batch" if b < l else "loop")
+            return result
+        """), "TestBatchVsLoop::test_uses_the_configured_client_and_model_by_default", "AttributeError"),
+    Mistake("cosine-skips-itself", "similarity.py", f("""
+        def cosine(a, b):
+            import pytest
+            pytest.skip("no cosine today")
+        """), "test_same_direction_scores_one", "Skipped"),
     # -- accidents the class grader must survive -------------------------------------------------
     Mistake("hangs-forever", "challenges.py", f("""
         def batch_vs_loop(texts, *, client=None, model=None):
