@@ -1,9 +1,10 @@
 """A backend slowed or broken on purpose, for the server's own tests.
 
 `embedlab serve --test-slow SECONDS --test-fail-on TEXT` (hidden options) wraps the real model in
-`FaultyBackend`: each model call first sleeps, and a call whose texts include TEXT raises. So a
-test can make a backlog of queued requests, or a merged call that fails, in a second or two of
-real time instead of minutes of real work.
+`FaultyBackend`: each model call first sleeps, and a call whose texts include TEXT raises (so
+does counting their tokens, which the server does for big requests: an error it does not
+expect). So a test can make a backlog of queued requests, or a merged call that fails, in a
+second or two of real time instead of minutes of real work.
 """
 
 from __future__ import annotations
@@ -25,11 +26,15 @@ class FaultyBackend(Backend):
         self._fail_on = fail_on
 
     def embed(self, texts: list[str]) -> Embedded:
-        if self._fail_on is not None and self._fail_on in texts:
-            raise RuntimeError(f"test fault: a model call with {self._fail_on!r} in it")
+        self._fail_if_asked(texts)
         if self._delay:
             time.sleep(self._delay)
         return self._inner.embed(texts)
 
     def count_tokens(self, texts: list[str]) -> int:
+        self._fail_if_asked(texts)
         return self._inner.count_tokens(texts)
+
+    def _fail_if_asked(self, texts: list[str]) -> None:
+        if self._fail_on is not None and self._fail_on in texts:
+            raise RuntimeError(f"test fault: {self._fail_on!r} among the texts")

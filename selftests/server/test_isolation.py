@@ -84,6 +84,8 @@ ERRORS = [  # (what, method, path, body, extra headers, status)
     ("not JSON", "POST", "/v1/embeddings", b"a cat", {"content-type": "text/plain"}, 415),
     ("web page", "POST", "/v1/embeddings", embeddings_body(MODEL, "a cat"), {"origin": "https://example.com"}, 403),
     ("model failure", "POST", "/v1/embeddings", embeddings_body(MODEL, "boom"), {}, 500),
+    # big enough for the server to count its tokens, which fails: an error the server did not expect
+    ("unexpected error", "POST", "/v1/embeddings", embeddings_body(MODEL, ["boom"] + ["x" * 30_000] * 11), {}, 500),
 ]
 
 
@@ -95,6 +97,8 @@ def test_errors_keep_the_connection_open(faulty_server: LocalServer) -> None:
             assert_openai_error(reply, status)
             assert "close" not in reply.headers.get("connection", ""), what
             assert raw.post(good).status_code == 200, f"the request after {what} failed"
+    assert "unexpected error in POST /v1/embeddings" in faulty_server.output  # logged once, by us
+    assert "Exception in ASGI application" not in faulty_server.output  # not by uvicorn, which drops the connection
 
 
 def test_limit_errors_keep_the_connection_open(strict_server: LocalServer) -> None:
