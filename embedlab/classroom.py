@@ -39,8 +39,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from embedlab.section import EXERCISES
+
 EXERCISE_FILES = ("embed.py", "similarity.py", "challenges.py")
-EXERCISES = ("embed", "cosine", "rank", "confirm_intuition", "self_similarity", "batch_vs_loop")
 IMPORTS_SOLUTIONS = re.compile(r"^\s*(from\s+solutions\b|import\s+solutions\b)", re.MULTILINE)
 OUTPUT_FLAGGED = 1024 * 1024  # printing more than this is flagged
 FILE_CAP = 1024 * 1024  # the largest submission file read

@@ -39,6 +39,19 @@ def get_client() -> OpenAI:
     return OpenAI(api_key=os.environ.get("OPENAI_API_KEY") or "no-key-needed")
 
 
+def package_of(file: str) -> str:
+    """For an exercise file run as a script (`python exercises/similarity.py`, as the course runs
+    its scripts): make its folder importable as a package and return the package's name, so its
+    `from .embed import embed` works as it does under `python -m exercises.similarity`."""
+    import sys
+    from pathlib import Path
+
+    folder = Path(file).resolve().parent
+    if str(folder.parent) not in sys.path:
+        sys.path.insert(0, str(folder.parent))
+    return folder.name
+
+
 def run_script(main: Callable[[], None]) -> None:
     """Run an exercise file's script part and turn the usual problems into one readable line."""
     if not EMBED_MODEL:

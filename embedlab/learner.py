@@ -250,7 +250,12 @@ class Learner:
     # -- resolving and calling -------------------------------------------------------------------
 
     def function(self, module: str, name: str) -> RemoteFunction:
-        """The learner's `module.name`, checked to exist; a missing or broken one fails the test."""
+        """The learner's `module.name`. Checked when first called, so a missing function or a file
+        that does not import fails the test that calls it (a failure, not an error in setup)."""
+        return RemoteFunction(self, module, name)
+
+    def resolve(self, module: str, name: str) -> None:
+        """Fail the test, in one sentence, unless the learner's `module.name` is a function."""
         file = f"{self.package}/{module}.py"
         if module in self._import_errors:
             fail(self._import_errors[module])
@@ -280,7 +285,6 @@ class Learner:
                 self._resolved[key] = f"{file} has no function {name}(): did it get renamed or deleted?"
         if self._resolved[key]:
             fail(self._resolved[key])
-        return RemoteFunction(self, module, name)
 
     def call(
         self,
@@ -294,6 +298,7 @@ class Learner:
         key = (function.module, function.name)
         if key in self.stuck:
             raise StoppedAfter(self.stuck[key])
+        self.resolve(function.module, function.name)
         handles: dict[int, dict] = dict(extra_clients or {})
 
         def number(value: Any) -> int | None:

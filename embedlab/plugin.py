@@ -19,7 +19,8 @@ import pytest
 from embedlab import __version__, cassettes, outcomes
 from embedlab.learner import Learner, LearnerRaised
 from embedlab.live import LiveConfig, LiveUnavailable
-from embedlab.report import LIVE, Gradebook, Result
+from embedlab.report import LIVE, Gradebook, Result, RunInfo
+from embedlab.section import EXERCISES
 
 REPLAY_KEY = "replay-needs-no-key"
 
@@ -76,18 +77,24 @@ class Grading:
         self.references: dict[Path, dict] = {}  # per cassette: what the endpoint answered the grader
         self.recorded_anything = False
         self.started = False
+        self.selected: str | None = None  # `-k <exercise>`
+        self.deselected = False
+        self.whole_section = True
 
-    def prestart(self, config: pytest.Config) -> None:
+    def prestart(self, config: pytest.Config) -> bool:
         """When the command line can only mean grading, fork the worker before collecting: it
-        imports openai on the other core while this process collects the tests."""
+        imports openai on the other core while this process collects the tests. True if it is
+        a grading run."""
         tests = (self.root / "tests").resolve()
-        paths = [Path(str(a).split("::", 1)[0]).resolve() for a in config.args]
+        here = Path(config.invocation_params.dir)
+        paths = [(here / str(a).split("::", 1)[0]).resolve() for a in config.args]
         if not paths or not all(p == tests or tests in p.parents for p in paths):
-            return
+            return False
         try:
             self.start(launch_only=True)
         except (pytest.UsageError, OSError):
             self.started = False
+        return True
 
     def start(self, launch_only: bool = False) -> None:
         """Check the options against the repo; only when grading tests were collected."""
@@ -184,6 +191,12 @@ class Grading:
             pytest.skip(str(self._live))
         return self._live
 
+    def live_label(self) -> str:
+        """Which endpoint the live checks used, without its address: reports may be shared."""
+        if not isinstance(self._live, LiveConfig):
+            return "live checks"
+        return f"{self._live.model} on " + ("embedlab serve" if self.live_mode == "local" else "your endpoint")
+
     def finish(self) -> None:
         self.stack.close()
         if self.recording and self.recorded_anything:
@@ -210,7 +223,26 @@ def pytest_configure(config: pytest.Config) -> None:
     ):
         config.addinivalue_line("markers", line)
     grading = config.stash[GRADING] = Grading(config)
-    grading.prestart(config)
+    _grade_the_section_from_anywhere(config)
+    if grading.prestart(config):
+        _quiet_pytest_summary(config)
+
+
+def _grade_the_section_from_anywhere(config: pytest.Config) -> None:
+    """`pytest` typed inside exercises/ (or any folder of the kit) grades the section, as at the top."""
+    root = config.rootpath.resolve()
+    here = Path(config.invocation_params.dir).resolve()
+    if config.args_source == pytest.Config.ArgsSource.INVOCATION_DIR and here != root and root in here.parents:
+        if (root / "tests").is_dir() and not list(here.glob("test_*.py")):
+            config.args[:] = [str(root / "tests")]
+
+
+def _quiet_pytest_summary(config: pytest.Config) -> None:
+    """The grading table says it all: pytest's own failure sections and short summary are left out
+    unless asked for (-r…, --tb, -v)."""
+    given = config.invocation_params.args
+    if not any(str(a).startswith(("-r", "--tb", "-v", "--verbose", "--no-summary")) for a in given):
+        config.option.no_summary = True
 
 
 def _grading(config: pytest.Config) -> Grading:
@@ -399,13 +431,43 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 _graded_items: dict[str, pytest.Item] = {}
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`-k embed` means the exercise embed: exactly its tests, whatever other names contain "embed"."""
+    keyword = (config.option.keyword or "").strip()
+    if keyword in EXERCISES:
+        chosen = [i for i in items if _exercise_of(i) == keyword]
+        dropped = [i for i in items if _exercise_of(i) != keyword]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+        items[:] = chosen
+        config.option.keyword = ""  # selected here; pytest's own -k would match substrings
+        _grading(config).selected = keyword
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    config = session.config
     _graded_items.clear()
-    _graded_items.update((item.nodeid, item) for item in items if _graded(item))
+    _graded_items.update((item.nodeid, item) for item in session.items if _graded(item))
     if _graded_items:
         grading = _grading(config)
         grading.start()
         grading.import_libraries()
+        names = {_exercise_of(i) for i in _graded_items.values()}
+        grading.whole_section = set(EXERCISES) <= names and not grading.deselected
+
+
+def pytest_deselected(items) -> None:
+    if any(_graded(i) for i in items):
+        for item in items:
+            _grading(item.config).deselected = True
+            break
+
+
+def _exercise_of(item: pytest.Item) -> str | None:
+    marker = item.get_closest_marker("exercise")
+    return marker.args[0] if marker else None
 
 
 def _title(item: pytest.Item) -> str:
@@ -415,15 +477,37 @@ def _title(item: pytest.Item) -> str:
     return item.name.removeprefix("test_").replace("_", " ")
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+@pytest.hookimpl(wrapper=True, tryfirst=True, specname="pytest_sessionfinish")
+def pytest_sessionfinish_shows_the_grades_last(session: pytest.Session, exitstatus: int):
+    """The grading table and "Next:" come last, after pytest's own closing line."""
+    result = yield
+    config = session.config
     grading = _grading(config)
-    if not grading.gradebook.results:
-        return
-    terminalreporter.section(f"embedlab — grading {grading.learner.package}/ against {grading.set_name}", sep="=")
-    for line in grading.gradebook.summary_lines():
-        terminalreporter.write_line(line)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if not grading.gradebook.results or reporter is None:
+        return result
+    width = reporter._tw.fullwidth
+    header = f"embedlab — grading {grading.learner.package}/ against {grading.set_name}"
+    if isinstance(grading._live, LiveConfig):
+        header += f"; live: {grading._live.model}"
+    reporter.write_sep("=", header[: width - 6])
+    stopped = None
+    if exitstatus == pytest.ExitCode.INTERRUPTED:
+        stopped = "interrupted"
+    elif session.shouldstop:
+        stopped = "stopped at the first failure: -x"
+    run = RunInfo(
+        collected=len(_graded_items),
+        whole_section=grading.whole_section,
+        stopped=stopped,
+        live_label=grading.live_label(),
+    )
+    for line in grading.gradebook.summary_lines(run, width):
+        reporter.write_line(line)
+    return result
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     grading = _grading(session.config)
     if not grading.started:

@@ -7,6 +7,7 @@ plugin turns every finished test into a `Result`, and this module only formats t
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +60,17 @@ class Exercise:
 
 
 @dataclass
+class RunInfo:
+    """What the run covered, for the closing words: how many checks were collected, whether it was
+    the whole section (no -k, no single file), why it stopped early, and the live endpoint."""
+
+    collected: int = 0
+    whole_section: bool = True
+    stopped: str | None = None
+    live_label: str = "live checks"
+
+
+@dataclass
 class Gradebook:
     results: list[Result] = field(default_factory=list)
     score_live: bool = False
@@ -86,47 +98,76 @@ class Gradebook:
 
     # -- the terminal ----------------------------------------------------------------------------
 
-    def summary_lines(self) -> list[str]:
+    def summary_lines(self, run: RunInfo | None = None, width: int = WIDTH) -> list[str]:
+        """The table, the total and what to do next, fitted to `width` columns."""
+        run = run or RunInfo()
+        width = max(60, min(width, 120))
         exercises = self.exercises()
         graded = [e for e in exercises if not e.live or self.score_live]
+        show_file = width >= 96
         lines = []
         for exercise in exercises:
             passed = sum(r.status == "passed" for r in exercise.results)
             checks = f"{passed}/{len(exercise.results)} checks"
-            if exercise.live and not self.score_live:
-                points = "not scored"
-            else:
-                points = f"{_num(exercise.earned)}/{_num(exercise.possible)} pts"
+            points = "not scored" if exercise.live and not self.score_live else f"{_num(exercise.earned)}/{_num(exercise.possible)} pts"
             status = exercise.status
             if status == "skipped":
-                detail = exercise.results[0].message.splitlines()[0] if exercise.results[0].message else ""
-                lines.append(f"  {'skipped':<12} {exercise.name:<18} {detail}")
+                detail = _first_line(exercise.results[0].message)
+                lines.append(_fit(f"  {'skipped':<12} {exercise.name:<18} {detail}", width))
                 continue
-            lines.append(f"  {status:<12} {exercise.name:<18} {exercise.file:<26} {checks:<11} {points}")
+            where = (run.live_label if exercise.live else exercise.file) if show_file else ""
+            where = f"{where:<26} " if show_file else ""
+            lines.append(_fit(f"  {status:<12} {exercise.name:<18} {where}{checks:<11} {points}", width))
         done = sum(e.status == "done" for e in graded)
         lines.append("")
         if not graded:
-            lines.append("  Only live checks ran: they are reported, and scored only with --score-live.")
+            lines.append(_fit("  Only live checks ran: they are reported, and scored only with --score-live.", width))
             return lines
         lines.append(
             f"  Total: {_num(self.earned)}/{_num(self.possible)} points  {_bar(self.earned, self.possible)}  "
             f"{done} of {len(graded)} exercises done"
         )
-        lines.extend(self.next_step(graded))
+        ran = len(self.results)
+        if run.collected and ran < run.collected:
+            lines.append(_fit(f"  Only {ran} of {run.collected} checks ran ({run.stopped or 'stopped early'}): the total is not your grade.", width))
+        lines.extend(self.next_step(graded, run, width))
         return lines
 
-    def next_step(self, graded: list[Exercise]) -> list[str]:
-        """What to do next, Rustlings-style: the first exercise that is not done, and why."""
+    def next_step(self, graded: list[Exercise], run: RunInfo | None = None, width: int = WIDTH) -> list[str]:
+        """What to do next, Rustlings-style: the first exercise that is not done, and why — a cause
+        shared by several tests (a syntax error, a missing function) said once, with their count."""
+        run = run or RunInfo()
+        broken = next((r for r in self.results if r.status == "failed" and r.file and r.message.startswith(r.file)), None)
+        if broken is not None:  # a file that does not import: it blocks everything in it, fix it first
+            same = sum(r.message == broken.message for r in self.results)
+            return ["", *_wrap(f"Next: fix {broken.file} (this stops {same} checks):", width=width), *_wrap(broken.message, "    ", width)]
         for exercise in graded:
             problem = exercise.first_problem()
             if problem is None:
                 continue
+            same = sum(r.message == problem.message and r.status == problem.status for r in self.results)
+            blocks = f" (this stops {same} checks)" if same > 1 and problem.status != "not started" else ""
             if problem.status == "not started":
-                return ["", *_wrap(f"Next: {problem.message}")]
-            return ["", *_wrap(f"Next: fix {exercise.name} in {exercise.file} — {problem.title}:"), *_wrap(problem.message, "    ")]
-        if graded:
-            return ["", *_wrap("Everything passes. Well done! Now try the live checks: set EMBED_MODEL in .env, or run `pytest --live local`.")]
-        return []
+                return ["", *_wrap(f"Next: {problem.message}", width=width)]
+            return [
+                "",
+                *_wrap(f"Next: fix {exercise.name} in {exercise.file} — {problem.title}{blocks}:", width=width),
+                *_wrap(problem.message, "    ", width),
+            ]
+        return ["", *_wrap(self.closing(run), width=width)]
+
+    def closing(self, run: RunInfo) -> str:
+        """The last line when nothing is left to fix: it speaks of what actually ran."""
+        live = [r for r in self.results if r.live]
+        if not run.whole_section:
+            names = ", ".join(dict.fromkeys(r.exercise for r in self.results if not r.live))
+            return f"Everything selected passes ({names}). Run `pytest` to grade the whole section."
+        if live and all(r.status == "passed" for r in live):
+            return "Everything passes, and so do the live checks on your endpoint. Well done: the section is complete."
+        if live and any(r.status == "failed" for r in live):
+            first = next(r for r in live if r.status == "failed")
+            return f"Everything passes offline. On your endpoint: {first.title} — {_first_line(first.message)}"
+        return "Everything passes. Well done! Now try the live checks: set EMBED_MODEL in .env, or run `pytest --live local`."
 
     # -- machine-readable ------------------------------------------------------------------------
 
@@ -204,9 +245,21 @@ def _first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else ""
 
 
-def _wrap(text: str, indent: str = "  ") -> list[str]:
-    """Lines of at most WIDTH characters, each paragraph's continuation indented under its start."""
+_NBSP = "\u00a0"
+
+
+def _wrap(text: str, indent: str = "  ", width: int = WIDTH) -> list[str]:
+    """Lines of at most `width` characters, each paragraph's continuation indented under its start;
+    a `command in backticks` is never split across lines."""
     lines = []
     for paragraph in text.strip().splitlines():
-        lines.extend(textwrap.wrap(paragraph, WIDTH, initial_indent=indent, subsequent_indent=indent + "  ") or [""])
+        kept = re.sub(r"`[^`]*`", lambda m: m.group(0).replace(" ", _NBSP), paragraph)
+        wrapped = textwrap.wrap(
+            kept, width, initial_indent=indent, subsequent_indent=indent + "  ", break_on_hyphens=False, break_long_words=False
+        ) or [""]
+        lines.extend(line.replace(_NBSP, " ") for line in wrapped)
     return lines
+
+
+def _fit(line: str, width: int) -> str:
+    return line if len(line) <= width else line[: width - 1] + "…"

@@ -1,6 +1,6 @@
 """Exercise 3 — the section's three challenges.
 
-Run it: python -m exercises.challenges   Grade it: pytest tests/test_challenges.py
+Run it: python exercises/challenges.py   Grade it: pytest tests/test_3_challenges.py
 
 The section's sentences are ready for you (see embedlab/section.py):
     DOCS           the four documents of the tiny semantic search
@@ -8,6 +8,11 @@ The section's sentences are ready for you (see embedlab/section.py):
     DOG            "a dog barked loudly"
     TEN_SENTENCES  ten short sentences for challenge 3
 """
+
+if not __package__:  # run as a file, not with -m: make the sibling imports below work
+    from embedlab.common import package_of
+
+    __package__ = package_of(__file__)
 
 from embedlab.common import client_and_model, run_script  # noqa: F401
 from embedlab.section import DOCS, DOG, QUERY, TEN_SENTENCES  # noqa: F401

@@ -1,6 +1,6 @@
 """Exercise 1 — embed(): turn a list of texts into a matrix of vectors, in one request.
 
-Run it: python -m exercises.embed        Grade it: pytest tests/test_embed.py
+Run it: python exercises/embed.py        Grade it: pytest -k embed
 """
 
 import numpy as np  # noqa: F401 (you will need it)
@@ -23,8 +23,8 @@ def embed(texts, *, client=None, model=None):
     (2, 384)
     """
     raise NotImplementedError(
-        "embed() in exercises/embed.py is not written yet. Hint: the section's work/embed.py "
-        "calls client.embeddings.create(model=..., input=[...]) once for a whole list. Each item "
+        "embed() in exercises/embed.py is not written yet. Hint: as in the section's embed.py, "
+        "call client.embeddings.create(model=..., input=[...]) once for the whole list. Each item "
         "of response.data has .index and .embedding: if the items arrived shuffled, how would "
         "you still put texts[i]'s vector in row i? np.array(...) turns a list of rows into a matrix."
     )

@@ -1,7 +1,12 @@
 """Exercise 3 — the section's three challenges.
 
-Run it: python -m solutions.challenges
+Run it: python solutions/challenges.py
 """
+
+if not __package__:  # run as a file, not with -m: make the sibling imports below work
+    from embedlab.common import package_of
+
+    __package__ = package_of(__file__)
 
 from embedlab.common import client_and_model, run_script
 from embedlab.section import DOCS, DOG, QUERY, TEN_SENTENCES  # noqa: F401 (TEN_SENTENCES: for you)

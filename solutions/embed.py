@@ -1,6 +1,6 @@
 """Exercise 1 — embed(): turn a list of texts into a matrix of vectors, in one request.
 
-Run it: python -m solutions.embed
+Run it: python solutions/embed.py
 """
 
 import numpy as np

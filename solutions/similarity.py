@@ -1,9 +1,14 @@
 """Exercise 2 — cosine() and rank(): compare vectors by hand, then a tiny semantic search.
 
-Run it: python -m solutions.similarity
+Run it: python solutions/similarity.py
 """
 
 import numpy as np
+
+if not __package__:  # run as a file, not with -m: make the sibling imports below work
+    from embedlab.common import package_of
+
+    __package__ = package_of(__file__)
 
 from embedlab.common import run_script
 from embedlab.section import DOCS, QUERY

@@ -11,7 +11,7 @@ import numbers
 
 import numpy as np
 
-from embedlab.outcomes import NotStarted, expect, fail
+from embedlab.outcomes import NotStarted, brief, expect, fail
 from embedlab.section import DOG
 from embedlab.worker import NO_RECORDING
 
@@ -66,26 +66,28 @@ def raises(expected: type[BaseException], function, *args, shown: str, why: str)
         first = (str(err).strip().splitlines() or [""])[0][:120]
         kind = getattr(err, "learner_type", "") or type(err).__name__
         fail(f"{shown} raised {kind}: {first}; it should raise {expected.__name__} ({why})")
-    fail(f"{shown} returned {result!r}; it should raise {expected.__name__} ({why})")
+    fail(f"{shown} returned {brief(result)}; it should raise {expected.__name__} ({why})")
 
 
 def check_ranking(result, query: str, docs: list[str], expected: list[tuple[float, str]], shown: str) -> None:
     """The shape of rank()'s answer, its order and its scores, each failure in one sentence."""
     expect(isinstance(result, list), f"{shown} returned a {type(result).__name__}; return a list of (score, doc) tuples")
+    if result and all(isinstance(item, str) for item in result):
+        fail(f"{shown} returned the docs alone ({brief(result)}); return (score, doc) tuples: the score first, then the doc")
     expect(len(result) == len(docs), f"{shown} returned {len(result)} items for {len(docs)} docs: give every doc its score")
     for item in result:
         expect(
             isinstance(item, (tuple, list)) and len(item) == 2,
-            f"{shown} returned the item {item!r}; each item should be a (score, doc) pair",
+            f"{shown} returned the item {brief(item)}; each item should be a (score, doc) pair",
         )
         score, doc = item
         expect(
             not isinstance(score, str) or not isinstance(doc, (int, float)),
-            f"{shown} returned ({score!r}, {doc!r}): put the score first, (score, doc), so pairs sort by score",
+            f"{shown} returned ({brief(score)}, {doc!r}): put the score first, (score, doc), so pairs sort by score",
         )
         expect(
             isinstance(score, numbers.Real) and not isinstance(score, bool) and math.isfinite(float(score)),
-            f"{shown} gave the score {score!r}; a score is a number (the cosine similarity)",
+            f"{shown} gave the score {brief(score)}; a score is a number (the cosine similarity)",
         )
         expect(doc in docs, f"{shown} returned the doc {doc!r}, which is not one of the docs it was given")
     expect(

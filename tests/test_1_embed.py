@@ -8,12 +8,13 @@ import numpy as np
 import pytest
 
 from embedlab.learner import watch
-from embedlab.outcomes import attempt, expect, fail
+from embedlab.outcomes import attempt, brief, expect, fail
 from tests.reference import expect_defaults_used, raises
 from tests.synthetic import Synthetic
 
 TEXTS = ["The cat sat on the mat.", "A feline rested on the rug.", "We deployed the web server at noon."]
 QUERY = "a sleeping cat"
+SHOWN = f"embed({brief(TEXTS)})"  # how a message names the call: what the list holds, not a test-only name
 
 pytestmark = pytest.mark.exercise("embed", "embed")
 
@@ -28,11 +29,19 @@ def check_matrix(result, expected: np.ndarray, shown: str) -> None:
         isinstance(result, np.ndarray),
         f"{shown} returned a {type(result).__name__}; return a numpy array — np.array(rows) makes one",
     )
-    expect(
-        np.issubdtype(result.dtype, np.floating),
-        f"{shown} holds {result.dtype} values, not floats. Did you keep base64 strings "
-        "(encoding_format='base64') instead of numbers?",
-    )
+    if not np.issubdtype(result.dtype, np.floating):
+        first = result.ravel()[0] if result.size else None
+        if "Embedding" in type(first).__name__:
+            fail(
+                f"{shown} holds the response's Embedding items, not numbers: np.array(response.data) keeps the "
+                "objects. Take each item's .embedding (a list of floats) and make the array from those"
+            )
+        if isinstance(first, str) or result.dtype.kind == "U":
+            fail(
+                f"{shown} holds text, not numbers. Did you ask for encoding_format='base64' and keep the strings? "
+                "Leave encoding_format out (the client decodes the vectors for you)"
+            )
+        fail(f"{shown} holds {result.dtype} values ({brief(first)}), not floats: each row should be a vector of numbers")
     expect(
         result.shape == expected.shape,
         f"{shown} returned an array of shape {result.shape}; expected {expected.shape}: "
@@ -57,7 +66,7 @@ def check_rows(result: np.ndarray, expected: np.ndarray, shown: str) -> None:
 def test_returns_a_float_array_with_one_row_per_text(embed, api):
     """Returns a float array with one row per text"""
     result = api.call(embed, TEXTS)
-    check_matrix(result, api.vectors(TEXTS), "embed(TEXTS)")
+    check_matrix(result, api.vectors(TEXTS), SHOWN)
 
 
 @pytest.mark.points(2)
@@ -66,10 +75,10 @@ def test_rows_hold_the_endpoints_vectors(embed, api):
     texts = list(TEXTS)
     result = api.call(embed, watch(texts))
     expected = api.vectors(TEXTS)
-    api.expect_explained(TEXTS, "embed(TEXTS)")
-    check_matrix(result, expected, "embed(TEXTS)")
-    check_rows(result, expected, "embed(TEXTS)")
-    expect(texts == TEXTS, f"embed(TEXTS) changed the list it was given into {texts}; build a new list instead")
+    api.expect_explained(TEXTS, SHOWN)
+    check_matrix(result, expected, SHOWN)
+    check_rows(result, expected, SHOWN)
+    expect(texts == TEXTS, f"{SHOWN} changed the list it was given into {texts}; build a new list instead")
 
 
 @pytest.mark.points(2)
@@ -78,13 +87,13 @@ def test_one_request_for_the_whole_list(embed, api):
     for text in TEXTS:  # recorded, so a one-request-per-text answer gets this far and hears why
         api.vectors([text])
     api.call(embed, TEXTS)
-    expect(api.sent, "embed(TEXTS) sent no request through the `client` it was given: use that client")
+    expect(api.sent, f"{SHOWN} sent no request through the `client` it was given: use that client")
     expect(
         len(api.sent) == 1,
-        f"embed(TEXTS) made {len(api.sent)} requests for {len(TEXTS)} texts; "
+        f"{SHOWN} made {len(api.sent)} requests for {len(TEXTS)} texts; "
         "one request can carry the whole list: input=texts",
     )
-    expect(api.sent[0].texts == TEXTS, f"embed(TEXTS) sent {api.sent[0].texts}; expected the texts, in order: {TEXTS}")
+    expect(api.sent[0].texts == TEXTS, f"{SHOWN} sent {api.sent[0].texts}; expected the texts, in order: {TEXTS}")
 
 
 @pytest.mark.synthetic
@@ -93,7 +102,7 @@ def test_sends_the_model_it_is_given(embed, synthetic_api):
     """Sends the model it is given, not a fixed name"""
     api = synthetic_api(Synthetic())  # a model name made up for this test: no one could write it in
     api.call(embed, TEXTS)
-    expect(api.sent, "embed(TEXTS) sent no request through the `client` it was given: use that client")
+    expect(api.sent, f"{SHOWN} sent no request through the `client` it was given: use that client")
     for sent in api.sent:
         expect(
             sent.inputs and sent.inputs.model == api.model,
@@ -127,14 +136,19 @@ def test_rows_follow_each_items_index(embed, synthetic_api):
 
     api = synthetic_api(shuffled)
     result = api.call(embed, TEXTS)
+    expect(
+        len(api.sent) == 1,
+        f"{SHOWN} made {len(api.sent)} requests for {len(TEXTS)} texts; one request must carry the whole list "
+        "(input=texts): only then do the items' indexes say which text each vector belongs to",
+    )
     expected = np.array([[float(i + 1), 1.0, 0.5] for i in range(len(TEXTS))])
-    check_matrix(result, expected, "embed(TEXTS)")
+    check_matrix(result, expected, SHOWN)
     if np.allclose(result, expected[::-1]):
         fail(
-            "embed(TEXTS) kept the items in the order they arrived, but this server sent them last "
+            f"{SHOWN} kept the items in the order they arrived, but this server sent them last "
             "first. Place each item by its .index: row item.index gets item.embedding"
         )
-    check_rows(result, expected, "embed(TEXTS)")
+    check_rows(result, expected, SHOWN)
 
 
 @pytest.mark.points(1)
@@ -171,4 +185,4 @@ def test_uses_the_configured_client_and_model_by_default(embed, synthetic_api):
     """With no client or model, uses get_client() and EMBED_MODEL"""
     api = synthetic_api(Synthetic())
     attempt(embed.using_defaults(client=api.client, model=api.model), TEXTS)
-    expect_defaults_used(api, "embed(TEXTS)")
+    expect_defaults_used(api, SHOWN)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from embedlab.learner import watch
-from embedlab.outcomes import attempt, expect
+from embedlab.outcomes import attempt, brief, expect
 from embedlab.section import DOCS, QUERY
 from tests.reference import check_ranking, cosine_ref, expect_defaults_used, rank_references, ranking_ref, raises
 from tests.synthetic import Synthetic
@@ -39,7 +39,7 @@ class TestCosine:
             result = attempt(cosine, a, b)
             expect(
                 close(result, 1.0),
-                f"cosine({a}, {b}) returned {result!r}; vectors pointing the same way score 1.0 "
+                f"cosine({a}, {b}) returned {brief(result)}; vectors pointing the same way score 1.0 "
                 "whatever their lengths — did you divide the dot product by both lengths?",
             )
 
@@ -51,7 +51,7 @@ class TestCosine:
             result = attempt(cosine, a, b)
             expect(
                 close(result, want),
-                f"cosine({a}, {b}) returned {result!r}; expected {want:.6f} = a·b / (|a| × |b|). "
+                f"cosine({a}, {b}) returned {brief(result)}; expected {want:.6f} = a·b / (|a| × |b|). "
                 "Check the dot product and that each length is a square root of a sum of squares",
             )
 
@@ -62,7 +62,7 @@ class TestCosine:
             result = attempt(cosine, a, b)
             expect(
                 close(result, want),
-                f"cosine({a}, {b}) returned {result!r}; expected {want}. Cosine runs from -1 (opposite) "
+                f"cosine({a}, {b}) returned {brief(result)}; expected {want}. Cosine runs from -1 (opposite) "
                 "through 0 (unrelated) to 1: keep the sign, no abs()",
             )
 
@@ -79,10 +79,10 @@ class TestCosine:
             result = attempt(cosine, x, y)
             expect(
                 isinstance(result, float) and not isinstance(result, np.ndarray),
-                f"cosine() of {shown} returned {result!r} (a {type(result).__name__}); return a plain "
+                f"cosine() of {shown} returned {brief(result)} (a {type(result).__name__}); return a plain "
                 "float: float(...) turns a numpy number into one",
             )
-            expect(close(result, 0.96, 1e-6), f"cosine() of {shown} returned {result!r}; expected 0.96")
+            expect(close(result, 0.96, 1e-6), f"cosine() of {shown} returned {brief(result)}; expected 0.96")
 
     @pytest.mark.points(2)
     def test_agrees_with_numpy_on_real_embeddings(self, cosine, api):
@@ -99,9 +99,9 @@ class TestCosine:
                 expect(
                     close(result, want, 1e-5),
                     f"cosine() of the vectors of {DOCS[i]!r} and {DOCS[j]!r} ({shown}) returned "
-                    f"{result!r}; numpy says {want:.6f}",
+                    f"{brief(result)}; numpy says {want:.6f}",
                 )
-                expect(-1.0 - 1e-6 <= float(result) <= 1.0 + 1e-6, f"cosine() returned {result!r}, outside [-1, 1]")
+                expect(-1.0 - 1e-6 <= float(result) <= 1.0 + 1e-6, f"cosine() returned {brief(result)}, outside [-1, 1]")
 
     @pytest.mark.points(1)
     def test_different_lengths_raise_value_error(self, cosine):
@@ -206,7 +206,7 @@ class TestRank:
 
         api = synthetic_api(all_alike)
         result = api.call(rank, QUERY, docs)
-        expect(isinstance(result, list) and len(result) == 3, f"rank() returned {result!r}; expected 3 (score, doc) pairs")
+        expect(isinstance(result, list) and len(result) == 3, f"rank() returned {brief(result)}; expected 3 (score, doc) pairs")
         order = [pair[1] for pair in result]
         expect(
             order == docs,

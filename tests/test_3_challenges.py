@@ -5,7 +5,7 @@ import numbers
 
 import pytest
 
-from embedlab.outcomes import attempt, expect, fail
+from embedlab.outcomes import attempt, brief, expect, fail
 from embedlab.section import DOCS, DOG, QUERY, TEN_SENTENCES
 from tests.reference import (
     check_dog_between,
@@ -20,6 +20,7 @@ from tests.synthetic import Synthetic
 
 THREE = ["Rain is expected over the weekend.", "The library opens at nine o'clock.", "Dogs love long walks in the park."]
 FORGOT = "confirm_intuition() ranks DOCS + [DOG] for QUERY: did you add the dog sentence to the docs?"
+THREE_SHOWN = f"batch_vs_loop({brief(THREE)})"
 KEYS = {"batch_requests", "loop_requests", "batch_tokens", "loop_tokens", "cheaper"}
 
 
@@ -86,9 +87,9 @@ class TestSelfSimilarity:
         result = api.call(self_similarity, text)
         expect(
             isinstance(result, numbers.Real) and not isinstance(result, bool),
-            f"self_similarity({text!r}) returned {result!r} (a {type(result).__name__}); return the cosine, a float",
+            f"self_similarity({text!r}) returned {brief(result)} (a {type(result).__name__}); return the cosine, a float",
         )
-        expect(abs(float(result) - want) <= 1e-5, f"self_similarity({text!r}) returned {result!r}; the cosine of the two vectors is {want:.6f}")
+        expect(abs(float(result) - want) <= 1e-5, f"self_similarity({text!r}) returned {brief(result)}; the cosine of the two vectors is {want:.6f}")
 
     @pytest.mark.synthetic
     @pytest.mark.points(1)
@@ -102,12 +103,12 @@ class TestSelfSimilarity:
         expect(len(got) >= 2, f"{shown} embedded the text {len(got)} time(s); embed it twice and compare the two vectors")
         expect(
             isinstance(result, numbers.Real) and not isinstance(result, bool),
-            f"{shown} returned {result!r} (a {type(result).__name__}); return the cosine, a float",
+            f"{shown} returned {brief(result)} (a {type(result).__name__}); return the cosine, a float",
         )
         cosines = [cosine_ref(a, b) for a, b in itertools.combinations(got, 2)]
         expect(
             any(abs(float(result) - c) <= 1e-5 for c in cosines),
-            f"{shown} returned {result!r}, but on this server the two vectors it got differ a little: their cosine "
+            f"{shown} returned {brief(result)}, but on this server the two vectors it got differ a little: their cosine "
             f"is {cosines[0]:.6f}. Compute the cosine of the vectors the endpoint returned, don't assume 1.0",
         )
 
@@ -120,7 +121,7 @@ class TestSelfSimilarity:
         times = sum(sent.texts.count(text) for sent in api.sent)
         if not api.sent:
             fail(
-                f"self_similarity({text!r}) returned {result!r} without asking the endpoint: "
+                f"self_similarity({text!r}) returned {brief(result)} without asking the endpoint: "
                 "embed the text twice and compare the two vectors"
             )
         expect(
@@ -260,12 +261,12 @@ class TestBatchVsLoop:
         """With no client or model, uses get_client() and EMBED_MODEL"""
         api = synthetic_api(Synthetic())
         attempt(batch_vs_loop.using_defaults(client=api.client, model=api.model), THREE)
-        expect_defaults_used(api, "batch_vs_loop(THREE)")
+        expect_defaults_used(api, THREE_SHOWN)
 
     @pytest.mark.points(1)
     def test_works_for_any_list_of_texts(self, batch_vs_loop, api):
         """Works for any list of texts, not just ten"""
         want = self.record(api, THREE)
-        result = self.run(batch_vs_loop, api, THREE, "batch_vs_loop(THREE)")
+        result = self.run(batch_vs_loop, api, THREE, THREE_SHOWN)
         got = {key: result[key] for key in want}
-        expect(got == want, f"batch_vs_loop(THREE) returned {got}; for these three texts expected {want}")
+        expect(got == want, f"{THREE_SHOWN} returned {got}; for these three texts expected {want}")
