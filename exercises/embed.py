@@ -6,6 +6,7 @@ Run it: python exercises/embed.py        Grade it: pytest -k embed
 import numpy as np  # noqa: F401 (you will need it)
 
 from embedlab.common import client_and_model, run_script  # noqa: F401
+from embedlab.hints import hint
 
 
 def embed(texts, *, client=None, model=None):
@@ -22,12 +23,7 @@ def embed(texts, *, client=None, model=None):
     >>> vectors.shape
     (2, 384)
     """
-    raise NotImplementedError(
-        "embed() in exercises/embed.py is not written yet. Hint: as in the section's embed.py, "
-        "call client.embeddings.create(model=..., input=[...]) once for the whole list. Each item "
-        "of response.data has .index and .embedding: if the items arrived shuffled, how would "
-        "you still put texts[i]'s vector in row i? np.array(...) turns a list of rows into a matrix."
-    )
+    raise NotImplementedError(hint("embed"))
 
 
 def main():

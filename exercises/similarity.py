@@ -11,6 +11,7 @@ if not __package__:  # run as a file, not with -m: make the sibling imports belo
     __package__ = package_of(__file__)
 
 from embedlab.common import run_script
+from embedlab.hints import hint
 from embedlab.section import DOCS, QUERY
 
 from .embed import embed  # noqa: F401 (your embed() from exercise 1)
@@ -29,11 +30,7 @@ def cosine(a, b):
     >>> cosine([1, 0], [0, 3])   # at right angles: unrelated
     0.0
     """
-    raise NotImplementedError(
-        "cosine() in exercises/similarity.py is not written yet. Hint: the section's formula is "
-        "a @ b / (np.linalg.norm(a) * np.linalg.norm(b)). Does `@` work on plain lists, or do "
-        "you need np.asarray first? What should happen when one vector's length is 0?"
-    )
+    raise NotImplementedError(hint("cosine"))
 
 
 def rank(query, docs, *, client=None, model=None):
@@ -46,11 +43,7 @@ def rank(query, docs, *, client=None, model=None):
     -> [(0.547, 'The cat sat on the mat.'), (-0.002, 'We deployed the web server at noon.')]
        (scores from all-MiniLM-L6-v2; another model gives other numbers, the same order)
     """
-    raise NotImplementedError(
-        "rank() in exercises/similarity.py is not written yet. Hint: embed() the query and the "
-        "docs (how few requests can you make?), score each doc with cosine(), then sort. Which "
-        "way does sorted() order numbers by default, and which way do you want?"
-    )
+    raise NotImplementedError(hint("rank"))
 
 
 def main():

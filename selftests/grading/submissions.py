@@ -85,7 +85,7 @@ MISTAKES = [
             texts = [texts] if isinstance(texts, str) else list(texts)
             response = client.embeddings.create(model=model, input=texts, encoding_format="base64")
             return np.array([item.embedding for item in sorted(response.data, key=lambda i: i.index)])
-        """), "test_returns_a_float_array", "base64 strings"),
+        """), "test_returns_a_float_array", "keep the strings"),
     Mistake("embed-sends-an-empty-list", "embed.py", f("""
         def embed(texts, *, client=None, model=None):
             client, model = client_and_model(client, model)
