@@ -317,7 +317,7 @@ def prepare(config: dict, keep_fds: tuple[int, ...], output_fd: int) -> str:
     os.chdir(config["cwd"])
 
     sandbox.limit_resources()
-    isolation = "none"
+    isolation = "in-process walls (namespaces turned off)"
     if config.get("isolate", True):
         why = sandbox.isolate(
             [Path(p) for p in config.get("readonly", [])],

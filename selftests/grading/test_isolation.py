@@ -302,3 +302,43 @@ def test_plain_pytest_cannot_be_patched_from_the_exercises(tmp_path):
     build(folder, ROOT / "exercises", hostile(9, tmp_path / "x", tmp_path / "y")["patches-the-grader"])
     run = run_pytest("--live=off", f"--exercises-dir={folder / 'exercises'}", tmp_path=tmp_path, env=clean_env())
     assert run.code == 1 and run.results["score"] == 0, run.output
+
+
+def test_the_learners_env_cannot_change_the_score(tmp_path):
+    """With EMBED_MODEL (as a .env sets it), a rank that forgets to pass the model on still fails:
+    the learner's code never sees the learner's settings while it is graded."""
+    from .submissions import MISTAKES
+
+    forgets = next(m for m in MISTAKES if m.name == "rank-forgets-to-pass-the-model")
+    folder = build(tmp_path / "forgets", ROOT / "solutions", {forgets.file: forgets.source}) / "exercises"
+    scores = []
+    for env in (clean_env(), clean_env(EMBED_MODEL=SETS[0], OPENAI_BASE_URL="http://127.0.0.1:9/v1", OPENAI_API_KEY="sk-x")):
+        run = run_pytest("--live=off", f"--exercises-dir={folder}", tmp_path=tmp_path, env=env)
+        assert run.code == 1, run.output
+        scores.append(run.results["score"])
+    assert scores[0] == scores[1] < 49
+
+
+def test_a_skip_in_the_learners_code_is_not_a_pass(tmp_path):
+    folder = build(tmp_path / "skips", ROOT / "solutions", {"similarity.py": "def cosine(a, b):\n    import pytest\n    pytest.skip('later')\n"})
+    run = run_pytest("--live=off", f"--exercises-dir={folder / 'exercises'}", tmp_path=tmp_path)
+    assert run.code == 1 and run.results["score"] < 49, run.output
+    assert "Everything passes" not in run.output
+
+
+def test_without_namespaces_the_walls_still_hold(tmp_path):
+    """--no-sandbox: the in-process walls alone (an audit hook refuses `import solutions`)."""
+    folder = build(tmp_path / "k", ROOT / "exercises", hostile(9, tmp_path / "x", tmp_path / "y")["unblocks-the-solutions"])
+    run = run_pytest("--live=off", "--no-sandbox", f"--exercises-dir={folder / 'exercises'}", tmp_path=tmp_path)
+    assert run.results["score"] == 0 and "reference solutions" in run.output, run.output
+    assert run.results["extra_data"]["isolation"].startswith("in-process")
+
+
+def test_csv_cells_are_never_formulas_and_names_never_share_a_file():
+    from embedlab.classroom import cell, results_names
+
+    for text in ("=HYPERLINK(1)", "+1", "-2+3", "@SUM(A1)", "\tx"):
+        assert cell(text).startswith("'")
+    assert cell("alice") == "alice"
+    names = results_names(["alice", "Alice", "a b", "a_b", "../etc", "..", ""])
+    assert len(set(names.values())) == 7 and all("/" not in n and not n.startswith(".") for n in names.values())
