@@ -160,10 +160,11 @@ class SentenceTransformerBackend(Backend):
     # `dimensions` is refused, as OpenAI refuses it for text-embedding-ada-002.
     supports_dimensions = False
     sort_by_length = True
-    # One forward pass per chunk. 64 texts is where all-MiniLM-L6-v2 runs fastest on a 2-core
-    # CPU (benchmarks/bench_server.py measures 16 to 256), and a chunk of short texts then
-    # takes about a fifth of a second.
-    chunk_texts = 64
+    # One forward pass per chunk, as `encode(texts, batch_size=32)` does in-process: 32 texts is
+    # where all-MiniLM-L6-v2 ran fastest on a 2-core CPU, or within a few percent of the fastest
+    # (benchmarks/bench_server.py tries 16 to 256), and a chunk of short texts then takes about
+    # a sixth of a second, the longest a one-text request waits behind a big one.
+    chunk_texts = 32
 
     def __init__(self, model: str, cache_dir: Path | None = None) -> None:
         location, self.name = resolve_sentence_transformer(model, cache_dir)

@@ -106,7 +106,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--batch-size",
         metavar="N",
         type=_positive_int,
-        help="most texts per model call (default: 1024 for wordllama, 64 for sentence-transformers); "
+        help="most texts per model call (default: 1024 for wordllama, 32 for sentence-transformers); "
         "a bigger request is embedded in several calls, taking turns with other requests",
     )
     limits.add_argument("--log-requests", action="store_true", help="print one line per request")
