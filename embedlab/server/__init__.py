@@ -6,9 +6,13 @@ One module per thing it holds:
 - `validation` the rules a `POST /v1/embeddings` body must follow, and the limits
 - `responses`  the success bodies: embeddings (float or base64), the model list
 - `backends`   the models: bundled WordLlama (numpy only) and sentence-transformers
-- `batching`   the worker thread that runs a backend and merges concurrent requests
-- `app`        the Starlette application: routes, key check, error handlers
-- `serving`    uvicorn on a socket we bind ourselves, with a callback once ready
+- `faults`     a backend slowed or broken on purpose, for the server's own tests
+- `batching`   the worker thread that runs a backend: merges small requests, splits big ones
+               into chunks that take turns, isolates a failing request, stops cleanly
+- `access`     who may ask: the Host and Origin checks (web pages) and the API key
+- `app`        the Starlette application: routes, error handlers
+- `protocol`   the HTTP connection: header and read-time limits, JSON for malformed HTTP
+- `serving`    uvicorn on a socket we bind ourselves, with callbacks once ready and on stop
 - `catalog`    the models `embedlab fetch-model` knows, and where it caches them
 - `cli`        `embedlab serve`;  `fetch` is `embedlab fetch-model`
 - `launch`     `LocalServer`: start a server in a subprocess from Python (tests, tools)
