@@ -489,8 +489,8 @@ def pytest_sessionfinish_shows_the_grades_last(session: pytest.Session, exitstat
     width = reporter._tw.fullwidth
     header = f"embedlab — grading {grading.learner.package}/ against {grading.set_name}"
     if isinstance(grading._live, LiveConfig):
-        header += f"; live: {grading._live.model}"
-    reporter.write_sep("=", header[: width - 6])
+        header = f"embedlab — {grading.learner.package}/ against {grading.set_name}, live: {grading._live.model}"
+    reporter.write_sep("=", header)
     stopped = None
     if exitstatus == pytest.ExitCode.INTERRUPTED:
         stopped = "interrupted"

@@ -135,9 +135,15 @@ class Gradebook:
                 detail = _first_line(exercise.results[0].message)
                 lines.append(_fit(f"  {'skipped':<12} {exercise.name:<18} {detail}", width))
                 continue
-            where = (run.live_label if exercise.live else exercise.file) if show_file else ""
-            where = f"{where:<26} " if show_file else ""
-            lines.append(_fit(f"  {status:<12} {exercise.name:<18} {where}{checks:<11} {points}", width))
+            where = f"{exercise.file:<26} " if show_file and not exercise.live else ""
+            row = f"  {status:<12} {exercise.name:<18} {where}{checks:<11} {points}"
+            if exercise.live and run.live_label != LIVE:  # which model, on what, without its address
+                label = f"  ({run.live_label})"
+                lines.append(row + label if len(row + label) <= width else row)
+                if len(row + label) > width:
+                    lines.append(_fit(f"{'':<15}{run.live_label}", width))
+                continue
+            lines.append(_fit(row, width))
         done = sum(e.status == "done" for e in graded)
         lines.append("")
         if not graded:
@@ -183,7 +189,7 @@ class Gradebook:
             names = ", ".join(dict.fromkeys(r.exercise for r in self.results if not r.live))
             return f"Everything selected passes ({names}). Run `pytest` to grade the whole section."
         if live and all(r.status == "passed" for r in live):
-            return "Everything passes, and so do the live checks on your endpoint. Well done: the section is complete."
+            return f"Everything passes, and so do the live checks ({run.live_label}). Well done: the section is complete."
         if live and any(r.status == "failed" for r in live):
             first = next(r for r in live if r.status == "failed")
             return f"Everything passes offline. On your endpoint: {first.title} — {_first_line(first.message)}"
