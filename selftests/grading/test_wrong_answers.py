@@ -3,7 +3,8 @@
 A generated class — one plausible mistake per submission, correct variants, and accidents (a hang,
 an exit at import, a syntax error, an import of the solutions, megabytes of output, a process
 that kills itself, edited tests, an empty folder) — is graded with `embedlab grade --jobs 2`, as
-an instructor would. Each mistake must fail the test named for it with a message that says why;
+an instructor would. Each mistake must fail the test named for it, on every cassette set, with a
+message that says why;
 each correct variant must get full marks on every cassette set; the accidents cost only their
 own submission, and nothing of the instructor's changes.
 """
@@ -21,6 +22,7 @@ import pytest
 from .conftest import ROOT, SETS, run_cli
 from .submissions import MISTAKES, VARIANTS, build
 
+ACCIDENTS = {"hangs-forever", "exits-at-import", "syntax-error", "imports-the-solutions", "prints-megabytes"}
 KILLS_ITSELF = "import os\n\n\ndef cosine(a, b):\n    os._exit(0)\n"
 
 
@@ -68,6 +70,9 @@ def other_sets(tmp_path_factory) -> dict[str, tuple[dict, dict]]:
         folder = tmp_path_factory.mktemp(f"class-{name}") / "submissions"
         for variant in VARIANTS:
             build(folder / f"variant-{variant.name}", ROOT / "solutions", variant.changes)
+        for mistake in MISTAKES:
+            if mistake.name not in ACCIDENTS:  # the accidents are the grader's business, set by set alike
+                build(folder / mistake.name, ROOT / "solutions", {mistake.file: mistake.source})
         build(folder / "reference", ROOT / "solutions", {})
         graded[name] = grade_class(folder, name)
     return graded
@@ -80,8 +85,14 @@ def test_there_are_two_cassette_sets_of_different_models():
 
 
 @pytest.mark.parametrize("mistake", MISTAKES, ids=lambda m: m.name)
-def test_each_mistake_fails_its_test_with_a_reason(default_class, mistake):
-    rows, results = default_class
+def test_each_mistake_fails_its_test_with_a_reason(default_class, other_sets, mistake):
+    check_caught(*default_class, mistake)
+    if mistake.name not in ACCIDENTS:
+        for rows, results in other_sets.values():  # on every set: no mistake survives on one model's numbers
+            check_caught(rows, results, mistake)
+
+
+def check_caught(rows: dict, results: dict, mistake) -> None:
     tests = results[mistake.name]["tests"]
     caught = [t for t in tests if mistake.test in t["extra_data"]["nodeid"]]
     assert caught, f"no test matches {mistake.test!r}"
