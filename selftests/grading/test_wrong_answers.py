@@ -4,9 +4,8 @@ A generated class — one plausible mistake per submission, correct variants, an
 an exit at import, a syntax error, an import of the solutions, megabytes of output, a process
 that kills itself, edited tests, an empty folder) — is graded with `embedlab grade --jobs 2`, as
 an instructor would. Each mistake must fail the test named for it, on every cassette set, with a
-message that says why;
-each correct variant must get full marks on every cassette set; the accidents cost only their
-own submission, and nothing of the instructor's changes.
+message that says why; each correct variant must get full marks on every cassette set; the
+accidents cost only their own submission, and nothing of the instructor's changes.
 """
 
 from __future__ import annotations
