@@ -1,5 +1,9 @@
 """Grade a whole class offline: `embedlab grade SUBMISSIONS --out grades.csv [--jobs N] [--timeout S]`.
 
+Big classes on several machines: `--shard K/N` grades the K-th of N deterministic shares (every
+N-th submission by name, from the K-th), and `embedlab grade --merge PART... --out grades.csv`
+joins the shards' gradebooks and results folders into the one a single machine would have written.
+
 Each folder in SUBMISSIONS is one learner's work: their `exercises/` folder, or a full copy of the
 kit, or just the exercise files. Each is graded with *your* tests and cassettes — never the
 submission's copies — offline, with the same grading as plain `pytest` (the learner's code runs in
@@ -55,13 +59,24 @@ KIT_FOLDERS = ("tests", "cassettes")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("submissions", type=Path, help="a folder with one sub-folder per submission")
+    parser.add_argument("submissions", type=Path, nargs="?", help="a folder with one sub-folder per submission")
     parser.add_argument("--out", type=Path, default=Path("grades.csv"), help="the gradebook CSV (default: grades.csv)")
     parser.add_argument("--results", type=Path, help="where each submission's results.json goes (default: next to --out)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="submissions graded at once (default: one per core)")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds one submission may take in all (default 120)")
     parser.add_argument("--test-timeout", type=float, default=5.0, help="seconds one call to the learner's code may take (default 5)")
     parser.add_argument("--cassettes", metavar="NAME", help="the cassette set to grade against (default: the kit's)")
+    parser.add_argument("--shard", type=_shard, metavar="K/N", help="grade only the K-th of N equal shares of the class (for several machines)")
+    parser.add_argument(
+        "--merge", nargs="+", type=Path, metavar="PART", help="join the gradebooks of --shard runs (their CSVs, or folders holding them) into --out"
+    )
+
+
+def _shard(text: str) -> tuple[int, int]:
+    k, _, n = text.partition("/")
+    if not (k.isdigit() and n.isdigit() and 1 <= int(k) <= int(n)):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected K/N with 1 <= K <= N, e.g. 2/4")
+    return int(k), int(n)
 
 
 @dataclass
@@ -92,26 +107,43 @@ class Graded:
 def run(args: argparse.Namespace) -> int:
     from embedlab import kit
 
+    results_dir = args.results or args.out.with_name(args.out.stem + "-results")
+    if args.merge:
+        from embedlab import shards
+
+        return shards.merge(args.merge, args.out, results_dir)
+    if args.submissions is None:
+        print("embedlab grade: give the folder of submissions (or --merge PART...)", file=sys.stderr)
+        return 2
     root = kit.find_root()
     if not args.submissions.is_dir():
         print(f"embedlab grade: {args.submissions} is not a folder", file=sys.stderr)
         return 2
     snapshot = Snapshot.take(root)
-    submissions = find_submissions(args.submissions, snapshot)
-    if not submissions:
+    folders = submission_folders(args.submissions)
+    if not folders:
         print(f"embedlab grade: no submissions in {args.submissions}", file=sys.stderr)
         return 2
-    results_dir = args.results or args.out.with_name(args.out.stem + "-results")
+    names = results_names([entry.name for entry in folders])  # the whole class's: shards name files alike
+    if args.shard:
+        k, n = args.shard
+        folders = folders[k - 1 :: n]
+    submissions = [read_submission(entry.name, Path(entry.path), snapshot) for entry in folders]
     results_dir.mkdir(parents=True, exist_ok=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     readonly = [root.resolve(), args.submissions.resolve(), results_dir.resolve(), args.out.parent.resolve()]
     settings = GradeSettings(root, args.cassettes, args.timeout, args.test_timeout, tuple(readonly))
     graded = grade_all(submissions, settings, snapshot, jobs=max(1, args.jobs), progress=Progress(len(submissions)))
-    write_gradebook(args.out, graded)
-    names = results_names([g.name for g in graded])
-    template = next((g.results for g in graded if g.results), None)
+    every_test = catalog(settings, snapshot) if any(g.results is None for g in graded) else None
     for one in graded:
-        (results_dir / names[one.name]).write_text(json.dumps(results_json(one, template), indent=2) + "\n", encoding="utf-8")
+        data = results_json(one, every_test)
+        one.max_score = one.max_score or float(data.get("max_score") or 0)
+        (results_dir / names[one.name]).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    write_gradebook(args.out, graded)
+    if args.shard:
+        from embedlab import shards
+
+        shards.write_part(args.out, results_dir, args.shard, names, [g.name for g in graded], settings)
     print(summary(graded, args.out, results_dir))
     return 0
 
@@ -120,20 +152,38 @@ def run(args: argparse.Namespace) -> int:
 
 
 def find_submissions(folder: Path, snapshot: Snapshot) -> list[Submission]:
-    found = []
-    for entry in sorted(os.scandir(folder), key=lambda e: e.name):
-        if entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False):
-            continue
-        submission = Submission(entry.name, Path(entry.path))
-        tree, notes = read_tree(Path(entry.path))
-        prefix = "exercises/" if any(p.startswith("exercises/") for p in tree) else ""
-        submission.files = {p[len(prefix) :]: data for p, data in tree.items() if p.startswith(prefix) and p.endswith(".py")}
-        if prefix == "":  # just the files: not the kit's own folders
-            submission.files = {p: d for p, d in submission.files.items() if not p.startswith(("tests/", "solutions/", "embedlab/"))}
-        submission.flags.extend(notes)
-        submission.flags.extend(inspect(submission, tree, snapshot))
-        found.append(submission)
-    return found
+    return [read_submission(entry.name, Path(entry.path), snapshot) for entry in submission_folders(folder)]
+
+
+def submission_folders(folder: Path) -> list[os.DirEntry]:
+    """The class: each sub-folder of `folder` (not hidden, not a link), sorted by name."""
+    return [e for e in sorted(os.scandir(folder), key=lambda e: e.name) if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)]
+
+
+def read_submission(name: str, folder: Path, snapshot: Snapshot) -> Submission:
+    """One learner's work, read into memory: their `exercises/` folder, a full copy of the kit (or
+    of the learner release), or just the exercise files — also inside one folder of a zip."""
+    submission = Submission(name, folder)
+    tree, notes = read_tree(folder)
+    prefix = _exercises_prefix(tree)
+    submission.files = {p[len(prefix) :]: data for p, data in tree.items() if p.startswith(prefix) and p.endswith(".py")}
+    if not prefix.endswith("exercises/"):  # just the files: not the kit's own folders
+        submission.files = {p: d for p, d in submission.files.items() if not p.startswith(("tests/", "solutions/", "embedlab/"))}
+    kit_prefix = prefix.removesuffix("exercises/")
+    tree = {p[len(kit_prefix) :]: d for p, d in tree.items() if p.startswith(kit_prefix)}
+    submission.flags.extend(notes)
+    submission.flags.extend(inspect(submission, tree, snapshot))
+    return submission
+
+
+def _exercises_prefix(tree: dict[str, bytes]) -> str:
+    """Where the exercise files are: `exercises/`, the top, or else the shallowest folder holding
+    them (a zip of the repository adds one folder above it)."""
+    if any(p.startswith("exercises/") for p in tree) or any(p in EXERCISE_FILES for p in tree):
+        return "exercises/" if any(p.startswith("exercises/") for p in tree) else ""
+    folders = {p.rpartition("/")[0] + "/" for p in tree if p.rpartition("/")[2] in EXERCISE_FILES}
+    folders = {f for f in folders if not any(part in ("tests", "solutions", "embedlab") for part in f.split("/"))}
+    return min(folders, key=lambda f: (f.count("/"), not f.endswith("exercises/"), f), default="")
 
 
 def read_tree(folder: Path) -> tuple[dict[str, bytes], list[str]]:
@@ -170,7 +220,7 @@ def read_tree(folder: Path) -> tuple[dict[str, bytes], list[str]]:
             if not stat.S_ISREG(info.st_mode):
                 notes.append(f"skipped a special file ({relative})")
                 continue
-            if not relative.endswith((".py", ".txt", ".md")):
+            if not relative.endswith((".py", ".txt", ".md")) and not _cassette_file(relative):
                 continue
             if info.st_size > FILE_CAP or total + info.st_size > SUBMISSION_CAP:
                 notes.append(f"skipped a file too large to be code ({relative}, {info.st_size:,} bytes)")
@@ -180,6 +230,11 @@ def read_tree(folder: Path) -> tuple[dict[str, bytes], list[str]]:
                 files[relative] = data
                 total += len(data)
     return files, notes
+
+
+def _cassette_file(relative: str) -> bool:
+    """A cassette of a copy of the kit: read only to flag an edited one (yours are used)."""
+    return "cassettes/" in relative and relative.endswith((".yaml", ".json")) and relative.count("/") <= DEPTH_CAP
 
 
 def _read_regular(path: Path) -> bytes | None:
@@ -210,12 +265,16 @@ def inspect(submission: Submission, tree: dict[str, bytes], snapshot: Snapshot) 
         if IMPORTS_SOLUTIONS.search(data.decode("utf-8", "replace")):
             flags.append(f"imports solutions ({path})")
             break
-    theirs = {p.removeprefix("tests/"): d for p, d in tree.items() if p.startswith("tests/") and p.count("/") == 1 and p.endswith(".py")}
-    if theirs:
-        ours = {Path(p).name: d for p, d in snapshot.files.items() if p.startswith("tests/") and p.count("/") == 1}
-        edited = [name for name, data in sorted(theirs.items()) if ours.get(name) != data]
+    for folder, what in (("tests/", "tests"), ("cassettes/", "cassettes")):
+        theirs = {p: d for p, d in tree.items() if p.startswith(folder) and (p.endswith(".py") if what == "tests" else _cassette_file(p))}
+        if what == "tests":
+            theirs = {p: d for p, d in theirs.items() if p.count("/") == 1}
+        edited = [p.removeprefix(folder) for p, data in sorted(theirs.items()) if snapshot.files.get(p) != data]
         if edited:
-            flags.append(f"ships edited tests ({', '.join(edited)}; graded with yours)")
+            shown = ", ".join(edited[:4]) + (f" and {len(edited) - 4} more" if len(edited) > 4 else "")
+            flags.append(f"ships edited {what} ({shown}; graded with yours)")
+    if "conftest.py" in tree and snapshot.files.get("conftest.py") not in (None, tree["conftest.py"]):
+        flags.append("ships an edited conftest.py (graded with yours)")
     return flags
 
 
@@ -386,14 +445,7 @@ def _start(submission: Submission, settings: GradeSettings, snapshot: Snapshot, 
         path.write_bytes(data)
     log = scratch_root / f"{scratch.name}.log"
     results_r, results_w = os.pipe()
-    arguments = [
-        "-q", "-p", "no:cacheprovider", f"--rootdir={kit}", "-c", str(kit / "pyproject.toml"), str(kit / "tests"),
-        f"--exercises-dir={exercises}", "--live=off", f"--grade-fd={results_w}", f"--grade-timeout={settings.test_timeout}",
-        *(f"--sandbox-readonly={p}" for p in readonly),
-        *(f"--sandbox-hidden={settings.kit_root / name}" for name in ("cassettes", "solutions")),
-    ]  # fmt: skip
-    if settings.cassettes:
-        arguments.append(f"--cassettes={settings.cassettes}")
+    arguments = [*_arguments(kit, exercises, settings, readonly), f"--grade-fd={results_w}"]
     started = time.monotonic()
     pid = os.fork()
     if pid == 0:  # the submission's grading process
@@ -405,6 +457,32 @@ def _start(submission: Submission, settings: GradeSettings, snapshot: Snapshot, 
     os.close(results_w)
     os.set_blocking(results_r, False)
     return _Job(submission, scratch, pid, results_r, started + settings.timeout, started)
+
+
+def _arguments(kit: Path, exercises: Path, settings: GradeSettings, readonly: tuple) -> list[str]:
+    """pytest's arguments for grading `exercises` with the scratch kit `kit`, offline."""
+    arguments = [
+        "-q", "-p", "no:cacheprovider", f"--rootdir={kit}", "-c", str(kit / "pyproject.toml"), str(kit / "tests"),
+        f"--exercises-dir={exercises}", "--live=off", f"--grade-timeout={settings.test_timeout}",
+        *(f"--sandbox-readonly={p}" for p in readonly),
+        *(f"--sandbox-hidden={settings.kit_root / name}" for name in ("cassettes", "solutions")),
+    ]  # fmt: skip
+    if settings.cassettes:
+        arguments.append(f"--cassettes={settings.cassettes}")
+    return arguments
+
+
+def catalog(settings: GradeSettings, snapshot: Snapshot) -> dict | None:
+    """Every grading test, as a run on no exercise files reports it: the list that a submission
+    which timed out, crashed or sent nothing is given, each test at 0 of its points."""
+    scratch = Path(tempfile.mkdtemp(prefix="embedlab-catalog-"))
+    try:
+        snapshot.write(scratch / "kit")
+        (scratch / "exercises").mkdir()
+        arguments = _arguments(scratch / "kit", scratch / "exercises", settings, (*settings.readonly, scratch))
+        return grade_once(scratch / "kit", arguments, timeout=max(60.0, settings.timeout))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def grade_once(kit: Path, arguments: list[str], timeout: float = 600.0) -> dict | None:
@@ -613,28 +691,28 @@ def results_names(names: list[str]) -> dict[str, str]:
     return chosen
 
 
-def results_json(one: Graded, template: dict | None = None) -> dict:
-    """The submission's Gradescope results.json. A timeout or crash still lists every test (from a
-    graded submission's list), each with 0 points of its max_score, and says why."""
+def results_json(one: Graded, every_test: dict | None = None) -> dict:
+    """The submission's Gradescope results.json. One that timed out, crashed or sent nothing still
+    lists every test (`catalog()`), each at 0 of its max_score with the reason in its output; the
+    checks that were skipped anyway (live checks, not scored) stay skipped."""
+    from embedlab.report import Gradebook
+
     if one.results is not None:
         data = dict(one.results)
     else:
-        why = f"{one.status}: {one.reason}"
-        tests = []
-        for test in (template or {}).get("tests", []):
-            zero = {**test, "score": 0, "status": "failed", "output": why}
-            if "live" in test.get("tags", []):
-                zero["status"] = test.get("status", "failed")
-                zero["output"] = test.get("output", why)
-            zero["extra_data"] = {**test.get("extra_data", {}), "embedlab_status": one.status}
-            tests.append(zero)
-        data = {
-            "score": 0,
-            "max_score": (template or {}).get("max_score", 0),
-            "tests": tests,
-            "visibility": "visible",
-            "output": why,
-        }
+        why = {
+            "timeout": f"Not graded: the submission took too long ({one.reason}).",
+            "crashed": f"Not graded: the grading of this submission crashed ({one.reason}).",
+            "error": f"Not graded: {one.reason}.",
+            "empty": "Not graded: no exercise files were found (embed.py, similarity.py, challenges.py).",
+        }.get(one.status, f"Not graded: {one.status} ({one.reason}).")
+        book = Gradebook.from_gradescope(every_test or {})
+        for result in book.results:
+            if not (result.status == "skipped" and not book.scored(result)):
+                result.status, result.message = "failed", why
+        kept = {k: v for k, v in (every_test or {}).get("extra_data", {}).items() if k in ("kit_version", "cassettes")}
+        data = book.gradescope(kept)
+        data["output"] = why + "\n\n" + data["output"]
     data.setdefault("extra_data", {})
     data["extra_data"] = {**data["extra_data"], "status": one.status, "flags": one.flags, "reason": one.reason}
     return data

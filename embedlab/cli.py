@@ -20,6 +20,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "record": ("embedlab.record", "record a cassette set from the reference solutions"),
     "cassettes": ("embedlab.lint", "check cassette sets for secrets, real hosts and strays"),
     "grade": ("embedlab.classroom", "grade a folder of submissions offline into a gradebook"),
+    "autograde": ("embedlab.autograde", "grade one learner's work for Gradescope or GitHub (results.json, Classroom points)"),
+    "release": ("embedlab.release", "write the learner's repository: stubs, tests, cassettes, a grading workflow; no solutions"),
+    "gradescope": ("embedlab.gradescope", "write a Gradescope autograder zip (setup.sh, run_autograder, your tests and cassettes)"),
     "integrity": ("embedlab.integrity", "write or check the SHA-256 manifest of the tests and cassettes"),
 }
 

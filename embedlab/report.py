@@ -198,19 +198,28 @@ class Gradebook:
     # -- machine-readable ------------------------------------------------------------------------
 
     def gradescope(self, extra: dict | None = None) -> dict:
-        """Gradescope's results.json (also read by GitHub Classroom tooling)."""
+        """Gradescope's results.json (also read by `embedlab autograde` for GitHub Classroom).
+
+        Gradescope knows two statuses, "passed" and "failed". A check that was skipped and carries
+        no points (a live check without an endpoint) is neither: it keeps its place in `tests`
+        with 0 of 0 points, no `status` and "skipped (not scored): why" as its output. A skipped
+        check that does carry points (live checks with --score-live) is "failed": 0 of its points.
+        """
         tests = []
         for number, result in enumerate(self.results, start=1):
             scored = self.scored(result)
+            unscored_skip = result.status == "skipped" and not scored
+            status = {} if unscored_skip else {"status": "passed" if result.status == "passed" else "failed"}
             tests.append(
                 {
                     "name": f"{result.exercise}: {result.title}",
                     "number": str(number),
                     "score": result.points if (result.status == "passed" and scored) else 0,
                     "max_score": result.points if scored else 0,
-                    "status": "passed" if result.status == "passed" else "failed",
-                    "output": _output(result),
-                    "tags": [result.exercise] + (["live"] if result.live else []),
+                    **status,
+                    "output": f"skipped (not scored): {result.message}" if unscored_skip else _output(result),
+                    "output_format": "text",
+                    "tags": [result.exercise] + (["live"] if result.live else []) + (["skipped"] if result.status == "skipped" else []),
                     "visibility": "visible",
                     "extra_data": {
                         "nodeid": result.nodeid,
@@ -228,6 +237,7 @@ class Gradebook:
             "score": self.earned,
             "max_score": self.possible,
             "output": "\n".join(self.summary_lines()),
+            "output_format": "text",
             "visibility": "visible",
             "stdout_visibility": "hidden",
             "tests": tests,

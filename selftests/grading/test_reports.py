@@ -12,8 +12,8 @@ def test_results_json_has_gradescopes_shape(tmp_path):
     assert results["score"] == sum(t["score"] for t in results["tests"])
     assert results["max_score"] == sum(t["max_score"] for t in results["tests"])
     for test in results["tests"]:
-        assert set(test) >= {"name", "score", "max_score", "output", "visibility", "status"}
-        assert test["status"] in ("passed", "failed")
+        assert set(test) >= {"name", "score", "max_score", "output", "visibility"}
+        assert test.get("status") in ("passed", "failed") or ("skipped" in test["tags"] and test["max_score"] == 0)
     exercises = results["extra_data"]["exercises"]
     assert list(exercises)[:6] == ["embed", "cosine", "rank", "confirm_intuition", "self_similarity", "batch_vs_loop"]
     live = [t for t in results["tests"] if "live" in t["tags"]]

@@ -1,0 +1,212 @@
+"""Write the learner's repository: `embedlab release OUT --grader OWNER/REPO@REF`.
+
+OUT is what learners get — a GitHub Classroom template to push, or a folder to zip for an LMS: the
+stubs (`exercises/`), the grading tests and cassettes with their `integrity.sha256` (so `pytest`
+grades offline on the learner's machine exactly as here), the `embedlab` package itself (the
+plugin, the hints, `embedlab serve`: `pip install -e .` in OUT needs nothing else), the learner
+part of the README, `.env.example`, and two workflows: `grade.yml`, a thin caller, and the
+reusable `embedlab-grade.yml` it calls in the grader repository at the pinned ref.
+
+Never in OUT: `solutions/`, the kit's own selftests, benchmarks, CI, the instructor and
+contributor parts of the README. Before anything is written every exercise function is checked
+to be a stub (or the same code as in solutions/, like each file's `main`), so a working copy in
+which someone answered an exercise is refused instead of shipped.
+
+The grader repository (`--grader`) holds the tests, cassettes and grader that decide each push's
+grade, at a ref you pin: the repository you push this release to (it holds no solutions, so it can
+be public) or your kit if the learners' workflow runs may read it. Either way the learner's own
+copies of the tests are not used: `embedlab autograde` flags them when they differ.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import re
+import shutil
+from pathlib import Path
+
+COPIED_FILES = ("conftest.py", "integrity.sha256", ".env.example", ".gitignore")
+COPIED_FOLDERS = ("tests", "cassettes", "embedlab")
+REUSABLE = Path(".github/workflows/embedlab-grade.yml")
+CALLER = Path(".github/workflows/grade.yml")
+IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
+
+
+class ReleaseError(Exception):
+    pass
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("out", type=Path, help="the folder to write: new, or empty but for .git")
+    parser.add_argument(
+        "--grader",
+        required=True,
+        type=grader_ref,
+        metavar="OWNER/REPO@REF",
+        help="the repository whose tests, cassettes and grader grade each push, at a pinned tag or commit "
+        "(usually where you push this release, e.g. my-course/embeddings@v1)",
+    )
+
+
+def grader_ref(text: str) -> tuple[str, str]:
+    repository, _, ref = text.partition("@")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+", repository) or not re.fullmatch(r"[A-Za-z0-9_./-]+", ref):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected OWNER/REPO@REF, e.g. my-course/embeddings@v1")
+    return repository, ref
+
+
+def run(args: argparse.Namespace) -> int:
+    from embedlab import kit
+
+    repository, ref = args.grader
+    try:
+        written = write_release(kit.find_root(), args.out, repository, ref)
+    except ReleaseError as err:
+        print(f"embedlab release: {err}")
+        return 2
+    print(f"wrote the learner release to {args.out}/ ({len(written)} files, no solutions)")
+    print(f"each push is graded by {repository}/{REUSABLE.as_posix()} at {ref}, with the tests and cassettes there")
+    print("next: push it, tag it with the ref if the grader is this repository, and make it the assignment's template (README: For instructors)")
+    return 0
+
+
+def write_release(root: Path, out: Path, repository: str, ref: str) -> list[Path]:
+    """Write the release into `out`; the files written, relative to it."""
+    if not (root / "solutions").is_dir():
+        raise ReleaseError(f"{root} has no solutions/: run this in the instructor's kit, not in a release")
+    if out.exists() and any(p.name != ".git" for p in out.iterdir()):
+        raise ReleaseError(f"{out} is not empty: choose a new folder, or empty it (a .git folder may stay)")
+    if out.resolve() == root.resolve() or root.resolve() in out.resolve().parents:
+        raise ReleaseError(f"{out} is inside the kit: choose a folder outside it")
+    exercises = sorted((root / "exercises").glob("*.py"))
+    for path in exercises:
+        answered = answered_functions(path, root / "solutions" / path.name)
+        if answered:
+            raise ReleaseError(
+                f"exercises/{path.name}: {', '.join(answered)} {'is' if len(answered) == 1 else 'are'} not the stub "
+                "(the body differs from solutions/ and does not just raise NotImplementedError): restore the stub first"
+            )
+    readme = learner_readme((root / "README.md").read_text(encoding="utf-8"), repository, ref)
+    if re.search(r"\bsolutions\b", readme):
+        raise ReleaseError("the learner part of README.md mentions the solutions: reword it, or teach embedlab/release.py to drop it")
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "exercises").mkdir()
+    for path in exercises:
+        shutil.copyfile(path, out / "exercises" / path.name)
+    for name in COPIED_FILES:
+        shutil.copyfile(root / name, out / name)
+    for name in COPIED_FOLDERS:
+        shutil.copytree(root / name, out / name, ignore=IGNORED)
+    (out / REUSABLE).parent.mkdir(parents=True)
+    shutil.copyfile(root / REUSABLE, out / REUSABLE)
+    (out / CALLER).write_text(caller_workflow(repository, ref), encoding="utf-8")
+    (out / "README.md").write_text(readme, encoding="utf-8")
+    (out / "pyproject.toml").write_text(learner_pyproject((root / "pyproject.toml").read_text(encoding="utf-8")), encoding="utf-8")
+
+    from embedlab import integrity
+
+    problems = integrity.check(out)
+    if problems:
+        raise ReleaseError(f"the release's tests or cassettes do not match integrity.sha256 ({problems[0]}): run `embedlab integrity write` in the kit")
+    return sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file() and ".git" not in p.relative_to(out).parts[:1])
+
+
+# -- what the learner gets -----------------------------------------------------------------------
+
+
+def answered_functions(exercise: Path, solution: Path) -> list[str]:
+    """The functions of an exercise file that are neither the stub nor the solutions' own shared
+    code (e.g. `main`): answered in this working copy."""
+    if not solution.is_file():
+        return []
+    theirs = _bodies(solution)
+    answered = []
+    for name, body in _bodies(exercise).items():
+        if name not in theirs or body == theirs[name]:
+            continue
+        stub = len(body) == 1 and isinstance(body[0], ast.Raise) and "NotImplementedError" in ast.dump(body[0])
+        if not stub:
+            answered.append(name)
+    return answered
+
+
+def _bodies(path: Path) -> dict[str, list[ast.stmt]]:
+    """Each top-level function's body, without its docstring, as AST (compared by `ast.dump`)."""
+    bodies = {}
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body[1:] if ast.get_docstring(node) is not None else node.body
+            bodies[node.name] = _Dumped(body)
+    return bodies
+
+
+class _Dumped(list):
+    """A body that compares by its AST dump (positions aside)."""
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, list) and [ast.dump(s) for s in self] == [ast.dump(s) for s in other]
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def learner_readme(readme: str, repository: str, ref: str) -> str:
+    """The README's top and its "For learners" part; the contributors' command, the instructor and
+    contributor parts and every pointer to the solutions left out; a word on how pushes are graded."""
+    head, _, rest = readme.partition("\n## For learners\n")
+    learners = rest.partition("\n## For instructors")[0].rstrip().removesuffix("---").rstrip()
+    block = re.search(r"```bash\n(.*?)```", head, re.S)
+    if block:
+        first = block.group(1).split("\n\n")[0].replace("# 1. ", "# ") + "\n"
+        head = head[: block.start(1)] + first + head[block.end(1) :]
+    head = re.sub(r"The first command needs", "It needs", head)
+    learners = re.sub(r"\s*The\s+solutions\s+are\s+in\s+`solutions/`\s+—\s+try\s+first\.", "", learners)
+    learners = re.sub(r"\s+\(see\s+\"Where\s+the\s+learner's\s+code\s+runs\"\)", "", learners)
+    grade = f"""
+### Your grade
+
+Each push to this repository is graded on GitHub by the **Autograding Tests** workflow
+(`.github/workflows/grade.yml`), with your instructor's copy of the tests and cassettes
+({repository} at `{ref}`), never the ones in this repository: `tests/`, `cassettes/` and
+`embedlab/` are here so that `pytest` grades your work on your machine exactly as the workflow
+will. Edited copies change only your own runs, and are flagged. The run's summary shows the same
+table as `pytest`, and `results.json` is attached to it. Leave `.github/` as it is: your
+instructor sees every change to it.
+"""
+    return f"{head.rstrip()}\n\n## For learners\n{learners}\n{grade}"
+
+
+def learner_pyproject(text: str) -> str:
+    """The kit's pyproject.toml without the `dev` extra: the selftests it installs for do not ship."""
+    kept = re.sub(r"\n# The kit's own tests\.\ndev = \[\n.*?\n\]\n", "\n", text, flags=re.S)
+    if kept == text:
+        kept = re.sub(r"\ndev = \[\n.*?\n\]\n", "\n", text, flags=re.S)
+    return kept
+
+
+def caller_workflow(repository: str, ref: str) -> str:
+    return f"""# Grades this repository's exercises/ on every push with your instructor's tests and cassettes
+# ({repository} at {ref}), not the copies here, and reports the points (job summary, results.json,
+# GitHub Classroom). Written by `embedlab release`: leave it as it is.
+name: Autograding Tests
+
+on:
+  push:
+  workflow_dispatch:
+
+permissions:
+  contents: read
+  actions: read
+
+jobs:
+  run-autograding-tests:
+    if: github.actor != 'github-classroom[bot]'
+    uses: {repository}/{REUSABLE.as_posix()}@{ref}
+    with:
+      grader-repository: {repository}
+      grader-ref: {ref}
+    secrets:
+      # Only for a private grader repository (README: For instructors); empty otherwise.
+      grader-token: ${{{{ secrets.EMBEDLAB_GRADER_TOKEN }}}}
+"""
