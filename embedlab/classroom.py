@@ -443,6 +443,7 @@ def _start(submission: Submission, settings: GradeSettings, snapshot: Snapshot, 
         path = exercises / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
+    _make_package(exercises)
     log = scratch_root / f"{scratch.name}.log"
     results_r, results_w = os.pipe()
     arguments = [*_arguments(kit, exercises, settings, readonly), f"--grade-fd={results_w}"]
@@ -457,6 +458,15 @@ def _start(submission: Submission, settings: GradeSettings, snapshot: Snapshot, 
     os.close(results_w)
     os.set_blocking(results_r, False)
     return _Job(submission, scratch, pid, results_r, started + settings.timeout, started)
+
+
+def _make_package(exercises: Path) -> None:
+    """A regular package, whether or not the learner handed in its `__init__.py`: a folder without
+    one is only a namespace portion, which any `exercises/` package on sys.path (the kit's stubs,
+    when grading from the kit's folder with `python -m embedlab`) would take precedence over."""
+    exercises.mkdir(exist_ok=True)
+    if not (exercises / "__init__.py").exists():
+        (exercises / "__init__.py").write_bytes(b"")
 
 
 def _arguments(kit: Path, exercises: Path, settings: GradeSettings, readonly: tuple) -> list[str]:
@@ -478,7 +488,7 @@ def catalog(settings: GradeSettings, snapshot: Snapshot) -> dict | None:
     scratch = Path(tempfile.mkdtemp(prefix="embedlab-catalog-"))
     try:
         snapshot.write(scratch / "kit")
-        (scratch / "exercises").mkdir()
+        _make_package(scratch / "exercises")
         arguments = _arguments(scratch / "kit", scratch / "exercises", settings, (*settings.readonly, scratch))
         return grade_once(scratch / "kit", arguments, timeout=max(60.0, settings.timeout))
     finally:

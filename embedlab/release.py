@@ -9,8 +9,8 @@ reusable `embedlab-grade.yml` it calls in the grader repository at the pinned re
 
 Never in OUT: `solutions/`, the kit's own selftests, benchmarks, CI, the instructor and
 contributor parts of the README. Before anything is written every exercise function is checked
-to be a stub (or the same code as in solutions/, like each file's `main`), so a working copy in
-which someone answered an exercise is refused instead of shipped.
+to be a stub (and any other function the same code as in solutions/, like each file's `main`), so
+a working copy in which someone answered an exercise is refused instead of shipped.
 
 The grader repository (`--grader`) holds the tests, cassettes and grader that decide each push's
 grade, at a ref you pin: the repository you push this release to (it holds no solutions, so it can
@@ -117,17 +117,19 @@ def write_release(root: Path, out: Path, repository: str, ref: str) -> list[Path
 
 
 def answered_functions(exercise: Path, solution: Path) -> list[str]:
-    """The functions of an exercise file that are neither the stub nor the solutions' own shared
-    code (e.g. `main`): answered in this working copy."""
-    if not solution.is_file():
-        return []
-    theirs = _bodies(solution)
+    """The functions of an exercise file that give an answer away: an exercise function (see
+    `embedlab.section.EXERCISES`) that is not the stub, or other code that differs from the same
+    function in solutions/ (each file's `main` is the same in both)."""
+    from embedlab.section import EXERCISES
+
+    theirs = _bodies(solution) if solution.is_file() else {}
     answered = []
     for name, body in _bodies(exercise).items():
-        if name not in theirs or body == theirs[name]:
-            continue
-        stub = len(body) == 1 and isinstance(body[0], ast.Raise) and "NotImplementedError" in ast.dump(body[0])
-        if not stub:
+        if name in EXERCISES:
+            stub = len(body) == 1 and isinstance(body[0], ast.Raise) and "NotImplementedError" in ast.dump(body[0])
+            if not stub:
+                answered.append(name)
+        elif name in theirs and body != theirs[name]:
             answered.append(name)
     return answered
 
@@ -147,6 +149,9 @@ class _Dumped(list):
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, list) and [ast.dump(s) for s in self] == [ast.dump(s) for s in other]
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
 
     __hash__ = None  # type: ignore[assignment]
 

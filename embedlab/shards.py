@@ -116,10 +116,9 @@ def _check(parts: list[dict]) -> None:
     if shards != expected:
         missing = sorted(set(expected) - set(shards))
         twice = sorted({s for s in shards if shards.count(s) > 1})
-        raise ValueError(
-            "the shards do not make one class: "
-            + "; ".join(filter(None, [missing and f"missing {', '.join(f'{m}/{first['of']}' for m in missing)}", twice and f"given twice: {twice}"]))
-        )
+        of = first["of"]
+        said = [f"missing {', '.join(f'{m}/{of}' for m in missing)}" if missing else "", f"given twice: {twice}" if twice else ""]
+        raise ValueError("the shards do not make one class: " + "; ".join(filter(None, said)))
     graded = [name for part in parts for name in part["info"]["graded"]]
     if sorted(graded) != first["class"]:
         raise ValueError("the shards' submissions are not the class's: was the class folder the same on every machine?")
