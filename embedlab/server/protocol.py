@@ -8,7 +8,8 @@ gone. This subclass:
 - answers unreadable HTTP with OpenAI's error JSON (400), then closes the connection;
 - refuses a request whose request line and headers pass `max_header_bytes` (431);
 - gives each request `read_timeout` seconds from its first byte to arrive in full, headers and
-  body, and a new connection as long to start one (408, then the connection is closed);
+  body (408, then the connection is closed), and closes a new connection that sends nothing
+  for as long;
 - keeps the connection open when the application raises after it answered (Starlette answers an
   unexpected error with the handler the app gives it, then raises it again), and answers with
   OpenAI's 500 JSON if it raised before answering;
@@ -126,7 +127,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self._timer = self.loop.call_later(left, self._check_deadline)
             return
         cycle = None if self._in_head else self.cycle
-        if cycle is not None and cycle.response_started:  # the application answered already
+        if (cycle is not None and cycle.response_started) or (self._in_head and not self._head_bytes):
+            # The application answered already, or no byte of a request came: close, as for an
+            # idle keep-alive connection (an answer would be read as the answer to a later request).
             self.transport.close()
             return
         self._refuse(errors.request_timeout(self.read_timeout))

@@ -94,11 +94,12 @@ class RawHTTP:
         return Reply(status, headers, body)
 
     def closed_by_server(self, within: float = 5) -> bool:
-        """Whether the server closes the connection (reads until it does, or `within` seconds)."""
+        """Whether the server closes the connection (reads until it does, or `within` seconds;
+        what it sends meanwhile goes to `buffer`)."""
         self.sock.settimeout(within)
         try:
-            while self.sock.recv(65536):
-                pass
+            while data := self.sock.recv(65536):
+                self.buffer += data
         except (TimeoutError, socket.timeout):
             return False
         except ConnectionResetError:

@@ -67,7 +67,7 @@ def test_a_half_sent_request_times_out_with_408(limited: LocalServer) -> None:
     partial_head = b"POST /v1/embeddings HTTP/1.1\r\ncontent-type: application/json\r\n"
     partial_body = b"POST /v1/embeddings HTTP/1.1\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n%s" % (
         len(body), body[:10])
-    for sent in (b"", partial_head, partial_body):  # nothing at all, half the headers, half the body
+    for sent in (partial_head, partial_body):  # half the headers, half the body
         with RawHTTP(limited.base_url) as raw:
             raw.send(sent)
             started = time.monotonic()
@@ -75,6 +75,14 @@ def test_a_half_sent_request_times_out_with_408(limited: LocalServer) -> None:
             assert f"{READ_TIMEOUT:g} seconds" in error["message"]
             assert READ_TIMEOUT - 0.2 < time.monotonic() - started < READ_TIMEOUT + 3
             assert raw.closed_by_server()
+
+
+def test_a_connection_that_sends_nothing_is_closed(limited: LocalServer) -> None:
+    with RawHTTP(limited.base_url) as raw:
+        started = time.monotonic()
+        assert raw.closed_by_server(within=READ_TIMEOUT + 3)
+        assert time.monotonic() - started > READ_TIMEOUT - 0.2
+        assert raw.buffer == b""  # without an answer: a client would take it for the answer to its next request
 
 
 def test_a_slow_but_steady_request_within_the_time_is_fine(limited: LocalServer) -> None:
