@@ -147,24 +147,15 @@ def create_app(backend: Backend, settings: ServerSettings) -> Starlette:
 async def _read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise _too_large(int(declared), limit)
+        raise errors.body_too_large(int(declared), limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise _too_large(size, limit)
+            raise errors.body_too_large(size, limit)
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _too_large(size: int, limit: int) -> APIError:
-    return APIError(
-        413,
-        f"The request body is too large: {size} bytes, where this server accepts at most {limit} "
-        "(--max-body-mb). Send the texts in several requests.",
-        code="request_too_large",
-    )
 
 
 def _json(data: object) -> Response:

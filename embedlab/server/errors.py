@@ -100,6 +100,15 @@ def too_many_tokens(requested: int, limit: int) -> APIError:
     )
 
 
+def body_too_large(size: int, limit: int) -> APIError:
+    return APIError(
+        413,
+        f"The request body is too large: {size} bytes, where this server accepts at most {limit} "
+        "(--max-body-mb). Send the texts in several requests.",
+        code="request_too_large",
+    )
+
+
 def not_json(content_type: str) -> APIError:
     # Refusing every other type also keeps web pages out: a page may POST text/plain to any
     # address without the browser asking the server first, but never application/json.
