@@ -140,3 +140,14 @@ def test_skipped_live_checks_are_not_failed(tmp_path):
     scored = run_pytest("--solutions", "--live=off", "--score-live", tmp_path=tmp_path).results
     live = [t for t in scored["tests"] if "live" in t["tags"]]
     assert live and all(t["status"] == "failed" and t["score"] == 0 < t["max_score"] for t in live)  # points at stake, not earned
+
+
+def test_setup_can_build_the_kit_from_the_zip(autograder, tmp_path):
+    """setup.sh's `pip install --no-deps kit/` builds from the zip's own files (offline here)."""
+    with zipfile.ZipFile(autograder) as archive:
+        archive.extractall(tmp_path / "source")
+    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q", "-w", str(tmp_path / "wheel"), str(tmp_path / "source" / "kit")]
+    done = subprocess.run(command, env=clean_env(), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    names = zipfile.ZipFile(next((tmp_path / "wheel").glob("embedlab-*.whl"))).namelist()
+    assert "embedlab/autograde.py" in names and "embedlab/plugin.py" in names
