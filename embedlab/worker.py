@@ -101,8 +101,33 @@ class Worker:
         if name not in self.modules:
             import importlib
 
+            self.package_itself()
             self.modules[name] = importlib.import_module(f"{self.package}.{name}")
         return self.modules[name]
+
+    def package_itself(self) -> None:
+        """The learner's folder as the package, whatever else on sys.path bears its name: a folder
+        without __init__.py would otherwise lose to any regular package called the same."""
+        if self.package in sys.modules:
+            return
+        import importlib.util
+        import types
+
+        init = self.directory / "__init__.py"
+        if init.is_file():
+            spec = importlib.util.spec_from_file_location(self.package, init, submodule_search_locations=[str(self.directory)])
+            package = importlib.util.module_from_spec(spec)
+            sys.modules[self.package] = package
+            try:
+                spec.loader.exec_module(package)
+            except BaseException:
+                del sys.modules[self.package]
+                raise
+        else:
+            package = types.ModuleType(self.package)
+            package.__path__ = [str(self.directory)]
+            package.__package__ = self.package
+            sys.modules[self.package] = package
 
     def resolve(self, message: dict) -> dict:
         try:

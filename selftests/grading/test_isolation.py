@@ -342,3 +342,14 @@ def test_csv_cells_are_never_formulas_and_names_never_share_a_file():
     assert cell("alice") == "alice"
     names = results_names(["alice", "Alice", "a b", "a_b", "../etc", "..", ""])
     assert len(set(names.values())) == 7 and all("/" not in n and not n.startswith(".") for n in names.values())
+
+
+def test_a_folder_without_init_is_graded_not_the_kits_stubs(tmp_path):
+    """`--exercises-dir` names the folder to grade, even when it has no __init__.py and the kit's
+    own exercises/ package is importable from where pytest runs."""
+    folder = tmp_path / "exercises"
+    folder.mkdir()
+    for name in ("embed.py", "similarity.py", "challenges.py"):
+        (folder / name).write_bytes((ROOT / "solutions" / name).read_bytes())
+    run = run_pytest("--live=off", f"--exercises-dir={folder}", tmp_path=tmp_path)
+    assert run.code == 0 and run.results["score"] == 49, run.output
