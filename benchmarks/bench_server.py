@@ -83,6 +83,9 @@ MEASURES = [
 class Figures:
     name: str
     sizes: tuple[int, ...]  # the in-process batch sizes tried
+    # Whether one text costs the model more than the HTTP round trip: only then is a concurrent
+    # single-text client's speed worth comparing with in-process speed.
+    model_bound: bool
     rounds: list[dict[str, float]] = field(default_factory=list)  # texts per second, per round
     mean_batch: float = 0.0  # texts per model call while the concurrent clients ran
     overhead_ms: dict[str, float] = field(default_factory=dict)
@@ -402,7 +405,7 @@ def bench_wordllama(texts: list[str], seconds: float, rounds: int, server_args: 
     from embedlab.server.backends import WordLlamaBackend
 
     backend = WordLlamaBackend()  # the server's own pooling, in-process
-    figures = Figures("wordllama-l2-supercat", WORDLLAMA_SIZES)
+    figures = Figures("wordllama-l2-supercat", WORDLLAMA_SIZES, model_bound=False)
     turns = {f"batch_{size}": in_process_turn(backend.embed, texts, size) for size in WORDLLAMA_SIZES}
     with LocalServer(*server_args) as server:
         for _ in range(rounds):
@@ -415,7 +418,7 @@ def bench_minilm(folder: Path, texts: list[str], seconds: float, rounds: int, se
     from sentence_transformers import SentenceTransformer
 
     model = SentenceTransformer(str(folder), device="cpu", local_files_only=True)
-    figures = Figures("all-MiniLM-L6-v2", MINILM_SIZES)
+    figures = Figures("all-MiniLM-L6-v2", MINILM_SIZES, model_bound=True)
 
     def encode_with(batch_size: int) -> Callable[[list[str]], object]:
         return lambda batch: model.encode(batch, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False)
@@ -441,7 +444,12 @@ def table(results: list[Figures], markdown: bool) -> str:
         cells = []
         for f in results:
             cell = f"{f.median(key):,.0f}/s"
-            cells.append(cell if base is None else f"{cell} ({f.ratio(key, base):.0%})")
+            if base is None:
+                cells.append(cell)
+            elif key.startswith("concurrent") and not f.model_bound:
+                cells.append(f"{f.median(key):,.0f} requests/s")
+            else:
+                cells.append(f"{cell} ({f.ratio(key, base):.0%})")
         rows.append((label, cells))
     for key, label in (("server_256", "CPU per text, server / in-process (openai client)"),
                        ("server_256_raw", "CPU per text, server / in-process (bare HTTP)")):

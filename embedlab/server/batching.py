@@ -8,10 +8,11 @@ one chunk (`max_texts` texts, `max_chars` characters) at a time:
   under load the calls grow by themselves and no request waits on a timer (the "continuous
   batching" of text-embeddings-inference and infinity-emb). A transformer gains a lot from it;
   one thread also keeps torch from fighting itself over the cores.
-- **sharing**: a request bigger than a chunk is cut into chunks, and each call is filled first
-  from the requests that have had the fewest texts embedded so far. A newly arrived request
-  therefore goes into the very next call: a one-text request waits for at most the chunk in
-  hand, whatever another client sent.
+- **sharing**: a request bigger than a chunk is cut into chunks, and the requests take turns:
+  each call is filled first from the requests that have waited longest since their last turn,
+  and a newly arrived request has waited longest of all. So a one-text request goes into the
+  very next call, waiting for at most the chunk in hand whatever another client sent, and two
+  big requests alternate instead of the newer one going first until it has caught up.
 - **isolation**: if a call that merged several requests fails, each request's part is run again
   alone, so only the request that broke the model gets the error.
 - **leaving**: a request whose client has gone (its `embed` was cancelled) is dropped from the
@@ -52,6 +53,7 @@ class _Job:
     arrival: int
     in_order: bool  # `order` is 0, 1, 2, ...: rows can come back as they are
     taken: int = 0  # how many of `order` were handed to the model
+    last_turn: int = -1  # the last model call it had texts in (-1: none yet)
     embedded: int = 0  # how many rows came back
     closed: bool = False  # answered, failed or abandoned: nothing more to do for it
     vectors: np.ndarray | None = field(default=None, repr=False)
@@ -82,6 +84,7 @@ class MicroBatcher:
         self._lock = threading.Condition()
         self._pending: list[_Job] = []  # jobs with texts not yet handed to the model
         self._arrivals = itertools.count()
+        self._turns = itertools.count()  # model calls built
         self._accepting = False
         self._thread: threading.Thread | None = None
         self.calls = 0  # backend calls made, for tests and the benchmark
@@ -115,11 +118,6 @@ class MicroBatcher:
             if thread.is_alive():
                 return False
         return True
-
-    @property
-    def busy(self) -> bool:
-        """Whether the worker is still alive (running a call, or waiting for work)."""
-        return self._thread is not None and self._thread.is_alive()
 
     async def embed(self, texts: list[str]) -> Embedded:
         loop = asyncio.get_running_loop()
@@ -156,10 +154,12 @@ class MicroBatcher:
             self._run(pieces)
 
     def _take(self) -> list[_Piece]:
-        """The next call: the least-served requests first (then the oldest), up to one chunk."""
+        """The next call: the requests that waited longest since their last turn first (new ones
+        before all, oldest first), up to one chunk."""
         pieces: list[_Piece] = []
         texts = chars = 0
-        for job in sorted(self._pending, key=lambda j: (j.taken, j.arrival)):
+        turn = next(self._turns)
+        for job in sorted(self._pending, key=lambda j: (j.last_turn, j.arrival)):
             start = stop = job.taken
             while stop < len(job.order) and texts < self._max_texts:
                 size = len(job.texts[job.order[stop]])
@@ -171,6 +171,7 @@ class MicroBatcher:
             if stop > start:
                 pieces.append(_Piece(job, job.order[start:stop]))
                 job.taken = stop
+                job.last_turn = turn
                 if stop == len(job.order):
                     self._pending.remove(job)
             if texts >= self._max_texts or (self._max_chars is not None and chars >= self._max_chars):

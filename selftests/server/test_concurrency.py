@@ -113,6 +113,49 @@ def test_a_big_request_takes_turns_with_small_ones() -> None:
     np.testing.assert_array_equal(whole.vectors[:, 0], [len(t) for t in big])
 
 
+class SteppedBackend:
+    """Each model call waits for the test to let it through, one `step()` at a time."""
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+        self.entered = threading.Semaphore(0)
+        self.go = threading.Semaphore(0)
+
+    def embed(self, texts: list[str]) -> Embedded:
+        self.calls.append(list(texts))
+        self.entered.release()
+        self.go.acquire(timeout=10)
+        return Embedded(np.ones((len(texts), 2), dtype=np.float32), [1] * len(texts))
+
+    async def step(self) -> None:
+        """Let the call in hand finish and wait until the next one has begun."""
+        self.go.release()
+        await asyncio.to_thread(self.entered.acquire, True, 10)
+
+
+def test_big_requests_alternate_whoever_came_first() -> None:
+    backend = SteppedBackend()
+    batcher = MicroBatcher(backend.embed, max_texts=4)
+
+    async def main() -> None:
+        batcher.start()
+        old = asyncio.ensure_future(batcher.embed([f"old {i}" for i in range(24)]))
+        await asyncio.to_thread(backend.entered.acquire, True, 10)
+        await backend.step()  # the old request's second chunk is in hand when the new one arrives
+        new = asyncio.ensure_future(batcher.embed([f"new {i}" for i in range(12)]))
+        await asyncio.sleep(0.05)
+        for _ in range(6):
+            await backend.step()
+        backend.go.release(100)
+        await asyncio.gather(old, new)
+        batcher.close()
+
+    asyncio.run(asyncio.wait_for(main(), 20))
+    owners = [call[0].split()[0] for call in backend.calls]
+    # then they take turns (the new one does not go first until it has had as many texts)
+    assert owners == ["old", "old", "new", "old", "new", "old", "new", "old", "old"], owners
+
+
 def test_texts_go_longest_first_and_come_back_in_order() -> None:
     backend = SlowBackend()
     texts = ["bb", "a", "dddd", "ccc", "eeeee"]
