@@ -251,7 +251,7 @@ class CachedPersister:
         if key not in cls._loaded:
             cls._loaded[key] = FilesystemPersister.load_cassette(cassette_path, serializer)
         requests, responses, *rest = cls._loaded[key]
-        return (list(requests), copy.deepcopy(responses), *rest)
+        return (list(requests), [_copy_response(r) for r in responses], *rest)
 
     @classmethod
     def save_cassette(cls, cassette_path, cassette_dict, serializer):
@@ -259,6 +259,16 @@ class CachedPersister:
 
         cls._loaded.pop(str(cassette_path), None)
         FilesystemPersister.save_cassette(cassette_path, cassette_dict, serializer)
+
+
+def _copy_response(response: dict) -> dict:
+    """A copy of a recorded response that vcrpy may change freely: its few small dicts and lists
+    are copied, the (immutable) body string is shared — a deepcopy costs ten times as much."""
+    copied = dict(response)
+    for key, value in response.items():
+        if isinstance(value, dict):
+            copied[key] = {k: list(v) if isinstance(v, list) else v for k, v in value.items()}
+    return copied
 
 
 def load_interactions(path: Path) -> list[dict]:

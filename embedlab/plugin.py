@@ -74,6 +74,7 @@ class Grading:
         self._live: LiveConfig | LiveUnavailable | None = None
         self._vcr = None
         self._rewritten: set[Path] = set()
+        self._known: dict[Path, set] = {}
         self.references: dict[Path, dict] = {}  # per cassette: what the endpoint answered the grader
         self.recorded_anything = False
         self.started = False
@@ -162,6 +163,12 @@ class Grading:
             mode = "none" if self.record_mode == "none" else "new_episodes"
             self._vcr = cassettes.make_vcr(self.set_dir, mode)
         return self._vcr
+
+    def known_inputs(self, path: Path, cassette) -> set:
+        """What a cassette holds, by model and input: read once per file, not once per test."""
+        if path not in self._known:
+            self._known[path] = {cassettes.Inputs.from_body(r.body) for r in cassette.requests}
+        return self._known[path]
 
     def cassette_path(self, item: pytest.Item) -> Path:
         path = self.set_dir / f"{Path(str(item.path)).stem}.yaml"  # one cassette per test module
@@ -277,8 +284,7 @@ def api(request: pytest.FixtureRequest):
     base_url, key = grading.endpoint_settings()
     path = grading.cassette_path(request.node)
     with grading.vcr.use_cassette(path.name, allow_playback_repeats=True) as cassette:
-        known = {cassettes.Inputs.from_body(r.body) for r in cassette.requests}
-        is_recorded = None if grading.recording else known.__contains__
+        is_recorded = None if grading.recording else grading.known_inputs(path, cassette).__contains__
         references = grading.references.setdefault(path, {})
         transport = None if grading.recording else cassettes.replay_transport()
         endpoint = Endpoint(base_url, key, grading.model, is_recorded=is_recorded, references=references, transport=transport)
