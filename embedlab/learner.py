@@ -34,7 +34,7 @@ from embedlab import sandbox, wire
 from embedlab.outcomes import fail
 
 START_TIMEOUT = 30.0
-WHERE_TIMEOUT = 2.0
+WHERE_TIMEOUT = 5.0  # only waited out in full when the worker cannot answer; a busy machine can take seconds
 OUTPUT_SHOWN = 2000  # characters of a call's printed output attached to the test
 
 
@@ -318,6 +318,8 @@ class Learner:
             "defaults": defaults,
         }
         message["clients"] = {str(k): v for k, v in handles.items()}
+        if self.stuck:
+            message["stuck"] = [list(k) for k in self.stuck]
         worker = self.worker()
         worker.output.clear()
         try:
@@ -336,6 +338,9 @@ class Learner:
         finally:
             self._show_output(worker)
         if reply.get("op") == "error":
+            stuck = (reply.get("error") or {}).get("stuck")
+            if isinstance(stuck, list) and tuple(stuck) in self.stuck:
+                raise StoppedAfter(self.stuck[tuple(stuck)])
             raise rebuild_exception(reply.get("error") or {})
         for original, after in zip(args, reply.get("after") or []):
             if after is not None and any(w.value is original for w in watched):

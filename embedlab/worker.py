@@ -41,6 +41,8 @@ class Worker:
         self.out = channel_out
         self.config = config
         self.directory = Path(config["directory"])
+        self._under = (os.path.normpath(config["directory"]) + os.sep, str(self.directory.resolve()) + os.sep)
+        self._learners: dict[str, str | None] = {}
         self.package: str = config["package"]
         self.send_lock = threading.Lock()
         self.calls: queue.Queue[dict | None] = queue.Queue()
@@ -147,7 +149,7 @@ class Worker:
         function = getattr(self.module(message["module"]), message["function"])
         args = wire.decode(message.get("args", []), clients=self.client)
         kwargs = wire.decode(message.get("kwargs", {"$dict": []}), clients=self.client)
-        with self.defaults(message.get("defaults")):
+        with self.defaults(message.get("defaults")), self.refusing(message.get("stuck")):
             value = function(*args, **kwargs)
         after = [wire.encode(a) if isinstance(a, (list, dict, set, bytearray)) or _is_array(a) else None for a in args]
         return {"op": "result", "value": wire.encode(value), "after": after}
@@ -187,16 +189,55 @@ class Worker:
             for target, name, value in saved:
                 setattr(target, name, value)
 
+    @contextmanager
+    def refusing(self, stuck: list | None):
+        """A learner function that already ran out of time ends this call as it is entered, so a
+        caller of an endless loop (rank calling cosine) fails at once instead of waiting out the
+        limit again. Only while something is stuck: a profile hook costs a little on every call."""
+        if not stuck:
+            yield
+            return
+        wanted = {(str(module).replace(".", "/") + ".py", str(name)) for module, name in stuck}
+        seen: dict[Any, tuple | None] = {}
+
+        def profile(frame, event, arg):
+            if event == "call":
+                code = frame.f_code
+                if code not in seen:
+                    key = (self.learner_path(code.co_filename), code.co_name)
+                    seen[code] = key if key in wanted else None
+                if seen[code] is not None:
+                    raise AlreadyStuck(*seen[code])
+
+        sys.setprofile(profile)
+        try:
+            yield
+        finally:
+            sys.setprofile(None)
+
     # -- reporting -------------------------------------------------------------------------------
 
+    def learner_path(self, filename: str) -> str | None:
+        """`filename` relative to the learner's folder, or None if it is not the learner's.
+
+        Remembered per file: `where()` runs while the learner's code spins, and each system call
+        there (as `Path.resolve()` makes, one per path component) waits for the busy thread to
+        hand back the GIL, which turned one answer into seconds."""
+        if filename not in self._learners:
+            shown = None
+            for path in (os.path.normpath(filename), os.path.realpath(filename)):
+                under = next((u for u in self._under if path.startswith(u)), None)
+                if under is not None:
+                    shown = Path(path[len(under) :]).as_posix()
+                    break
+            self._learners[filename] = shown
+        return self._learners[filename]
+
     def is_learners(self, filename: str) -> bool:
-        try:
-            return Path(filename).resolve().is_relative_to(self.directory)
-        except (OSError, ValueError):
-            return False
+        return self.learner_path(filename) is not None
 
     def location(self, filename: str, lineno: int, name: str, line: str | None = None) -> str:
-        shown = f"{self.package}/{Path(filename).resolve().relative_to(self.directory)}"
+        shown = f"{self.package}/{self.learner_path(filename)}"
         text = (line if line is not None else linecache.getline(filename, lineno)).strip()
         return f"{shown}, line {lineno}, in {name}: {text}" if text else f"{shown}, line {lineno}, in {name}"
 
@@ -225,6 +266,8 @@ class Worker:
             from embedlab.common import api_message
 
             described["api_message"] = api_message(err)[:500]
+        if isinstance(err, AlreadyStuck):
+            described["stuck"] = [err.module, err.name]
         if isinstance(err, SystemExit):
             described["exit_code"] = wire.short_repr(err.code, 80)
         if isinstance(err, SyntaxError):
@@ -253,6 +296,16 @@ class Worker:
         frame, lineno = steady or stacks[-1][-1]
         code = frame.f_code
         return {"location": self.location(code.co_filename, lineno, code.co_name), "function": code.co_name}
+
+
+class AlreadyStuck(BaseException):
+    """Raised where the learner's code enters a function that already ran out of time (a
+    BaseException, so the learner's `except Exception` lets it through)."""
+
+    def __init__(self, file: str, name: str) -> None:
+        super().__init__(f"{name}() in {file} already ran out of time")
+        self.module = file.removesuffix(".py").replace("/", ".")
+        self.name = name
 
 
 def _plain_error(name: str, message: str) -> dict:

@@ -291,9 +291,12 @@ def test_accidents_are_named_in_one_sentence(hostile_class):
     assert "skipped a special file (exercises/notes.py)" in flags and "skipped a symlink (exercises/zeros.py)" in flags
 
 
-def test_an_endless_loop_is_waited_out_once_per_function(hostile_class):
-    """Eight cosine tests and the callers of cosine: one time limit each for cosine, rank, the
-    challenges that call it — never one per test."""
+def test_an_endless_loop_is_waited_out_once(hostile_class):
+    """Eight cosine tests and the callers of cosine (rank, the challenges): cosine's time limit is
+    waited out once, and every later call that enters cosine stops there with the same sentence.
+    (A loose bound on the whole class run, not a speed goal: that lives in benchmarks/.)"""
+    callers = [t["output"] for t in hostile_class["results"]["hangs-in-cosine"]["tests"] if "TestRank" in t["extra_data"]["nodeid"]]
+    assert callers and all("Stopped after 3 s" in o and ", in cosine:" in o for o in callers), callers
     assert hostile_class["seconds"] < 120
 
 
