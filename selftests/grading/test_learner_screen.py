@@ -15,7 +15,7 @@ import pytest
 from embedlab.section import EXERCISES
 
 from .conftest import ROOT, clean_env
-from .submissions import build, f
+from .submissions import MISTAKES, build, f
 
 SECTION_FORMULA_ON_LISTS = f("""
     def cosine(a, b):
@@ -56,17 +56,9 @@ BARE_STRINGS = f("""
         pairs = sorted(((cosine(vectors[0], v), d) for v, d in zip(vectors[1:], docs)), key=lambda p: p[0], reverse=True)
         return [d for _, d in pairs]
     """)
-ONE_REQUEST_PER_TEXT = f("""
-    def embed(texts, *, client=None, model=None):
-        client, model = client_and_model(client, model)
-        texts = [texts] if isinstance(texts, str) else list(texts)
-        if not texts:
-            raise ValueError("empty")
-        for i, t in enumerate(texts):
-            if not isinstance(t, str):
-                raise TypeError(f"texts[{i}] is not a string")
-        return np.array([client.embeddings.create(model=model, input=[t]).data[0].embedding for t in texts])
-    """)
+
+#: the same mistakes as in the catalogue, written once there
+CATALOGUE = {m.name: m.source for m in MISTAKES}
 
 #: mistake -> (file, code, what the screen must say, what it must not)
 CASES = {
@@ -76,8 +68,8 @@ CASES = {
     "rank-without-client": ("challenges.py", RANK_WITHOUT_CLIENT, "pass client=client, model=model on", "Set EMBED_MODEL"),
     "array-of-items": ("embed.py", ARRAY_OF_ITEMS, "Embedding items", "base64"),
     "bare-strings": ("similarity.py", BARE_STRINGS, "returned the docs alone", "[':'"),
-    "one-request-per-text": ("embed.py", ONE_REQUEST_PER_TEXT, "made 3 requests", None),
-    "syntax-error": ("similarity.py", "def broken(:\n    pass\n", "(this stops", None),
+    "one-request-per-text": ("embed.py", CATALOGUE["embed-one-request-per-text"], "made 3 requests", None),
+    "syntax-error": ("similarity.py", CATALOGUE["syntax-error"], "(this stops", None),
 }
 
 
