@@ -151,10 +151,6 @@ def run(args: argparse.Namespace) -> int:
 # -- reading submissions, safely -----------------------------------------------------------------
 
 
-def find_submissions(folder: Path, snapshot: Snapshot) -> list[Submission]:
-    return [read_submission(entry.name, Path(entry.path), snapshot) for entry in submission_folders(folder)]
-
-
 def submission_folders(folder: Path) -> list[os.DirEntry]:
     """The class: each sub-folder of `folder` (not hidden, not a link), sorted by name."""
     return [e for e in sorted(os.scandir(folder), key=lambda e: e.name) if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)]
