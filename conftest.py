@@ -1,2 +1,2 @@
 # The grading machinery lives in the embedlab package; this file only switches it on.
-pytest_plugins = ["embedlab.plugin"]
+pytest_plugins = ["embedlab.grading.plugin"]

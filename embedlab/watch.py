@@ -17,7 +17,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from embedlab.report import Exercise, Gradebook, RunInfo, _bar, _num, _wrap
+from embedlab.grading.report import Exercise, Gradebook, RunInfo, _bar, _num, _wrap
 
 KEYS = "h hint · l list · q quit"
 
@@ -28,7 +28,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from embedlab import classroom, kit
+    from embedlab import kit
+    from embedlab.instructor import classroom
 
     root = kit.find_root()
     directory = (args.exercises_dir or root / "exercises").resolve()
@@ -51,7 +52,7 @@ class Grader:
     thread held (and hang). So the forks happen here, in a child started before any thread."""
 
     def __init__(self, root: Path, arguments: list[str]) -> None:
-        from embedlab import wire
+        from embedlab.worker import wire
 
         asks_r, self.asks = os.pipe()
         answers, answers_w = os.pipe()
@@ -69,13 +70,14 @@ class Grader:
 
     @staticmethod
     def _serve(root: Path, arguments: list[str], asks, answers: int) -> None:
-        from embedlab import classroom, wire
+        from embedlab.instructor import classroom
+        from embedlab.worker import wire
 
         while asks.blocking_frame() is not None:
             wire.send(answers, {"results": classroom.grade_once(root, arguments)})
 
     def grade(self) -> dict | None:
-        from embedlab import wire
+        from embedlab.worker import wire
 
         wire.send(self.asks, {"op": "grade"})
         answer = self.answers.blocking_frame() or {}

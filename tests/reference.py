@@ -11,9 +11,9 @@ import numbers
 
 import numpy as np
 
-from embedlab.outcomes import NotStarted, brief, expect, fail
+from embedlab.grading.outcomes import NotStarted, brief, expect, fail
 from embedlab.section import DOG
-from embedlab.worker import NO_RECORDING
+from embedlab.worker.inside import NO_RECORDING
 
 SCORE_TOLERANCE = 1e-4  # a query embedded alone or in a batch may differ in the 7th digit
 

@@ -7,8 +7,8 @@ import httpx2
 import numpy as np
 import pytest
 
-from embedlab.learner import watch
-from embedlab.outcomes import attempt, brief, expect, fail
+from embedlab.worker.handle import watch
+from embedlab.grading.outcomes import attempt, brief, expect, fail
 from tests.reference import expect_defaults_used, raises
 from tests.synthetic import Synthetic
 

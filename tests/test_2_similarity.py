@@ -7,8 +7,8 @@ import httpx2
 import numpy as np
 import pytest
 
-from embedlab.learner import watch
-from embedlab.outcomes import attempt, brief, expect
+from embedlab.worker.handle import watch
+from embedlab.grading.outcomes import attempt, brief, expect
 from embedlab.section import DOCS, QUERY
 from tests.reference import check_ranking, cosine_ref, expect_defaults_used, rank_references, ranking_ref, raises
 from tests.synthetic import Synthetic

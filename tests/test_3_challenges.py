@@ -5,7 +5,7 @@ import numbers
 
 import pytest
 
-from embedlab.outcomes import attempt, brief, expect, fail
+from embedlab.grading.outcomes import attempt, brief, expect, fail
 from embedlab.section import DOCS, DOG, QUERY, TEN_SENTENCES
 from tests.reference import (
     check_dog_between,

@@ -6,7 +6,7 @@ scored only with --score-live.
 
 import pytest
 
-from embedlab.outcomes import expect
+from embedlab.grading.outcomes import expect
 from embedlab.section import DOCS, DOG, QUERY, TEN_SENTENCES
 from tests.reference import check_dog_between, rank_references, ranking_ref
 

@@ -15,7 +15,8 @@ import pytest
 import yaml
 from vcr.request import Request
 
-from embedlab import cassettes, lint
+from embedlab.grading import cassettes
+from embedlab.instructor import lint
 
 from .conftest import ROOT, SETS, clean_env, run_cli, run_pytest
 

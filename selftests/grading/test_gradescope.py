@@ -88,7 +88,7 @@ def test_the_zip_holds_setup_run_autograder_and_the_instructors_files(autograder
     shipped = {n.removeprefix("kit/"): archive.read(n) for n in names if n.startswith(("kit/tests/", "kit/cassettes/"))}
     ours = {p.relative_to(ROOT).as_posix(): p.read_bytes() for d in ("tests", "cassettes") for p in (ROOT / d).rglob("*") if p.is_file() and "__pycache__" not in p.parts}
     assert shipped == ours  # the instructor's tests and cassettes, byte for byte
-    assert {"kit/conftest.py", "kit/pyproject.toml", "kit/integrity.sha256", "kit/embedlab/plugin.py"} <= names
+    assert {"kit/conftest.py", "kit/pyproject.toml", "kit/integrity.sha256", "kit/embedlab/grading/plugin.py"} <= names
     assert not any(n.startswith(("kit/solutions/", "kit/exercises/", "kit/selftests/", "solutions/")) for n in names)
 
 
@@ -150,4 +150,4 @@ def test_setup_can_build_the_kit_from_the_zip(autograder, tmp_path):
     done = subprocess.run(command, env=clean_env(), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     names = zipfile.ZipFile(next((tmp_path / "wheel").glob("embedlab-*.whl"))).namelist()
-    assert "embedlab/autograde.py" in names and "embedlab/plugin.py" in names
+    assert "embedlab/instructor/autograde.py" in names and "embedlab/grading/plugin.py" in names

@@ -88,13 +88,13 @@ def hostile(port: int, out: Path, witness: Path) -> dict[str, dict[str, str]]:
         "patches-the-grader": {"__init__.py": textwrap.dedent("""
             import sys
             try:
-                import embedlab.report as report
+                import embedlab.grading.report as report
                 report.Gradebook.earned = property(lambda self: self.possible)
                 report.Exercise.status = property(lambda self: "done")
                 import _pytest.reports as reports
                 reports.BaseReport.passed = property(lambda self: True)
                 reports.BaseReport.failed = property(lambda self: False)
-                import embedlab.plugin as plugin
+                import embedlab.grading.plugin as plugin
                 plugin.pytest_runtest_makereport = lambda *a, **k: None
             except Exception:
                 pass
@@ -338,7 +338,7 @@ def test_without_namespaces_the_walls_still_hold(tmp_path):
 
 
 def test_csv_cells_are_never_formulas_and_names_never_share_a_file():
-    from embedlab.classroom import cell, results_names
+    from embedlab.instructor.classroom import cell, results_names
 
     for text in ("=HYPERLINK(1)", "+1", "-2+3", "@SUM(A1)", "\tx"):
         assert cell(text).startswith("'")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import shutil
 
-from embedlab import integrity
+from embedlab.instructor import integrity
 
 from .conftest import ROOT, run_cli
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from embedlab import release
+from embedlab.instructor import release
 
 from .conftest import ROOT, clean_env, run_cli, run_pytest
 from .gradescope_fields import problems
@@ -137,7 +137,7 @@ def test_the_release_builds_a_package_on_its_own(out, tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     wheel = zipfile.ZipFile(next(tmp_path.glob("embedlab-*.whl")))
     names = set(wheel.namelist())
-    assert {"embedlab/plugin.py", "embedlab/hints.py", "embedlab/common.py", "embedlab/server/cli.py"} <= names
+    assert {"embedlab/grading/plugin.py", "embedlab/hints.py", "embedlab/common.py", "embedlab/server/cli.py"} <= names
     assert not any(n.startswith(("solutions/", "exercises/", "tests/")) for n in names)
 
 

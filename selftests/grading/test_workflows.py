@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from embedlab import release
+from embedlab.instructor import release
 from embedlab.cli import build_parser
 
 from .conftest import ROOT, clean_env

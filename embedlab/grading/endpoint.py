@@ -18,10 +18,10 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from embedlab.cassettes import Inputs, shared_tls
-from embedlab.learner import ClientHandle, LearnerRaised, Watched
-from embedlab.outcomes import NotStarted, brief, describe_exception, fail
-from embedlab.worker import NO_RECORDING
+from embedlab.grading.cassettes import Inputs, shared_tls
+from embedlab.worker.handle import ClientHandle, LearnerRaised, Watched
+from embedlab.grading.outcomes import NotStarted, brief, describe_exception, fail
+from embedlab.worker.inside import NO_RECORDING
 
 FORWARDED_HEADERS = frozenset({"content-type", "accept"})
 ANSWER_HEADERS = frozenset({"content-type", "x-request-id"})
@@ -133,7 +133,7 @@ class Endpoint:
         self._http.close()
 
     def forward(self, frame: dict) -> dict:
-        """Answer one HTTP request the learner's client made in the worker (see embedlab.worker).
+        """Answer one HTTP request the learner's client made in the worker (see embedlab.worker.inside).
 
         Only the embeddings and models endpoints are served, always at this endpoint's own base
         URL with its own key: the learner's code chooses what to ask, never where it goes.

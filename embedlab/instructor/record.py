@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"Replaying {name} offline …", flush=True)
     offline = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
     replayed = _pytest(root, offline, ["--solutions", "--live=off", *where])
-    from embedlab import lint
+    from embedlab.instructor import lint
 
     problems = lint.check_set(root, (args.cassette_dir or root / "cassettes").resolve() / name)
     for problem in problems:
@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     if replayed or problems:
         return 1
     if args.cassette_dir is None:
-        from embedlab import integrity
+        from embedlab.instructor import integrity
 
         integrity.write(root)
     print(f"The set {name} is recorded, replays offline and passes the lint. Review it, then commit it.")

@@ -1,7 +1,7 @@
 """The learner's code as the grading process sees it: functions that run in a worker process.
 
 `Learner(directory)` stands for one folder of exercise files. `learner.function("embed", "embed")`
-is a `RemoteFunction`: calling it sends the call to the worker (`embedlab.worker`), answers the
+is a `RemoteFunction`: calling it sends the call to the worker (`embedlab.worker.inside`), answers the
 HTTP requests the learner's client makes on the way (through the endpoint that made the client
 handle), and returns the result as real Python and numpy values — or raises the learner's
 exception, rebuilt with its type name, message and line. The grading process never imports the
@@ -28,10 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-import pytest
-
-from embedlab import sandbox, wire
-from embedlab.outcomes import fail
+from embedlab.worker import walls
+from embedlab.worker import wire
 
 START_TIMEOUT = 30.0
 WHERE_TIMEOUT = 5.0  # only waited out in full when the worker cannot answer; a busy machine can take seconds
@@ -122,12 +120,26 @@ def watch(value: Any) -> Watched:
     return Watched(value)
 
 
-class StoppedAfter(pytest.fail.Exception):
-    """A call ran past its time limit (the sentence says where it was). A pytest outcome, so a
-    test's `except Exception` around the learner's call lets it through as it is."""
+class CallFailed(BaseException):
+    """The call could not be made or answered (an import error, a crash, a stub's hint): the
+    sentence is the whole story. A BaseException, so a test's `except Exception` around the
+    learner's call lets it through; the grading plugin turns it into a failed test with that
+    sentence (the worker side knows nothing of pytest)."""
 
     def __init__(self, sentence: str) -> None:
-        super().__init__(sentence, pytrace=False)
+        super().__init__(sentence)
+        self.sentence = sentence
+
+    def __str__(self) -> str:
+        return self.sentence
+
+
+def fail(sentence: str):
+    raise CallFailed(sentence) from None
+
+
+class StoppedAfter(CallFailed):
+    """A call ran past its time limit (the sentence says where it was)."""
 
 
 @dataclass
@@ -242,7 +254,7 @@ class Learner:
 
     def close(self) -> None:
         self.drop_worker()
-        sandbox.sweep()
+        walls.sweep()
         import shutil
 
         shutil.rmtree(self._scratch, ignore_errors=True)
@@ -376,7 +388,7 @@ def _module_of(location: str | None, package: str) -> str | None:
 
 
 def _shown(name: str, args: tuple) -> str:
-    from embedlab.outcomes import brief
+    from embedlab.wording import brief
 
     return f"{name}({', '.join(brief(a) for a in args)})"
 
@@ -458,7 +470,7 @@ class WorkerProcess:
 
     @classmethod
     def _fork(cls, config: dict) -> WorkerProcess:
-        from embedlab import worker as worker_module
+        from embedlab.worker import inside as worker_module
 
         calls_r, calls_w = os.pipe()
         replies_r, replies_w = os.pipe()
@@ -603,7 +615,7 @@ class WorkerProcess:
 
     def kill(self) -> None:
         if self.status is None:
-            sandbox.kill_tree(self.pid)
+            walls.kill_tree(self.pid)
             try:
                 os.killpg(self.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError, OSError, AttributeError):

@@ -3,7 +3,7 @@
 Tests state their expectations with `expect(condition, sentence)`; a learner's function is called
 through `attempt()` (or `Endpoint.call()`), which turns a stub's NotImplementedError into
 `NotStarted` and any other exception into one sentence naming the learner's own line (the worker
-sends it with the exception, see `embedlab.learner`). The plugin maps these onto pytest reports,
+sends it with the exception, see `embedlab.worker.handle`). The plugin maps these onto pytest reports,
 so no traceback of the kit's machinery reaches the learner.
 """
 
@@ -12,6 +12,8 @@ from __future__ import annotations
 from typing import Any, Callable, NoReturn
 
 import pytest
+
+from embedlab.wording import brief, short_text
 
 
 class NotStarted(pytest.fail.Exception):
@@ -60,35 +62,3 @@ def describe_exception(shown: str, err: BaseException) -> str:
 def learner_location(err: BaseException) -> str | None:
     """'exercises/embed.py, line 23, in embed: <the line>': the deepest frame in the learner's files."""
     return getattr(err, "learner_location", None)
-
-
-def short_text(text: str, limit: int) -> str:
-    """One line at most `limit` characters long: a wall of numbers becomes its start and a count."""
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + f"… ({len(text):,} characters)"
-
-
-def brief(value: Any, limit: int = 60) -> str:
-    """A value as a person would write it in a sentence: arrays and long lists by their size."""
-    numpy = _numpy()
-    if numpy is not None and isinstance(value, numpy.ndarray):
-        if value.ndim == 1 and value.dtype.kind in "fiu":
-            kind = "floats" if value.dtype.kind == "f" else "integers"
-            first = ", ".join(f"{x:.3f}" if value.dtype.kind == "f" else str(x) for x in value[:2].tolist())
-            return f"array of {len(value)} {kind} [{first}{', …' if len(value) > 2 else ''}]"
-        return f"array of shape {value.shape} ({value.dtype})"
-    if isinstance(value, (list, tuple)) and len(value) > 3 and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in value):
-        first = ", ".join(f"{x:.3f}" if isinstance(x, float) else str(x) for x in value[:2])
-        return f"[{first}, … {len(value)} numbers]"
-    shown = repr(value)
-    if len(shown) <= limit:
-        return shown
-    if isinstance(value, (list, tuple)) and value:
-        return f"[{brief(value[0], 30)}, … {len(value)} items]"
-    return shown[: limit - 1] + "…"
-
-
-def _numpy():
-    import sys
-
-    return sys.modules.get("numpy")

@@ -37,7 +37,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from embedlab import integrity, kit
+    from embedlab import kit
+    from embedlab.instructor import integrity
 
     root = kit.find_root()
     problems = integrity.check(root)

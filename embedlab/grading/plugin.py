@@ -16,10 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from embedlab import __version__, cassettes, outcomes
-from embedlab.learner import Learner, LearnerRaised
-from embedlab.live import LiveConfig, LiveUnavailable
-from embedlab.report import LIVE, Gradebook, Result, RunInfo
+from embedlab import __version__
+from embedlab.grading import cassettes
+from embedlab.grading import outcomes
+from embedlab.worker.handle import CallFailed, Learner, LearnerRaised
+from embedlab.grading.live import LiveConfig, LiveUnavailable
+from embedlab.grading.report import LIVE, Gradebook, Result, RunInfo
 from embedlab.section import EXERCISES
 
 REPLAY_KEY = "replay-needs-no-key"
@@ -129,9 +131,9 @@ class Grading:
                     f"no cassette set {self.set_name!r} (with a manifest.json); sets here: {', '.join(known) or 'none'}"
                 )
             self.model = manifest["model"]
-        from embedlab import sandbox
+        from embedlab.worker import walls
 
-        sandbox.become_subreaper()  # a process the learner's code detaches comes back to us
+        walls.become_subreaper()  # a process the learner's code detaches comes back to us
         package = self.directory.name
         self.learner = Learner(
             self.directory,
@@ -189,7 +191,7 @@ class Grading:
             try:
                 if self.live_mode == "off":
                     raise LiveUnavailable("live checks are off (--live off)")
-                from embedlab import live
+                from embedlab.grading import live
 
                 self._live = live.start_local(self.stack) if self.live_mode == "local" else live.from_environment()
             except LiveUnavailable as err:
@@ -272,7 +274,7 @@ def target(pytestconfig: pytest.Config) -> Learner:
 @pytest.fixture
 def api(request: pytest.FixtureRequest):
     """The embeddings endpoint for this test: the cassettes, or the live endpoint for `live` tests."""
-    from embedlab.endpoint import Endpoint
+    from embedlab.grading.endpoint import Endpoint
 
     grading = _grading(request.config)
     if request.node.get_closest_marker("live"):
@@ -302,7 +304,7 @@ def synthetic_api():
     """
     import httpx2
 
-    from embedlab.endpoint import Endpoint
+    from embedlab.grading.endpoint import Endpoint
 
     made = []
 
@@ -331,10 +333,13 @@ def _guarded(item: pytest.Item):
     grading = _grading(item.config)
     with ExitStack() as stack:
         if not grading.recording and item.get_closest_marker("live") is None:
-            from embedlab import network
+            from embedlab.grading import network
 
             stack.enter_context(network.blocked())
-        yield
+        try:
+            yield
+        except CallFailed as err:  # the worker's handle says why a call could not be made
+            outcomes.fail(str(err))
 
 
 @pytest.hookimpl(wrapper=True)

@@ -37,8 +37,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from embedlab import classroom, kit
-    from embedlab.report import Gradebook
+    from embedlab import kit
+    from embedlab.instructor import classroom
+    from embedlab.grading.report import Gradebook
 
     if not args.submission.is_dir():
         print(f"embedlab autograde: {args.submission} is not a folder", file=sys.stderr)

@@ -2,7 +2,7 @@
 
 A cassette set is a folder `cassettes/<name>/` holding one YAML file per grading test module and a
 `manifest.json` (model, server, date, kit version). Everything here is plain data handling; the
-pytest wiring lives in `embedlab.plugin`.
+pytest wiring lives in `embedlab.grading.plugin`.
 
 - Matched on the method, the `/embeddings` endpoint and the JSON body's `model` and `input` (a bare
   string and a one-item list are the same input). Host, port, scheme, query and

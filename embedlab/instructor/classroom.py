@@ -7,7 +7,7 @@ joins the shards' gradebooks and results folders into the one a single machine w
 Each folder in SUBMISSIONS is one learner's work: their `exercises/` folder, or a full copy of the
 kit, or just the exercise files. Each is graded with *your* tests and cassettes — never the
 submission's copies — offline, with the same grading as plain `pytest` (the learner's code runs in
-a worker process, see `embedlab.learner`).
+a worker process, see `embedlab.worker.handle`).
 
 How one submission cannot change another's grade, or yours:
 - every submission's files are read into memory first, before any learner code runs: without
@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
 
     results_dir = args.results or args.out.with_name(args.out.stem + "-results")
     if args.merge:
-        from embedlab import shards
+        from embedlab.instructor import shards
 
         return shards.merge(args.merge, args.out, results_dir)
     if args.submissions is None:
@@ -141,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
         (results_dir / names[one.name]).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     write_gradebook(args.out, graded)
     if args.shard:
-        from embedlab import shards
+        from embedlab.instructor import shards
 
         shards.write_part(args.out, results_dir, args.shard, names, [g.name for g in graded], settings)
     print(summary(graded, args.out, results_dir))
@@ -300,7 +300,7 @@ class Snapshot:
 
     @staticmethod
     def _fingerprint(root: Path) -> dict[str, str]:
-        package = Path(__file__).resolve().parent
+        package = Path(__file__).resolve().parent.parent
         return {str(p.relative_to(package.parent)): _sha256(p.read_bytes()) for p in sorted(package.rglob("*.py"))}
 
     def write(self, destination: Path) -> None:
@@ -337,9 +337,9 @@ class GradeSettings:
 # never reads the grader's code from disk again, where a submission could have changed it.
 PRELOAD = [
     "numpy", "yaml", "httpx2", "openai", "vcr", "pytest", "_pytest.python", "_pytest.terminal",
-    "_pytest.assertion.rewrite", "embedlab.plugin", "embedlab.endpoint", "embedlab.cassettes", "embedlab.live",
-    "embedlab.network", "embedlab.report", "embedlab.outcomes", "embedlab.learner", "embedlab.worker",
-    "embedlab.sandbox", "embedlab.wire", "embedlab.section", "embedlab.common",
+    "_pytest.assertion.rewrite", "embedlab.grading.plugin", "embedlab.grading.endpoint", "embedlab.grading.cassettes", "embedlab.grading.live",
+    "embedlab.grading.network", "embedlab.grading.report", "embedlab.grading.outcomes", "embedlab.worker.handle", "embedlab.worker.inside",
+    "embedlab.worker.walls", "embedlab.worker.wire", "embedlab.section", "embedlab.common",
 ]  # fmt: skip
 SECRET_PREFIXES = ("OPENAI_", "EMBED_", "GITHUB_", "AZURE_OPENAI")
 
@@ -359,7 +359,7 @@ class _Job:
 
 def prepare_grader() -> None:
     """This process, before any submission: warm imports, no secrets, orphans come back to us."""
-    from embedlab import sandbox
+    from embedlab.worker import walls
 
     for name in PRELOAD:
         try:
@@ -375,14 +375,14 @@ def prepare_grader() -> None:
         os.environ.setdefault(name, "1")  # `jobs` processes share the cores; no thread pools on top
     os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
     sys.dont_write_bytecode = True
-    sandbox.become_subreaper()
+    walls.become_subreaper()
 
 
 def grade_all(
     submissions: list[Submission], settings: GradeSettings, snapshot: Snapshot, *, jobs: int, progress: Progress | None = None
 ) -> list[Graded]:
     """Grade every submission, `jobs` at a time, each in its own process with a deadline."""
-    from embedlab import sandbox
+    from embedlab.worker import walls
 
     prepare_grader()
     scratch_root = Path(tempfile.mkdtemp(prefix="embedlab-grade-"))
@@ -410,7 +410,7 @@ def grade_all(
                 running.remove(job)
                 done = _finish(job, settings, timed_out)
                 graded[job.submission.name] = done
-                sandbox.sweep(keep={j.pid for j in running})  # whatever the finished one left behind
+                walls.sweep(keep={j.pid for j in running})  # whatever the finished one left behind
                 isolated = (done.results or {}).get("extra_data", {}).get("isolation") == "namespaces"
                 changed = [] if isolated else snapshot.changes()  # isolated: the kit was read-only to it
                 if changed and changed != reported:
@@ -423,8 +423,8 @@ def grade_all(
                     progress.step(done)
     finally:
         for job in running:
-            sandbox.kill_tree(job.pid)
-        sandbox.sweep()
+            walls.kill_tree(job.pid)
+        walls.sweep()
         shutil.rmtree(scratch_root, ignore_errors=True)
     return [graded[s.name] for s in submissions]
 
@@ -493,7 +493,7 @@ def catalog(settings: GradeSettings, snapshot: Snapshot) -> dict | None:
 
 def grade_once(kit: Path, arguments: list[str], timeout: float = 600.0) -> dict | None:
     """One grading run in a fork of this (warm) process: its results.json, or None if it broke."""
-    from embedlab import sandbox
+    from embedlab.worker import walls
 
     results_r, results_w = os.pipe()
     pid = os.fork()
@@ -516,7 +516,7 @@ def grade_once(kit: Path, arguments: list[str], timeout: float = 600.0) -> dict 
             data += chunk
     finally:
         os.close(results_r)
-        sandbox.kill_tree(pid)
+        walls.kill_tree(pid)
         try:
             os.waitpid(pid, 0)
         except ChildProcessError:
@@ -526,7 +526,7 @@ def grade_once(kit: Path, arguments: list[str], timeout: float = 600.0) -> dict 
 
 def _grade_here(arguments: list[str], kit: Path, log: Path, results_fd: int) -> None:
     """In the submission's grading process: its own process group, output to a log, then pytest."""
-    from embedlab.worker import _close_other_fds
+    from embedlab.worker.inside import _close_other_fds
 
     os.setsid()  # killed as a group on timeout
     _close_other_fds({0, 1, 2, results_fd})
@@ -581,10 +581,10 @@ def _wait(running: list[_Job]) -> None:
 
 
 def _finish(job: _Job, settings: GradeSettings, timed_out: bool) -> Graded:
-    from embedlab import sandbox
+    from embedlab.worker import walls
 
     if job.status is None:
-        sandbox.kill_tree(job.pid)
+        walls.kill_tree(job.pid)
         try:
             _, job.status = os.waitpid(job.pid, 0)
         except ChildProcessError:
@@ -701,7 +701,7 @@ def results_json(one: Graded, every_test: dict | None = None) -> dict:
     """The submission's Gradescope results.json. One that timed out, crashed or sent nothing still
     lists every test (`catalog()`), each at 0 of its max_score with the reason in its output; the
     checks that were skipped anyway (live checks, not scored) stay skipped."""
-    from embedlab.report import Gradebook
+    from embedlab.grading.report import Gradebook
 
     if one.results is not None:
         data = dict(one.results)

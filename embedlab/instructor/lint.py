@@ -46,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
 
 def check_set(root: Path, directory: Path) -> list[str]:
     """Every problem found in the set at `directory`, judged against the kit at `root`."""
-    from embedlab import cassettes, kit
+    from embedlab import kit
+    from embedlab.grading import cassettes
 
     if not directory.is_dir():
         return [f"no folder {directory}"]
@@ -69,7 +70,7 @@ def check_set(root: Path, directory: Path) -> list[str]:
 
 
 def check_file(path: Path, model: str | None, modules: set[str]) -> list[str]:
-    from embedlab import cassettes
+    from embedlab.grading import cassettes
 
     problems = []
     if path.stem not in modules:

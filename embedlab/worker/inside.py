@@ -1,7 +1,7 @@
 """The worker: the only process that imports the learner's files and runs their functions.
 
-The grading process starts it (`embedlab.learner`), sends it calls over a pipe in the data-only
-encoding of `embedlab.wire`, and gets back results, exceptions and HTTP requests. The `client` a
+The grading process starts it (`embedlab.worker.handle`), sends it calls over a pipe in the data-only
+encoding of `embedlab.worker.wire`, and gets back results, exceptions and HTTP requests. The `client` a
 test passes arrives here as a real `openai.OpenAI` whose transport forwards each request to the
 grading process, which answers it (from the cassette, or the live endpoint) and logs it. So the
 learner's code sees an ordinary client, and nothing it does here can reach the request log, the
@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx2
 
-from embedlab import wire
+from embedlab.worker import wire
 
 SECRET_PREFIXES = ("OPENAI_", "EMBED_", "AZURE_OPENAI", "GITHUB_")
 PLACEHOLDER_KEY = "sk-the-grader-holds-the-real-key"
@@ -363,7 +363,7 @@ class Forwarding(httpx2.BaseTransport):
 
 def prepare(config: dict, keep_fds: tuple[int, ...], output_fd: int) -> str:
     """Everything between the fork and the first learner import. Returns how it is isolated."""
-    from embedlab import sandbox
+    from embedlab.worker import walls
 
     if hasattr(os, "setsid"):
         os.setsid()
@@ -394,19 +394,19 @@ def prepare(config: dict, keep_fds: tuple[int, ...], output_fd: int) -> str:
     sys.dont_write_bytecode = True
     os.chdir(config["cwd"])
 
-    sandbox.limit_resources()
+    walls.limit_resources()
     isolation = "in-process walls (namespaces turned off)"
     if config.get("isolate", True):
-        why = sandbox.isolate(
+        why = walls.isolate(
             [Path(p) for p in config.get("readonly", [])],
             [Path(p) for p in config.get("hidden", [])],
             Path(config["cwd"]) / ".hidden",
         )
         isolation = "namespaces" if why is None else f"in-process network block ({why})"
     if isolation != "namespaces":
-        sandbox.block_network_in_process()
+        walls.block_network_in_process()
     if config.get("block"):
-        sandbox.block_imports(config["block"], "the grader does not let exercises import the reference solutions")
+        walls.block_imports(config["block"], "the grader does not let exercises import the reference solutions")
     directory = str(Path(config["directory"]).parent)
     sys.path[:] = [directory, *(p for p in sys.path if p not in ("", ".", directory))]
     for name in [n for n in sys.modules if n == config["package"] or n.startswith(config["package"] + ".")]:

@@ -89,7 +89,7 @@ def write_release(root: Path, out: Path, repository: str, ref: str) -> list[Path
             )
     readme = learner_readme((root / "README.md").read_text(encoding="utf-8"), repository, ref)
     if re.search(r"\bsolutions\b", readme):
-        raise ReleaseError("the learner part of README.md mentions the solutions: reword it, or teach embedlab/release.py to drop it")
+        raise ReleaseError("the learner part of README.md mentions the solutions: reword it, or teach embedlab/instructor/release.py to drop it")
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "exercises").mkdir()
@@ -105,7 +105,7 @@ def write_release(root: Path, out: Path, repository: str, ref: str) -> list[Path
     (out / "README.md").write_text(readme, encoding="utf-8")
     (out / "pyproject.toml").write_text(learner_pyproject((root / "pyproject.toml").read_text(encoding="utf-8")), encoding="utf-8")
 
-    from embedlab import integrity
+    from embedlab.instructor import integrity
 
     problems = integrity.check(out)
     if problems:

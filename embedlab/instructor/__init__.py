@@ -1,0 +1,15 @@
+"""The instructor's commands: whole classes, releases and recordings.
+
+- `classroom`   `embedlab grade`: a folder of submissions into a gradebook, one bad one never
+                stopping the rest
+- `shards`      its `--shard` and `--merge`
+- `autograde`   one submission for Gradescope or GitHub Classroom
+- `gradescope`  the Gradescope autograder zip
+- `release`     the learner's repository: stubs, tests, cassettes, no solutions
+- `record`      `embedlab record`: a cassette set from the reference solutions
+- `lint`        `embedlab cassettes check`: no secrets, real hosts or strays in a set
+- `integrity`   the SHA-256 manifest of the tests and cassettes
+
+May import the grading side and the worker side; nothing imports this package except the
+`embedlab` command (a grading run never does).
+"""

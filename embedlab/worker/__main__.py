@@ -1,0 +1,3 @@
+from embedlab.worker.inside import main
+
+main()
