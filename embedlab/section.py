@@ -27,6 +27,3 @@ TEN_SENTENCES = [
     "The library opens at nine o'clock.",
     "Embeddings turn text into vectors.",
 ]
-
-# The section's six exercises, in order: `pytest -k <name>` grades exactly one of them.
-EXERCISES = ("embed", "cosine", "rank", "confirm_intuition", "self_similarity", "batch_vs_loop")

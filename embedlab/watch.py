@@ -110,7 +110,9 @@ class Watch:
         if results is None:
             self.news = "The grader could not run: is the kit complete? (Try `pytest` to see why.)"
             return
-        self.book = Gradebook.from_gradescope(results)
+        from embedlab import course
+
+        self.book = Gradebook.from_gradescope(results, course=course.load(self.root / course.FILENAME))
         done = [e.name for e in self.graded() if e.status == "done"]
         if before is not None:
             newly = [name for name in done if name not in before]
@@ -158,9 +160,9 @@ class Watch:
             said = book.next_step([current], RunInfo(), width)[1:]
             lines += [said[0].replace("Next: ", "", 1), *said[1:]] if said else []
             if self.showing == "hint":
-                from embedlab.hints import HINTS
+                from embedlab import course
 
-                lines += ["", *_wrap(f"Hint for {current.name}: {HINTS.get(current.name, 'none')}", "  ", width)]
+                lines += ["", *_wrap(f"Hint for {current.name}: {_hint_of(course, current.name)}", "  ", width)]
         lines += ["", f"Save a file in {self.directory.name}/ to grade again.   {KEYS}"[:width]]
         return lines
 
@@ -225,3 +227,8 @@ def _keys_one_at_a_time():
         yield
     finally:
         termios.tcsetattr(sys.stdin, termios.TCSADRAIN, saved)
+
+
+def _hint_of(course, name: str) -> str:
+    listed = course.load().get(name)
+    return listed.hint if listed else "none"

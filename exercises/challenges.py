@@ -15,7 +15,7 @@ if not __package__:  # run as a file, not with -m: make the sibling imports belo
     __package__ = package_of(__file__)
 
 from embedlab.common import client_and_model, run_script  # noqa: F401
-from embedlab.hints import hint
+from embedlab.course import hint
 from embedlab.section import DOCS, DOG, QUERY, TEN_SENTENCES  # noqa: F401
 
 from .embed import embed  # noqa: F401 (your answers to exercises 1 and 2)

@@ -6,7 +6,7 @@ Run it: python exercises/embed.py        Grade it: pytest -k embed
 import numpy as np  # noqa: F401 (you will need it)
 
 from embedlab.common import client_and_model, run_script  # noqa: F401
-from embedlab.hints import hint
+from embedlab.course import hint
 
 
 def embed(texts, *, client=None, model=None):

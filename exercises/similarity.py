@@ -11,7 +11,7 @@ if not __package__:  # run as a file, not with -m: make the sibling imports belo
     __package__ = package_of(__file__)
 
 from embedlab.common import run_script
-from embedlab.hints import hint
+from embedlab.course import hint
 from embedlab.section import DOCS, QUERY
 
 from .embed import embed  # noqa: F401 (your embed() from exercise 1)

@@ -16,7 +16,7 @@ TEXTS = ["The cat sat on the mat.", "A feline rested on the rug.", "We deployed 
 QUERY = "a sleeping cat"
 SHOWN = f"embed({brief(TEXTS)})"  # how a message names the call: what the list holds, not a test-only name
 
-pytestmark = pytest.mark.exercise("embed", "embed")
+pytestmark = pytest.mark.exercise("embed")
 
 
 @pytest.fixture

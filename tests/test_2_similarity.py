@@ -26,7 +26,7 @@ def close(result, expected: float, tolerance: float = 1e-6) -> bool:
         return False
 
 
-@pytest.mark.exercise("cosine", "similarity")
+@pytest.mark.exercise("cosine")
 class TestCosine:
     @pytest.fixture
     def cosine(self, target):
@@ -122,7 +122,7 @@ class TestCosine:
                    why="a zero vector has no direction: dividing by its length 0 gives nan")
 
 
-@pytest.mark.exercise("rank", "similarity")
+@pytest.mark.exercise("rank")
 class TestRank:
     @pytest.fixture
     def rank(self, target):

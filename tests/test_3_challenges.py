@@ -24,7 +24,7 @@ THREE_SHOWN = f"batch_vs_loop({brief(THREE)})"
 KEYS = {"batch_requests", "loop_requests", "batch_tokens", "loop_tokens", "cheaper"}
 
 
-@pytest.mark.exercise("confirm_intuition", "challenges")
+@pytest.mark.exercise("confirm_intuition")
 class TestConfirmIntuition:
     @pytest.fixture
     def confirm_intuition(self, target):
@@ -67,7 +67,7 @@ class TestConfirmIntuition:
         expect_defaults_used(api, "confirm_intuition()")
 
 
-@pytest.mark.exercise("self_similarity", "challenges")
+@pytest.mark.exercise("self_similarity")
 class TestSelfSimilarity:
     @pytest.fixture
     def self_similarity(self, target):
@@ -149,7 +149,7 @@ class TestSelfSimilarity:
         expect_defaults_used(api, f"self_similarity({QUERY!r})")
 
 
-@pytest.mark.exercise("batch_vs_loop", "challenges")
+@pytest.mark.exercise("batch_vs_loop")
 class TestBatchVsLoop:
     @pytest.fixture
     def batch_vs_loop(self, target):

@@ -1,9 +1,10 @@
 """The grading plugin, registered by the repo's conftest.py: options, fixtures, report hooks.
 
-Grading tests are the ones marked `@pytest.mark.exercise(...)`; every other test (the kit's own
-selftests) runs untouched. The pieces live in their own modules: `target` (whose code is graded),
-`cassettes` (recording rules), `endpoint` (what a test talks to), `live` (the live endpoint),
-`outcomes` (how a test ends, in words) and `report` (points, summary, JSON).
+Grading tests are the ones marked `@pytest.mark.exercise(name)`, a name from the course catalogue
+(`course.toml`, read by `embedlab.course`); every other test (the kit's own selftests) runs
+untouched. The pieces live in their own modules: `cassettes` (recording rules), `endpoint` (what a
+test talks to), `live` (the live endpoint), `outcomes` (how a test ends, in words) and `report`
+(points, summary, JSON); the learner's code runs in a worker (`embedlab.worker.handle`).
 """
 
 from __future__ import annotations
@@ -17,12 +18,11 @@ from pathlib import Path
 import pytest
 
 from embedlab import __version__
-from embedlab.grading import cassettes
-from embedlab.grading import outcomes
-from embedlab.worker.handle import CallFailed, Learner, LearnerRaised
+from embedlab import course as catalogue
+from embedlab.grading import cassettes, outcomes
 from embedlab.grading.live import LiveConfig, LiveUnavailable
 from embedlab.grading.report import LIVE, Gradebook, Result, RunInfo
-from embedlab.section import EXERCISES
+from embedlab.worker.handle import CallFailed, Learner, LearnerRaised
 
 REPLAY_KEY = "replay-needs-no-key"
 
@@ -72,6 +72,7 @@ class Grading:
         self.timeout: float = option.grade_timeout
         self.live_mode: str = option.live
         self.gradebook = Gradebook(score_live=option.score_live)
+        self._course: catalogue.Course | None = None
         self.stack = ExitStack()
         self._live: LiveConfig | LiveUnavailable | None = None
         self._vcr = None
@@ -99,11 +100,25 @@ class Grading:
             self.started = False
         return True
 
+    @property
+    def course(self) -> catalogue.Course:
+        """The catalogue, checked against the files and the tests: refused in one sentence."""
+        if self._course is None:
+            try:
+                found = catalogue.load(self.root / catalogue.FILENAME)
+                found.check(self.root)
+            except catalogue.CourseError as err:
+                raise pytest.UsageError(str(err)) from None
+            self._course = found
+            self.gradebook.course = found
+        return self._course
+
     def start(self, launch_only: bool = False) -> None:
         """Check the options against the repo; only when grading tests were collected."""
         if self.started:
             return
         option = self.option
+        self.course  # noqa: B018 (a catalogue that disagrees with the kit stops everything here)
         if option.exercises_dir:
             directory = Path(option.exercises_dir)
         else:
@@ -225,7 +240,7 @@ GRADING = pytest.StashKey[Grading]()
 
 def pytest_configure(config: pytest.Config) -> None:
     for line in (
-        "exercise(name, file): the exercise a grading test belongs to, and the learner's file",
+        "exercise(name): the exercise of course.toml a grading test belongs to (the live checks: a module too)",
         "points(n): what a grading test is worth",
         "live: a check against the configured endpoint, not the cassettes",
         "synthetic: a grading test answered by a built-in fake server, not a cassette",
@@ -420,9 +435,11 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         if status == "failed":
             existing.status, existing.message = status, message
         return
-    exercise = item.get_closest_marker("exercise")
-    name = exercise.args[0]
-    file = f"{grading.learner.package}/{exercise.args[1]}.py" if len(exercise.args) > 1 else ""
+    name = _exercise_of(item)
+    listed = grading.course.get(name)
+    marker = item.get_closest_marker("exercise")
+    module = listed.file if listed else (f"{marker.args[1]}.py" if len(marker.args) > 1 else "")  # the live row names one
+    file = f"{grading.learner.package}/{module}" if module else ""
     points = item.get_closest_marker("points")
     live = item.get_closest_marker("live") is not None
     grading.gradebook.add(
@@ -444,16 +461,31 @@ _graded_items: dict[str, pytest.Item] = {}
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    """`-k embed` means the exercise embed: exactly its tests, whatever other names contain "embed"."""
+    """Grading tests in the course's order; `-k embed` means the exercise embed: exactly its tests,
+    whatever other names contain "embed"."""
+    graded = [i for i in items if _graded(i)]
+    if not graded:
+        return
+    grading = _grading(config)
+    course = grading.course
+    for item in graded:
+        name = _exercise_of(item)
+        if name != LIVE and course.get(name) is None:
+            raise pytest.UsageError(
+                f"{item.nodeid} grades exercise {name!r}, which {catalogue.FILENAME} does not list: "
+                "add an [[exercises]] entry for it or fix the marker"
+            )
+    if all(_graded(i) for i in items):  # the course's order, stable within an exercise
+        items.sort(key=lambda i: (_exercise_of(i) == LIVE, course.index(_exercise_of(i))))
     keyword = (config.option.keyword or "").strip()
-    if keyword in EXERCISES:
+    if keyword in course.names:
         chosen = [i for i in items if _exercise_of(i) == keyword]
         dropped = [i for i in items if _exercise_of(i) != keyword]
         if dropped:
             config.hook.pytest_deselected(items=dropped)
         items[:] = chosen
         config.option.keyword = ""  # selected here; pytest's own -k would match substrings
-        _grading(config).selected = keyword
+        grading.selected = keyword
 
 
 @pytest.hookimpl(trylast=True)
@@ -466,7 +498,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         grading.start()
         grading.import_libraries()
         names = {_exercise_of(i) for i in _graded_items.values()}
-        grading.whole_section = set(EXERCISES) <= names and not grading.deselected
+        grading.whole_section = set(grading.course.names) <= names and not grading.deselected
 
 
 def pytest_deselected(items) -> None:

@@ -1,7 +1,8 @@
 """Points and progress: the end-of-run summary, Gradescope's results.json, a GitHub job summary.
 
-Each grading test carries `@pytest.mark.exercise(name, file)` and `@pytest.mark.points(n)`; the
-plugin turns every finished test into a `Result`, and this module only formats them.
+Each grading test carries `@pytest.mark.exercise(name)` and `@pytest.mark.points(n)`; the plugin
+turns every finished test into a `Result`, and this module only formats them, in the order and the
+parts of the course catalogue when it has one (`embedlab.course`).
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ import re
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-LIVE = "live checks"
+from embedlab.course import LIVE, PARTS
 BAR_WIDTH = 24
 WIDTH = 100
 
@@ -74,14 +76,15 @@ class RunInfo:
 class Gradebook:
     results: list[Result] = field(default_factory=list)
     score_live: bool = False
+    course: Any = None  # an embedlab.course.Course: the rows' order and parts
 
     def add(self, result: Result) -> None:
         self.results.append(result)
 
     @classmethod
-    def from_gradescope(cls, results: dict, score_live: bool = False) -> Gradebook:
+    def from_gradescope(cls, results: dict, score_live: bool = False, course: Any = None) -> Gradebook:
         """The gradebook a grading run wrote as results.json (`gradescope()`), read back."""
-        book = cls(score_live=score_live)
+        book = cls(score_live=score_live, course=course)
         for test in results.get("tests", []):
             extra = test.get("extra_data", {})
             book.add(
@@ -103,7 +106,14 @@ class Gradebook:
         for result in self.results:
             exercise = found.setdefault(result.exercise, Exercise(result.exercise, result.file, result.live))
             exercise.results.append(result)
-        return list(found.values())
+        rows = list(found.values())
+        if self.course is not None:
+            rows.sort(key=lambda e: (e.live, self.course.index(e.name)))
+        return rows
+
+    def part_of(self, exercise: Exercise) -> str | None:
+        listed = self.course.get(exercise.name) if self.course is not None else None
+        return listed.part if listed else None
 
     def scored(self, result: Result) -> bool:
         return not result.live or self.score_live
@@ -126,7 +136,15 @@ class Gradebook:
         graded = [e for e in exercises if not e.live or self.score_live]
         show_file = width >= 96
         lines = []
+        parts = list(dict.fromkeys(self.part_of(e) for e in exercises if not e.live))
+        heading = None
         for exercise in exercises:
+            part = self.part_of(exercise)
+            if len(parts) > 1 and part is not None and part != heading:  # each part with its subtotal
+                heading = part
+                mine = [e for e in graded if self.part_of(e) == part]
+                earned, possible = sum(e.earned for e in mine), sum(e.possible for e in mine)
+                lines.append(_fit(f"  {PARTS.get(part, part)}: {_num(earned)}/{_num(possible)} points", width))
             passed = sum(r.status == "passed" for r in exercise.results)
             checks = f"{passed}/{len(exercise.results)} checks"
             points = "not scored" if exercise.live and not self.score_live else f"{_num(exercise.earned)}/{_num(exercise.possible)} pts"

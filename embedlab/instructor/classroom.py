@@ -43,9 +43,18 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from embedlab.section import EXERCISES
+from embedlab import course
 
-EXERCISE_FILES = ("embed.py", "similarity.py", "challenges.py")
+
+def exercise_files() -> tuple[str, ...]:
+    """The learner's files, from the course catalogue: what makes a submission."""
+    return tuple(Path(f).name for f in course.load().files)
+
+
+def exercise_names() -> list[str]:
+    """The exercises in the course's order: the gradebook's columns."""
+    return course.load().names
+
 IMPORTS_SOLUTIONS = re.compile(r"^\s*(from\s+solutions\b|import\s+solutions\b)", re.MULTILINE)
 OUTPUT_FLAGGED = 1024 * 1024  # printing more than this is flagged
 FILE_CAP = 1024 * 1024  # the largest submission file read
@@ -54,7 +63,7 @@ ENTRY_CAP = 5000  # directory entries looked at per submission
 DEPTH_CAP = 8
 RESULTS_CAP = 32 * 1024 * 1024  # bytes of results accepted from one grading process
 SKIPPED_DIRS = frozenset({"__pycache__", ".git", ".venv", "venv", "node_modules", ".pytest_cache"})
-KIT_FILES = ("pyproject.toml", "conftest.py")
+KIT_FILES = ("pyproject.toml", "conftest.py", course.FILENAME)
 KIT_FOLDERS = ("tests", "cassettes")
 
 
@@ -88,7 +97,8 @@ class Submission:
 
     @property
     def empty(self) -> bool:
-        return not any(Path(p).name in EXERCISE_FILES for p in self.files)
+        files = exercise_files()
+        return not any(Path(p).name in files for p in self.files)
 
 
 @dataclass
@@ -175,9 +185,10 @@ def read_submission(name: str, folder: Path, snapshot: Snapshot) -> Submission:
 def _exercises_prefix(tree: dict[str, bytes]) -> str:
     """Where the exercise files are: `exercises/`, the top, or else the shallowest folder holding
     them (a zip of the repository adds one folder above it)."""
-    if any(p.startswith("exercises/") for p in tree) or any(p in EXERCISE_FILES for p in tree):
+    files = exercise_files()
+    if any(p.startswith("exercises/") for p in tree) or any(p in files for p in tree):
         return "exercises/" if any(p.startswith("exercises/") for p in tree) else ""
-    folders = {p.rpartition("/")[0] + "/" for p in tree if p.rpartition("/")[2] in EXERCISE_FILES}
+    folders = {p.rpartition("/")[0] + "/" for p in tree if p.rpartition("/")[2] in files}
     folders = {f for f in folders if not any(part in ("tests", "solutions", "embedlab") for part in f.split("/"))}
     return min(folders, key=lambda f: (f.count("/"), not f.endswith("exercises/"), f), default="")
 
@@ -663,7 +674,8 @@ def write_gradebook(path: Path, graded: list[Graded]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["submission", "status", "score", "max_score", *EXERCISES, "flags", "reason"])
+        names = exercise_names()
+        writer.writerow(["submission", "status", "score", "max_score", *names, "flags", "reason"])
         possible = max((g.max_score for g in graded), default=0)
         for one in graded:
             writer.writerow(
@@ -672,7 +684,7 @@ def write_gradebook(path: Path, graded: list[Graded]) -> None:
                     one.status,
                     f"{one.score:g}",
                     f"{(one.max_score or possible):g}",
-                    *(f"{one.exercises.get(name, 0):g}" for name in EXERCISES),
+                    *(f"{one.exercises.get(name, 0):g}" for name in names),
                     cell("; ".join(one.flags)),
                     cell(one.reason),
                 ]
@@ -710,7 +722,7 @@ def results_json(one: Graded, every_test: dict | None = None) -> dict:
             "timeout": f"Not graded: the submission took too long ({one.reason}).",
             "crashed": f"Not graded: the grading of this submission crashed ({one.reason}).",
             "error": f"Not graded: {one.reason}.",
-            "empty": "Not graded: no exercise files were found (embed.py, similarity.py, challenges.py).",
+            "empty": f"Not graded: no exercise files were found ({', '.join(exercise_files())}).",
         }.get(one.status, f"Not graded: {one.status} ({one.reason}).")
         book = Gradebook.from_gradescope(every_test or {})
         for result in book.results:

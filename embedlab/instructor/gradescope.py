@@ -22,7 +22,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-KIT_FILES = ("conftest.py", "pyproject.toml", "integrity.sha256")
+KIT_FILES = ("conftest.py", "course.toml", "pyproject.toml", "integrity.sha256")
 KIT_FOLDERS = ("tests", "cassettes", "embedlab")
 SKIPPED = {"__pycache__", ".pytest_cache"}
 EXECUTABLE = 0o100755 << 16

@@ -1,6 +1,6 @@
 """The SHA-256 of what grades: `embedlab integrity write | check`.
 
-`integrity.sha256` lists the grading tests, conftest.py and every cassette, in `sha256sum`'s own
+`integrity.sha256` lists the grading tests, conftest.py, the course catalogue and every cassette, in `sha256sum`'s own
 format, so CI can verify a learner's repository with `embedlab integrity check` — or with plain
 `sha256sum -c integrity.sha256` where the kit is not installed. A tripwire for edited tests or
 cassettes, not a lock: whoever can edit the tests can edit this file too.
@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def covered(root: Path) -> list[Path]:
-    files = [root / "conftest.py", *sorted((root / "tests").glob("*.py"))]
+    files = [root / "conftest.py", root / "course.toml", *sorted((root / "tests").glob("*.py"))]
     files += sorted(p for p in (root / "cassettes").rglob("*") if p.is_file())
     return [p for p in files if p.is_file()]
 

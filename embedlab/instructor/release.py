@@ -26,7 +26,7 @@ import re
 import shutil
 from pathlib import Path
 
-COPIED_FILES = ("conftest.py", "integrity.sha256", ".env.example", ".gitignore")
+COPIED_FILES = ("conftest.py", "course.toml", "integrity.sha256", ".env.example", ".gitignore")
 COPIED_FOLDERS = ("tests", "cassettes", "embedlab")
 REUSABLE = Path(".github/workflows/embedlab-grade.yml")
 CALLER = Path(".github/workflows/grade.yml")
@@ -117,31 +117,51 @@ def write_release(root: Path, out: Path, repository: str, ref: str) -> list[Path
 
 
 def answered_functions(exercise: Path, solution: Path) -> list[str]:
-    """The functions of an exercise file that give an answer away: an exercise function (see
-    `embedlab.section.EXERCISES`) that is not the stub, or other code that differs from the same
-    function in solutions/ (each file's `main` is the same in both)."""
-    from embedlab.section import EXERCISES
+    """The functions of an exercise file that give an answer away: a function or class the learner
+    writes (the catalogue's `functions`, see `embedlab.course`) that is not the stub, or other code
+    that differs from the same function in solutions/ (each file's `main` is the same in both).
+    A class is a stub when every method only raises NotImplementedError."""
+    from embedlab import course
 
+    written = {f for e in course.load().exercises for f in e.functions}
     theirs = _bodies(solution) if solution.is_file() else {}
     answered = []
     for name, body in _bodies(exercise).items():
-        if name in EXERCISES:
-            stub = len(body) == 1 and isinstance(body[0], ast.Raise) and "NotImplementedError" in ast.dump(body[0])
-            if not stub:
+        if name in written:
+            if not all(_is_stub(one) for one in (body.methods if isinstance(body, _Class) else [body])):
                 answered.append(name)
         elif name in theirs and body != theirs[name]:
             answered.append(name)
     return answered
 
 
+def _is_stub(body: list[ast.stmt]) -> bool:
+    return len(body) == 1 and isinstance(body[0], ast.Raise) and "NotImplementedError" in ast.dump(body[0])
+
+
 def _bodies(path: Path) -> dict[str, list[ast.stmt]]:
-    """Each top-level function's body, without its docstring, as AST (compared by `ast.dump`)."""
-    bodies = {}
+    """Each top-level function's body, without its docstring, as AST (compared by `ast.dump`);
+    a class as the bodies of its methods."""
+    bodies: dict[str, list[ast.stmt]] = {}
     for node in ast.parse(path.read_text(encoding="utf-8")).body:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            body = node.body[1:] if ast.get_docstring(node) is not None else node.body
-            bodies[node.name] = _Dumped(body)
+            bodies[node.name] = _Dumped(_without_docstring(node))
+        elif isinstance(node, ast.ClassDef):
+            methods = [_Dumped(_without_docstring(n)) for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+            bodies[node.name] = _Class(methods)
     return bodies
+
+
+def _without_docstring(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> list[ast.stmt]:
+    return node.body[1:] if ast.get_docstring(node) is not None else node.body
+
+
+class _Class(list):
+    """A class: its methods' bodies, in order (compared as a whole)."""
+
+    @property
+    def methods(self) -> list:
+        return list(self)
 
 
 class _Dumped(list):

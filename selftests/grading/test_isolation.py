@@ -198,7 +198,7 @@ def fingerprint() -> dict[str, bytes]:
         for path in (ROOT / top).rglob("*"):
             if path.is_file() and not (path.suffix == ".pyc" and MARKER not in path.name):
                 files[str(path.relative_to(ROOT))] = path.read_bytes()
-    for name in ("pyproject.toml", "conftest.py", "integrity.sha256"):
+    for name in ("pyproject.toml", "conftest.py", "course.toml", "integrity.sha256"):
         files[name] = (ROOT / name).read_bytes()
     return files
 

@@ -21,7 +21,7 @@ def test_the_integrity_check_catches_an_edited_test_or_cassette(tmp_path):
     copy = tmp_path / "kit"
     for name in ("tests", "cassettes"):
         shutil.copytree(ROOT / name, copy / name, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("conftest.py", integrity.MANIFEST):
+    for name in ("conftest.py", "course.toml", integrity.MANIFEST):
         shutil.copy(ROOT / name, copy / name)
     assert integrity.check(copy) == []
     (copy / "tests" / "test_1_embed.py").write_text("def test_free_points():\n    pass\n")

@@ -12,7 +12,9 @@ import sys
 
 import pytest
 
-from embedlab.section import EXERCISES
+from embedlab import course
+
+EXERCISES = course.load().names
 
 from .conftest import ROOT, clean_env
 from .submissions import MISTAKES, build, f

@@ -113,7 +113,7 @@ def test_grading_works_in_a_copy_without_solutions(tmp_path):
     copy = tmp_path / "kit"
     for name in ("tests", "cassettes", "exercises"):
         shutil.copytree(ROOT / name, copy / name, ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("conftest.py", "pyproject.toml"):
+    for name in ("conftest.py", "course.toml", "pyproject.toml"):
         shutil.copy(ROOT / name, copy / name)
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--live=off"],

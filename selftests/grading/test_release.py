@@ -88,7 +88,7 @@ def test_no_line_of_a_solution_body_reaches_the_release(out):
 def test_the_machinery_ships_as_it_is_in_the_kit(out):
     files = release_files(out)
     for name in files:
-        if name.startswith(("tests/", "cassettes/", "embedlab/")) or name in ("conftest.py", "integrity.sha256", ".env.example"):
+        if name.startswith(("tests/", "cassettes/", "embedlab/")) or name in ("conftest.py", "course.toml", "integrity.sha256", ".env.example"):
             assert (out / name).read_bytes() == (ROOT / name).read_bytes(), name
     kit = {p.relative_to(ROOT).as_posix() for d in ("tests", "cassettes", "embedlab") for p in (ROOT / d).rglob("*") if p.is_file() and "__pycache__" not in p.parts}
     assert kit <= set(files)
@@ -97,7 +97,7 @@ def test_the_machinery_ships_as_it_is_in_the_kit(out):
 def test_the_release_holds_a_learners_repository_and_nothing_else(out):
     files = set(release_files(out))
     tops = {name.split("/")[0] for name in files}
-    assert tops == {"exercises", "tests", "cassettes", "embedlab", ".github", "README.md", "pyproject.toml", "conftest.py", "integrity.sha256", ".env.example", ".gitignore"}
+    assert tops == {"exercises", "tests", "cassettes", "embedlab", ".github", "README.md", "pyproject.toml", "conftest.py", "course.toml", "integrity.sha256", ".env.example", ".gitignore"}
     assert {".github/workflows/grade.yml", ".github/workflows/embedlab-grade.yml"} == {f for f in files if f.startswith(".github/")}
     readme = (out / "README.md").read_text()
     kit_first = re.search(r"```bash\n(.*?)```", (ROOT / "README.md").read_text(), re.S).group(1).split("\n\n")[0].splitlines()[-1]
@@ -137,7 +137,7 @@ def test_the_release_builds_a_package_on_its_own(out, tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     wheel = zipfile.ZipFile(next(tmp_path.glob("embedlab-*.whl")))
     names = set(wheel.namelist())
-    assert {"embedlab/grading/plugin.py", "embedlab/hints.py", "embedlab/common.py", "embedlab/server/cli.py"} <= names
+    assert {"embedlab/grading/plugin.py", "embedlab/course.py", "embedlab/common.py", "embedlab/server/cli.py"} <= names
     assert not any(n.startswith(("solutions/", "exercises/", "tests/")) for n in names)
 
 

@@ -1,0 +1,234 @@
+"""The course as data: `course.toml` at the kit's root, read with `tomllib`.
+
+As Rustlings' `info.toml`: a `format_version`, a `title`, then one `[[exercises]]` table per
+exercise, in the course's order:
+
+    [[exercises]]
+    name = "cosine"          # what `-k`, the table, watch, the CSV and Gradescope tags use
+    file = "similarity.py"   # under exercises/ and solutions/
+    part = "section"         # "section" (the course section) or "beyond" (its applications)
+    functions = ["cosine"]   # optional: what the learner writes (default: [name]); a release
+                             # checks these are still stubs
+    hint = "..."             # the stub's "not started" hint, watch's `h`
+
+Points stay on the tests (`@pytest.mark.points`); a test says which exercise it grades with
+`@pytest.mark.exercise("cosine")`. Nothing under `embedlab/` knows an exercise by name: an
+instructor adds one with a stub, a solution, a test module and an entry here.
+
+A catalogue that disagrees with itself, the files or the tests is refused with one sentence
+(`CourseError`), before anything is graded.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+FILENAME = "course.toml"
+FORMAT_VERSIONS = (1,)
+PARTS = {"section": "The section", "beyond": "Beyond the section"}
+LIVE = "live checks"  # the live checks' row: not an exercise of the catalogue
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class CourseError(Exception):
+    """The catalogue cannot be used; the message is one sentence saying why and where."""
+
+
+@dataclass(frozen=True)
+class Exercise:
+    name: str
+    file: str
+    part: str
+    hint: str
+    functions: tuple[str, ...]
+
+    @property
+    def module(self) -> str:
+        """The module the worker imports: `similarity` for similarity.py."""
+        return self.file.removesuffix(".py").replace("/", ".")
+
+
+@dataclass(frozen=True)
+class Course:
+    title: str
+    exercises: tuple[Exercise, ...]
+    path: Path
+    welcome: str = ""
+    final: str = ""
+
+    @property
+    def names(self) -> list[str]:
+        return [e.name for e in self.exercises]
+
+    @property
+    def files(self) -> list[str]:
+        """The learner's files, each once, in the order they first appear."""
+        return list(dict.fromkeys(e.file for e in self.exercises))
+
+    def get(self, name: str) -> Exercise | None:
+        return next((e for e in self.exercises if e.name == name), None)
+
+    def index(self, name: str) -> int:
+        """An exercise's place in the course; unknown names (the live checks) come last."""
+        return next((i for i, e in enumerate(self.exercises) if e.name == name), len(self.exercises))
+
+    def parts(self) -> list[str]:
+        """The parts that have exercises, in the course's order."""
+        return list(dict.fromkeys(e.part for e in self.exercises))
+
+    def check_files(self, root: Path) -> None:
+        """Every `file` exists in exercises/ and (where the kit has them) solutions/."""
+        for folder in ("exercises", "solutions"):
+            if not (root / folder).is_dir():
+                continue  # a learner's release ships no solutions/
+            for exercise in self.exercises:
+                if not (root / folder / exercise.file).is_file():
+                    raise CourseError(
+                        f"{self.path.name}: exercise {exercise.name!r} names file {exercise.file!r}, "
+                        f"which is not in {folder}/"
+                    )
+
+    def check_tests(self, root: Path) -> None:
+        """Every exercise is graded by some test in tests/, and every test's exercise is listed."""
+        marked = tested_exercises(root / "tests")
+        for name, where in marked.items():
+            if name != LIVE and self.get(name) is None:
+                raise CourseError(
+                    f"{where} grades exercise {name!r}, which {self.path.name} does not list: "
+                    f"add an [[exercises]] entry for it or fix the marker"
+                )
+        for exercise in self.exercises:
+            if exercise.name not in marked:
+                raise CourseError(
+                    f"{self.path.name}: no test in tests/ grades exercise {exercise.name!r} "
+                    f"(mark one with @pytest.mark.exercise({exercise.name!r}))"
+                )
+
+    def check(self, root: Path) -> None:
+        self.check_files(root)
+        self.check_tests(root)
+
+
+def tested_exercises(tests: Path) -> dict[str, str]:
+    """Exercise name -> the first test file that marks it, read from the source (no import)."""
+    found: dict[str, str] = {}
+    for path in sorted(tests.glob("test_*.py")):
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (OSError, SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "exercise"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
+            ):
+                found.setdefault(node.args[0].value, f"tests/{path.name}")
+    return found
+
+
+def find(start: Path | None = None) -> Path:
+    """Where the catalogue is: $EMBEDLAB_COURSE, else course.toml in the kit folder."""
+    given = os.environ.get("EMBEDLAB_COURSE")
+    if given:
+        return Path(given)
+    from embedlab import kit
+
+    try:
+        return kit.find_root(start) / FILENAME
+    except kit.KitNotFound as err:
+        raise CourseError(str(err)) from None
+
+
+_cache: dict[tuple[str, int, int], Course] = {}
+
+
+def load(path: Path | None = None) -> Course:
+    """The catalogue at `path` (default: `find()`), checked in itself; read once per version."""
+    path = path or find()
+    try:
+        info = path.stat()
+    except OSError:
+        raise CourseError(f"there is no {path.name} at {path.parent}: the course catalogue is missing") from None
+    key = (str(path), info.st_mtime_ns, info.st_size)
+    if key not in _cache:
+        _cache[key] = parse(path)
+    return _cache[key]
+
+
+def parse(path: Path) -> Course:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise CourseError(f"{path.name} is not valid TOML: {err}") from None
+    version = data.get("format_version")
+    if version not in FORMAT_VERSIONS:
+        raise CourseError(
+            f"{path.name} has format_version {version!r}; this kit reads "
+            + " or ".join(str(v) for v in FORMAT_VERSIONS)
+        )
+    title = data.get("title")
+    if not isinstance(title, str) or not title.strip():
+        raise CourseError(f"{path.name} needs a title (a string)")
+    entries = data.get("exercises")
+    if not isinstance(entries, list) or not entries:
+        raise CourseError(f"{path.name} lists no [[exercises]]")
+    exercises: list[Exercise] = []
+    for number, entry in enumerate(entries, start=1):
+        exercises.append(_exercise(path, number, entry, exercises))
+    return Course(
+        title=title,
+        exercises=tuple(exercises),
+        path=path,
+        welcome=str(data.get("welcome", "")),
+        final=str(data.get("final", "")),
+    )
+
+
+def _exercise(path: Path, number: int, entry: object, before: list[Exercise]) -> Exercise:
+    where = f"{path.name}, exercise {number}"
+    if not isinstance(entry, dict):
+        raise CourseError(f"{where} is not a table")
+    for key in ("name", "file", "part", "hint"):
+        if not isinstance(entry.get(key), str) or not entry[key].strip():
+            raise CourseError(f"{where} needs {key!r} (a string)")
+    name, file, part = entry["name"], entry["file"], entry["part"]
+    where = f"{path.name}, exercise {name!r}"
+    unknown = sorted(set(entry) - {"name", "file", "part", "hint", "functions"})
+    if unknown:
+        raise CourseError(f"{where} has a key this kit does not know: {unknown[0]!r}")
+    if not _NAME.match(name):
+        raise CourseError(f"{where}: a name is letters, digits and underscores (it is what `pytest -k` takes)")
+    if name == LIVE or any(e.name == name for e in before):
+        raise CourseError(f"{path.name} lists exercise {name!r} twice: each name must be unique")
+    if not file.endswith(".py") or file.startswith("/") or ".." in Path(file).parts:
+        raise CourseError(f"{where}: file {file!r} must be a .py file inside exercises/")
+    if part not in PARTS:
+        raise CourseError(f"{where} has part {part!r}; a part is " + " or ".join(repr(p) for p in PARTS))
+    functions = entry.get("functions", [name])
+    if not isinstance(functions, list) or not functions or not all(isinstance(f, str) and _NAME.match(f) for f in functions):
+        raise CourseError(f"{where}: functions must be a list of the names the learner writes")
+    return Exercise(name=name, file=file, part=part, hint=" ".join(entry["hint"].split()), functions=tuple(functions))
+
+
+def hint(name: str) -> str:
+    """What a stub raises: which function is still to write, where, and its hint from the catalogue.
+
+    Never fails: a stub must still say "not written yet" where the catalogue cannot be read."""
+    try:
+        exercise = load().get(name)
+    except CourseError:
+        exercise = None
+    if exercise is None:
+        return f"{name}() is not written yet."
+    written = exercise.functions[0] if name not in exercise.functions else name
+    shown = f"{written}()" if written[:1].islower() else written  # a class is named as it is
+    return f"{shown} in exercises/{exercise.file} is not written yet. Hint: {exercise.hint}"
