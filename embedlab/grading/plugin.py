@@ -24,6 +24,7 @@ from embedlab.grading.fixtures import api, synthetic_api, target  # noqa: F401 (
 from embedlab.grading.live import LiveConfig
 from embedlab.grading.report import LIVE, Result, RunInfo
 from embedlab.grading.session import GRADING, Grading, graded as _graded, grading_of as _grading
+from embedlab.worker import walls
 from embedlab.worker.handle import CallFailed, LearnerRaised
 
 
@@ -302,6 +303,8 @@ def pytest_sessionfinish_shows_the_grades_last(session: pytest.Session, exitstat
     )
     for line in grading.gradebook.summary_lines(run, width):
         reporter.write_line(line)
+    if not walls.isolated(grading.learner.isolation) and grading.learner.isolation != "not started":
+        reporter.write_line(f"  Walls: {walls.unwalled_sentence(grading.learner.isolation)}", yellow=True)
     return result
 
 
@@ -311,7 +314,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not grading.started:
         return
     grading.finish()
-    grading.learner.close()
+    try:
+        _report(session, grading, exitstatus)
+    finally:
+        grading.learner.close()  # the sweep, after the results are out: strays cannot hold them back
+
+
+def _report(session: pytest.Session, grading, exitstatus: int) -> None:
     if not grading.gradebook.results:
         return
     extra = {

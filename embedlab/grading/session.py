@@ -128,9 +128,11 @@ class Grading:
             self.import_libraries()
 
     def import_libraries(self) -> None:
-        """The libraries the tests need, before the first test: its time goes to the learner."""
-        import httpx2  # noqa: F401
-        import vcr  # noqa: F401
+        """The libraries the tests need, before the first test: its time goes to the learner; and
+        all of them, before learner code runs, so no module file is read after (see `preload`)."""
+        from embedlab.grading import preload
+
+        preload.everything()
 
     # -- cassettes -------------------------------------------------------------------------------
 

@@ -150,6 +150,9 @@ def run(args: argparse.Namespace) -> int:
         one.max_score = one.max_score or float(data.get("max_score") or 0)
         (results_dir / names[one.name]).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     write_gradebook(args.out, graded)
+    from embedlab.instructor import pages
+
+    pages.write_report(args.out, results_dir, {g.name: names[g.name] for g in graded})  # grades-report.html
     if args.shard:
         from embedlab.instructor import shards
 
@@ -537,7 +540,7 @@ def grade_once(kit: Path, arguments: list[str], timeout: float = 600.0) -> dict 
 
 def _grade_here(arguments: list[str], kit: Path, log: Path, results_fd: int) -> None:
     """In the submission's grading process: its own process group, output to a log, then pytest."""
-    from embedlab.worker.inside import _close_other_fds
+    from embedlab.worker.start import _close_other_fds
 
     os.setsid()  # killed as a group on timeout
     _close_other_fds({0, 1, 2, results_fd})

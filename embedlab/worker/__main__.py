@@ -1,3 +1,3 @@
-from embedlab.worker.inside import main
+from embedlab.worker.start import main
 
 main()

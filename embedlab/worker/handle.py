@@ -15,14 +15,13 @@ limit) fails the call that was running, and nothing else.
 
 from __future__ import annotations
 
+import base64
 import itertools
+import json
 import os
-import select
-import signal
-import subprocess
+import shutil
 import sys
 import tempfile
-import time
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,10 +29,15 @@ from typing import Any, Callable
 
 from embedlab.worker import walls
 from embedlab.worker import wire
+from embedlab.worker.process import ChannelBroken, TimedOut, WorkerDied, WorkerProcess, describe_status  # noqa: F401
 
-START_TIMEOUT = 30.0
-WHERE_TIMEOUT = 5.0  # only waited out in full when the worker cannot answer; a busy machine can take seconds
 OUTPUT_SHOWN = 2000  # characters of a call's printed output attached to the test
+MESSAGE_KEPT = 4000  # characters of a learner's exception message kept (cut at this side)
+LOCATION_KEPT = 1000
+MAX_INPUTS = 2048  # what OpenAI's endpoint takes in one request: more is answered 400, unread
+MAX_TOKENS = 300_000
+BREACH = "your code wrote to the grader's channel"
+IMPORT_AUDIT_ENV = "EMBEDLAB_IMPORT_AUDIT"  # a file: modules the grading process imported after learner code ran
 
 
 # -- what tests pass and get back ----------------------------------------------------------------
@@ -81,7 +85,8 @@ def rebuild_exception(described: dict) -> BaseException:
     (SystemExit, KeyboardInterrupt, pytest's own outcomes become plain Exceptions named so)."""
     import builtins
 
-    names = [str(n) for n in described.get("types", []) if isinstance(n, str)] or ["Exception"]
+    described = trimmed(described)
+    names = described["types"] or ["Exception"]
     base: type = Exception
     for name in names:
         candidate = getattr(builtins, name, None)
@@ -104,6 +109,41 @@ def rebuild_exception(described: dict) -> BaseException:
     err.learner_location = described.get("location") if isinstance(described.get("location"), str) else None
     err.details = described
     return err
+
+
+def trimmed(described: Any) -> dict:
+    """An exception's description from the worker, cut to a few KB: only the known fields, strings
+    capped (a message of 30 MB would otherwise land in every report)."""
+    if not isinstance(described, dict):
+        return {"types": ["Exception"], "message": "", "location": None}
+
+    def text(value: Any, limit: int) -> str | None:
+        if not isinstance(value, str):
+            return None
+        return value if len(value) <= limit else value[: limit - 1] + "…"
+
+    kept: dict[str, Any] = {
+        "types": [n[:100] for n in described.get("types", []) if isinstance(n, str)][:12] if isinstance(described.get("types"), list) else [],
+        "module": text(described.get("module"), 100) or "",
+        "message": text(described.get("message"), MESSAGE_KEPT) or "",
+        "location": text(described.get("location"), LOCATION_KEPT),
+    }
+    for key, limit in (("api_message", 500), ("exit_code", 80)):
+        if isinstance(described.get(key), str):
+            kept[key] = text(described[key], limit)
+    if isinstance(described.get("status_code"), int):
+        kept["status_code"] = described["status_code"]
+    stuck = described.get("stuck")
+    if isinstance(stuck, list) and len(stuck) == 2 and all(isinstance(p, str) for p in stuck):
+        kept["stuck"] = [p[:200] for p in stuck]
+    syntax = described.get("syntax")
+    if isinstance(syntax, dict):
+        kept["syntax"] = {
+            "filename": text(syntax.get("filename"), 200),
+            "lineno": syntax.get("lineno") if isinstance(syntax.get("lineno"), int) else None,
+            "msg": text(syntax.get("msg"), 500),
+        }
+    return kept
 
 
 @dataclass
@@ -171,18 +211,6 @@ class RemoteFunction:
 # -- the grading process's side ------------------------------------------------------------------
 
 
-class WorkerDied(Exception):
-    def __init__(self, description: str) -> None:
-        super().__init__(description)
-        self.description = description
-
-
-class _TimedOut(Exception):
-    def __init__(self, where: dict) -> None:
-        super().__init__("timed out")
-        self.where = where
-
-
 @dataclass
 class Learner:
     directory: Path
@@ -202,8 +230,29 @@ class Learner:
         self._printed_before = 0
         self.isolation = "not started"
         self._scratch = Path(tempfile.mkdtemp(prefix="embedlab-worker-"))
+        if os.environ.get(walls.NO_NAMESPACES_ENV, "") not in ("", "0"):
+            self.isolate = False
+        self._imported_before: set[str] | None = None  # sys.modules when learner code first ran
+        self._user, self._why_no_user = self._choose_user()
 
     # -- the worker ------------------------------------------------------------------------------
+
+    def _choose_user(self) -> tuple[tuple[int, int, str] | None, str | None]:
+        """The unprivileged user the worker becomes when this process is root — if that user can
+        read everything the worker imports. Its folder is then its own, with a copy of the files."""
+        user = walls.worker_user()
+        if user is None:
+            return None, None
+        uid, gid, name = user
+        needed = [Path(p) for p in walls.readonly_paths([]) if Path(p).is_dir()]
+        blocked = walls.unreachable(needed, uid, gid)
+        if blocked is not None:
+            return None, f"as root, but user {name} could not read {blocked}"
+        copy = self._scratch / "learner" / self.package
+        _copy_tree(self.directory, copy)
+        os.chmod(self._scratch / "learner", 0o755)
+        os.chown(self._scratch, uid, gid)
+        return user, None
 
     def launch(self) -> None:
         """Fork a worker now, if none is running, without waiting for it: it warms up (imports
@@ -211,17 +260,23 @@ class Learner:
         if self._worker is not None and self._worker.alive():
             return
         self.drop_worker()
+        walls.become_subreaper()  # the worker's init, and whatever it detaches, come back to us
+        walls.dumpable(False)  # a worker of our own user cannot ptrace us or open our /proc fds
         self._worker = WorkerProcess.start(self._config())
 
     def _config(self) -> dict:
+        directory = self._scratch / "learner" / self.package if self._user else self.directory
         return {
-            "directory": str(self.directory),
+            "directory": str(directory),
             "package": self.package,
-            "readonly": [str(p) for p in self.readonly],
+            "readonly": [str(p) for p in walls.readonly_paths(self.readonly)],
             "hidden": [str(p) for p in self.hidden],
+            "writable": [str(self._scratch), tempfile.gettempdir()],
             "block": self.block,
             "isolate": self.isolate,
             "cwd": str(self._scratch),
+            "user": list(self._user) if self._user else None,
+            "why_no_user": self._why_no_user,
         }
 
     def worker(self) -> WorkerProcess:
@@ -255,9 +310,18 @@ class Learner:
     def close(self) -> None:
         self.drop_worker()
         walls.sweep()
-        import shutil
-
         shutil.rmtree(self._scratch, ignore_errors=True)
+        audit = os.environ.get(IMPORT_AUDIT_ENV)
+        if audit:
+            with open(audit, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(self.imported_after_learner()) + "\n")
+
+    def imported_after_learner(self) -> list[str]:
+        """Modules this process imported from files after the learner's code first ran: each is a
+        file a worker could have planted, had it been writable (there should be none)."""
+        if self._imported_before is None:
+            return []
+        return sorted(n for n, m in list(sys.modules.items()) if n not in self._imported_before and getattr(m, "__file__", None))
 
     # -- resolving and calling -------------------------------------------------------------------
 
@@ -273,9 +337,16 @@ class Learner:
             fail(self._import_errors[module])
         key = (module, name)
         if key not in self._resolved:
+            worker = self.worker()
+            if self._imported_before is None:
+                self._imported_before = set(sys.modules)
             try:
-                reply = self.worker().request({"op": "resolve", "module": module, "function": name}, self.timeout, _no_http)
-            except _TimedOut as stuck:
+                reply = worker.request({"op": "resolve", "module": module, "function": name}, self.timeout, _no_http)
+            except ChannelBroken:
+                self.drop_worker()
+                self._import_errors[module] = f"{file} could not be imported: importing it broke the protocol ({BREACH})"
+                fail(self._import_errors[module])
+            except TimedOut as stuck:
                 self.drop_worker()
                 sentence = f"{file} did not finish importing within {self.timeout:g} s"
                 where = stuck.where.get("location")
@@ -288,11 +359,11 @@ class Learner:
             if reply.get("ok"):
                 self._resolved[key] = None
             elif reply.get("why") == "import":
-                err = reply.get("error") or {}
+                err = trimmed(reply.get("error"))
                 self._import_errors[module] = _import_sentence(file, err)
                 fail(self._import_errors[module])
             elif reply.get("why") == "not callable":
-                self._resolved[key] = f"{file} defines {name}, but as a {reply.get('type')}, not a function"
+                self._resolved[key] = f"{file} defines {name}, but as a {str(reply.get('type'))[:80]}, not a function"
             else:
                 self._resolved[key] = f"{file} has no function {name}(): did it get renamed or deleted?"
         if self._resolved[key]:
@@ -336,7 +407,7 @@ class Learner:
         worker.output.clear()
         try:
             reply = worker.request(message, self.timeout, _forward)
-        except _TimedOut as stuck:
+        except TimedOut as stuck:
             self.drop_worker()
             sentence = stopped_sentence(self.timeout, stuck.where.get("location"))
             self.stuck[key] = sentence
@@ -347,14 +418,18 @@ class Learner:
         except WorkerDied as died:
             self.drop_worker()
             fail(f"{_shown(function.name, args)} ended the whole process: {died.description}. Nothing after it could run.")
+        except ChannelBroken:
+            self.drop_worker()
+            fail(f"{_shown(function.name, args)} broke the grading protocol: {BREACH}. The call failed and the next one gets a fresh process.")
         finally:
             self._show_output(worker)
         if reply.get("op") == "error":
-            stuck = (reply.get("error") or {}).get("stuck")
+            stuck = trimmed(reply.get("error")).get("stuck")
             if isinstance(stuck, list) and tuple(stuck) in self.stuck:
                 raise StoppedAfter(self.stuck[tuple(stuck)])
             raise rebuild_exception(reply.get("error") or {})
-        for original, after in zip(args, reply.get("after") or []):
+        afters = reply.get("after") if isinstance(reply.get("after"), list) else []
+        for original, after in zip(args, afters):
             if after is not None and any(w.value is original for w in watched):
                 _sync(original, wire.decode(after))
         return wire.decode(reply.get("value"))
@@ -375,10 +450,63 @@ def _no_http(frame: dict) -> dict:
 
 
 def _forward(frame: dict) -> dict:
-    handle = ClientHandle.registry.get(frame.get("client"))  # type: ignore[arg-type]
+    client = frame.get("client")
+    handle = ClientHandle.registry.get(client) if isinstance(client, int) else None
     if handle is None:
         return {"error": "connect", "message": "this client belongs to a test that has finished"}
+    refused = over_the_limits(frame)
+    if refused:
+        return _http_error(400, refused)
     return handle.endpoint.forward(frame)
+
+
+def over_the_limits(frame: dict) -> str | None:
+    """Why an embeddings request is more than OpenAI's endpoint takes (2,048 inputs, 300,000
+    tokens), judged without matching it against any recording; None if it is not."""
+    body = frame.get("body")
+    if not isinstance(body, str) or not str(frame.get("url", "")).rstrip("/").endswith("/embeddings"):
+        return None
+    try:
+        payload = json.loads(base64.b64decode(body, validate=True))
+    except (ValueError, RecursionError):
+        return None  # the endpoint says what is wrong with it
+    texts = payload.get("input") if isinstance(payload, dict) else None
+    if isinstance(texts, str) or texts is None:
+        texts = [texts or ""]
+    if not isinstance(texts, list):
+        return None
+    if len(texts) > MAX_INPUTS:
+        return f"'input' must have at most {MAX_INPUTS} items, but it has {len(texts):,}"
+    tokens = 0
+    for text in texts:  # text: about 4 bytes a token, as OpenAI's tokenizer averages; token ids: one each
+        tokens += len(text) if isinstance(text, list) else -(-len(str(text).encode("utf-8", "replace")) // 4)
+    if tokens > MAX_TOKENS:
+        return f"the request holds about {tokens:,} tokens, over the {MAX_TOKENS:,} one request may hold"
+    return None
+
+
+def _http_error(status: int, message: str) -> dict:
+    body = {"error": {"message": message, "type": "invalid_request_error", "param": "input", "code": None}}
+    return {"status": status, "headers": [["content-type", "application/json"]], "body": base64.b64encode(json.dumps(body).encode()).decode("ascii")}
+
+
+def _copy_tree(source: Path, destination: Path, limit: int = 5000) -> None:
+    """The learner's folder, readable by the worker's user (regular files and folders only)."""
+    destination.mkdir(parents=True, mode=0o755, exist_ok=True)
+    os.chmod(destination, 0o755)
+    count = 0
+    for folder, dirs, files in os.walk(source):
+        dirs[:] = [d for d in dirs if d != "__pycache__" and not os.path.islink(os.path.join(folder, d))]
+        target = destination / os.path.relpath(folder, source)
+        target.mkdir(mode=0o755, exist_ok=True)
+        os.chmod(target, 0o755)
+        for name in files:
+            path = os.path.join(folder, name)
+            count += 1
+            if count > limit or os.path.islink(path) or not os.path.isfile(path):
+                continue
+            shutil.copyfile(path, target / name)
+            os.chmod(target / name, 0o644)
 
 
 def _module_of(location: str | None, package: str) -> str | None:
@@ -427,218 +555,3 @@ def _import_sentence(file: str, err: dict) -> str:
 def stopped_sentence(seconds: float, where: str | None) -> str:
     sentence = f"Stopped after {seconds:g} s: the test did not finish. Is there a loop that never ends, or a call that waits forever?"
     return sentence + (f"\n  It was running {where}" if where else "")
-
-
-class WorkerProcess:
-    """One worker process and its three pipes: calls in, messages out, printed output out."""
-
-    def __init__(self, pid: int, to_worker: int, from_worker: int, output: int, popen: subprocess.Popen | None = None) -> None:
-        self.pid = pid
-        self.to_worker = to_worker
-        self.reader = wire.Reader(from_worker)
-        self.output_fd = output
-        self.popen = popen
-        self.output = bytearray()  # the printed output, capped
-        self.printed_total = 0
-        self.status: int | None = None
-        self.isolation = "unknown"
-        self.ready = False
-        self._asks = itertools.count(1)
-        for fd in (from_worker, output):
-            os.set_blocking(fd, False)
-
-    @classmethod
-    def start(cls, config: dict) -> WorkerProcess:
-        """Fork (or spawn) the worker; `wait_ready()` before the first request."""
-        if hasattr(os, "fork"):
-            return cls._fork(config)
-        return cls._spawn(config)  # pragma: no cover - Windows
-
-    def wait_ready(self) -> None:
-        if self.ready:
-            return
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            message = self._next(deadline)
-            if message is None:
-                self.kill()
-                raise WorkerDied("the worker did not start")
-            if message.get("op") == "ready":
-                self.isolation = str(message.get("isolation"))
-                self.ready = True
-                return
-
-    @classmethod
-    def _fork(cls, config: dict) -> WorkerProcess:
-        from embedlab.worker import inside as worker_module
-
-        calls_r, calls_w = os.pipe()
-        replies_r, replies_w = os.pipe()
-        output_r, output_w = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the worker
-            try:
-                os.close(calls_w)
-                os.close(replies_r)
-                os.close(output_r)
-                worker_module.run(calls_r, replies_w, output_w, config)
-            finally:
-                os._exit(71)
-        for fd in (calls_r, replies_w, output_w):
-            os.close(fd)
-        return cls(pid, calls_w, replies_r, output_r)
-
-    @classmethod
-    def _spawn(cls, config: dict) -> WorkerProcess:  # pragma: no cover - Windows
-        popen = subprocess.Popen(
-            [sys.executable, "-m", "embedlab.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-        )
-        worker = cls(popen.pid, popen.stdin.fileno(), popen.stdout.fileno(), popen.stderr.fileno(), popen)
-        wire.send(worker.to_worker, config)
-        return worker
-
-    # -- talking ---------------------------------------------------------------------------------
-
-    def alive(self) -> bool:
-        if self.status is not None:
-            return False
-        self._poll_status(block=False)
-        return self.status is None and not self.reader.closed
-
-    def request(self, message: dict, timeout: float, on_http: Callable[[dict], dict]) -> dict:
-        number = next(self._asks)
-        message = {**message, "id": number}
-        try:
-            wire.send(self.to_worker, message)
-        except OSError:
-            raise WorkerDied(self.describe_end()) from None
-        deadline = time.monotonic() + timeout
-        while True:
-            reply = self._next(deadline)
-            if reply is None:
-                if time.monotonic() >= deadline and self.alive():
-                    raise _TimedOut(self.where())
-                raise WorkerDied(self.describe_end())
-            op = reply.get("op")
-            if op == "http":
-                answer = on_http(reply)
-                try:
-                    wire.send(self.to_worker, {"op": "http_reply", "id": reply.get("id"), **answer})
-                except OSError:
-                    raise WorkerDied(self.describe_end()) from None
-            elif reply.get("id") == number and op in ("result", "error", "resolved"):
-                return reply
-
-    def where(self) -> dict:
-        """Ask the stuck worker what it is running (its channel thread answers)."""
-        number = f"where-{next(self._asks)}"
-        try:
-            wire.send(self.to_worker, {"op": "where", "id": number})
-        except OSError:
-            return {}
-        deadline = time.monotonic() + WHERE_TIMEOUT
-        while True:
-            reply = self._next(deadline)
-            if reply is None:
-                return {}
-            if reply.get("op") == "here" and reply.get("id") == number:
-                return {k: v for k, v in reply.items() if k in ("location", "function") and isinstance(v, str)}
-            if reply.get("op") == "http":  # a request still in flight: it will not be answered
-                continue
-
-    def _next(self, deadline: float) -> dict | None:
-        """The next message, draining printed output meanwhile; None at the deadline or end of file."""
-        while True:
-            try:
-                message = self.reader.next_frame()
-            except wire.WireError:
-                self.kill()
-                return None
-            if message is not None:
-                return message
-            if self.reader.closed:
-                return None
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
-            readable, _, _ = select.select([self.reader.fd, self.output_fd], [], [], remaining)
-            if self.output_fd in readable:
-                self._drain_output()
-            if self.reader.fd in readable:
-                self.reader.read_available()
-
-    def _drain_output(self) -> None:
-        while True:
-            try:
-                chunk = os.read(self.output_fd, 1 << 16)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError:
-                return
-            if not chunk:
-                return
-            self.printed_total += len(chunk)
-            room = 256 * 1024 - len(self.output)
-            if room > 0:
-                self.output += chunk[:room]
-
-    # -- ending ----------------------------------------------------------------------------------
-
-    def _poll_status(self, block: bool) -> None:
-        if self.status is not None:
-            return
-        try:
-            if self.popen is not None:  # pragma: no cover - Windows
-                code = self.popen.wait() if block else self.popen.poll()
-                if code is not None:
-                    self.status = code if code >= 0 else (-code) << 8 | 0x80
-                return
-            pid, status = os.waitpid(self.pid, 0 if block else os.WNOHANG)
-        except ChildProcessError:
-            self.status = 0
-            return
-        if pid == self.pid:
-            self.status = status
-
-    def describe_end(self) -> str:
-        """How the worker ended, in words: 'signal 11, segmentation fault', 'exit code 3'."""
-        deadline = time.monotonic() + 2.0
-        while self.status is None and time.monotonic() < deadline:
-            self._poll_status(block=False)
-            if self.status is None:
-                time.sleep(0.01)
-        if self.status is None:
-            self.kill()
-            return "it stopped answering"
-        self._drain_output()
-        return describe_status(self.status)
-
-    def kill(self) -> None:
-        if self.status is None:
-            walls.kill_tree(self.pid)
-            try:
-                os.killpg(self.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError, OSError, AttributeError):
-                pass
-            self._poll_status(block=True)
-        for fd in (self.to_worker, self.reader.fd, self.output_fd):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-
-
-def describe_status(status: int) -> str:
-    if os.WIFSIGNALED(status):
-        number = os.WTERMSIG(status)
-        name = {
-            signal.SIGSEGV: "segmentation fault",
-            signal.SIGKILL: "killed — perhaps it ran out of memory",
-            signal.SIGABRT: "aborted",
-            getattr(signal, "SIGBUS", -1): "bus error",
-            getattr(signal, "SIGFPE", -1): "arithmetic error",
-        }.get(number) or (signal.strsignal(number) or "").lower()
-        return f"signal {number}, {name}" if name else f"signal {number}"
-    if os.WIFEXITED(status):
-        return f"it exited with code {os.WEXITSTATUS(status)} (os._exit() or a crash)"
-    return f"status {status}"

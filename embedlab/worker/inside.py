@@ -1,6 +1,6 @@
 """The worker: the only process that imports the learner's files and runs their functions.
 
-The grading process starts it (`embedlab.worker.handle`), sends it calls over a pipe in the data-only
+The grading process starts it (`embedlab.worker.handle`; its walls go up in `embedlab.worker.start`), sends it calls over a pipe in the data-only
 encoding of `embedlab.worker.wire`, and gets back results, exceptions and HTTP requests. The `client` a
 test passes arrives here as a real `openai.OpenAI` whose transport forwards each request to the
 grading process, which answers it (from the cassette, or the live endpoint) and logs it. So the
@@ -30,9 +30,9 @@ import httpx2
 
 from embedlab.worker import wire
 
-SECRET_PREFIXES = ("OPENAI_", "EMBED_", "AZURE_OPENAI", "GITHUB_")
 PLACEHOLDER_KEY = "sk-the-grader-holds-the-real-key"
 NO_RECORDING = "embedlab: the grader has no recording of this request"
+_exit = os._exit  # bound before any learner code runs, which may patch os
 
 
 class Worker:
@@ -57,8 +57,10 @@ class Worker:
     # -- the channel -----------------------------------------------------------------------------
 
     def send(self, message: dict) -> None:
+        """One frame to the grading process, never over what it accepts (a WireError instead)."""
+        data = wire.frame(message, wire.FRAME_LIMIT)
         with self.send_lock:
-            wire.send(self.out, message)
+            wire._write_all(self.out, data)
 
     def listen(self) -> None:
         """The reader thread: calls go to the main thread; replies to whoever waits; 'where' at once."""
@@ -79,7 +81,7 @@ class Worker:
                     self.send({"op": "here", "id": message.get("id"), **self.where()})
         except Exception:  # noqa: BLE001 - a broken channel ends the worker either way
             pass
-        os._exit(0)  # the grading process went away, or the channel broke
+        _exit(0)  # the grading process went away, or the channel broke
 
     # -- calls -----------------------------------------------------------------------------------
 
@@ -356,102 +358,3 @@ class Forwarding(httpx2.BaseTransport):
             content=base64.b64decode(reply.get("body", "")),
             request=request,
         )
-
-
-# -- starting up ---------------------------------------------------------------------------------
-
-
-def prepare(config: dict, keep_fds: tuple[int, ...], output_fd: int) -> str:
-    """Everything between the fork and the first learner import. Returns how it is isolated."""
-    from embedlab.worker import walls
-
-    if hasattr(os, "setsid"):
-        os.setsid()
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    os.dup2(output_fd, 1)
-    os.dup2(output_fd, 2)
-    _close_other_fds({0, 1, 2, *keep_fds})
-    sys.stdin = open(0, "r", closefd=False)  # noqa: SIM115
-    sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
-    sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
-    import signal
-
-    for name in ("SIGINT", "SIGTERM", "SIGALRM", "SIGHUP", "SIGPIPE", "SIGUSR1"):
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), signal.SIG_DFL)
-    if hasattr(signal, "SIGINT"):
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-    if hasattr(signal, "setitimer"):
-        signal.setitimer(signal.ITIMER_REAL, 0)
-
-    for name in [k for k in os.environ if k.startswith(SECRET_PREFIXES) or k in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")]:
-        del os.environ[name]
-    os.environ["EMBEDLAB_WORKER"] = "1"  # embedlab.common reads no .env here
-    common = sys.modules.get("embedlab.common")
-    if common is not None:
-        common.EMBED_MODEL = None
-    sys.dont_write_bytecode = True
-    os.chdir(config["cwd"])
-
-    walls.limit_resources()
-    isolation = "in-process walls (namespaces turned off)"
-    if config.get("isolate", True):
-        why = walls.isolate(
-            [Path(p) for p in config.get("readonly", [])],
-            [Path(p) for p in config.get("hidden", [])],
-            Path(config["cwd"]) / ".hidden",
-        )
-        isolation = "namespaces" if why is None else f"in-process network block ({why})"
-    if isolation != "namespaces":
-        walls.block_network_in_process()
-    if config.get("block"):
-        walls.block_imports(config["block"], "the grader does not let exercises import the reference solutions")
-    directory = str(Path(config["directory"]).parent)
-    sys.path[:] = [directory, *(p for p in sys.path if p not in ("", ".", directory))]
-    for name in [n for n in sys.modules if n == config["package"] or n.startswith(config["package"] + ".")]:
-        del sys.modules[name]
-    return isolation
-
-
-def _close_other_fds(keep: set[int]) -> None:
-    try:
-        open_fds = [int(name) for name in os.listdir("/proc/self/fd")]
-    except OSError:
-        open_fds = list(range(3, 256))
-    for fd in open_fds:
-        if fd not in keep:
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-
-
-def run(channel_in: int, channel_out: int, output_fd: int, config: dict) -> None:
-    """The worker's whole life, in a freshly forked child. Never returns."""
-    code = 0
-    try:
-        isolation = prepare(config, (channel_in, channel_out), output_fd)
-        import numpy  # noqa: F401 - warm up before saying ready: the grading process may not have these
-        import openai.resources.embeddings  # noqa: F401
-
-        worker = Worker(channel_in, channel_out, config)
-        worker.send({"op": "ready", "pid": os.getpid(), "isolation": isolation})
-        worker.serve()
-    except BaseException:  # noqa: BLE001
-        code = 71
-    finally:
-        os._exit(code)
-
-
-def main() -> None:
-    """`python -m embedlab.worker`, where there is no fork: the channel is stdin/stdout, the
-    configuration its first message."""
-    channel_in, channel_out = os.dup(0), os.dup(1)
-    output = os.dup(2)
-    config = wire.Reader(channel_in).blocking_frame() or {}
-    run(channel_in, channel_out, output, config)
-
-
-if __name__ == "__main__":
-    main()

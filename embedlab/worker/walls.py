@@ -1,24 +1,35 @@
-"""The walls around the worker that runs a learner's code, and the sweep that leaves no process behind.
+"""The walls around the worker that runs a learner's code: who it runs as, what it may use, what it sees.
 
-Applied in the worker right after it is forked, before any learner file is imported:
+Applied in the worker right after it is forked, before any learner file is imported
+(`embedlab.worker.start` calls them in this order):
 
-- its own session (so the grading process can kill it and its children as one group);
-- limits: address space (`MEMORY_LIMIT` above what the worker starts with), size of any file it
-  writes, no core files;
-- on Linux, where unprivileged user namespaces are allowed: a user, mount and network namespace
-  of its own. It has no network at all (only a loopback that is down). The kit's folder (and any
-  other folder the grader names) is mounted read-only, the cassettes and the reference solutions
-  are hidden behind empty folders; then a second user namespace locks those mounts so the
-  learner's code cannot undo them;
-- everywhere else (or when namespaces are refused): an audit hook, which no Python code can
-  remove, refuses internet sockets and name lookups in the worker's own process and threads.
+- **its own session**, so the grading process can kill it and its children as one group;
+- **another user** when the grader runs as root (Gradescope, containers): the worker drops to an
+  unprivileged user and group (`EMBEDLAB_WORKER_USER`: a name or `uid:gid`; default
+  `embedlab-worker`, which the Gradescope `setup.sh` creates, else `nobody`; `off` keeps root).
+  It then cannot signal, ptrace or read `/proc/<pid>/fd` of the grader, nor write the interpreter,
+  the venv or the kit. Only where that user can read the interpreter and the kit; else the run
+  says why not;
+- on Linux, where user namespaces are allowed, **namespaces**: user, mount, network and PID. Its
+  network is a loopback that is down. In its mount namespace the kit, `sys.prefix`,
+  `sys.base_prefix`, every folder on `sys.path` and every other mount are read-only, except the
+  temporary folder and its own scratch folder; the cassettes and the reference solutions are
+  hidden behind empty folders; a second user namespace locks those mounts. In its PID namespace
+  the worker is init: it sees (in a fresh `/proc`) and can signal only itself and its children,
+  and when it dies the kernel kills every process it left — that is the whole sweep;
+- **hard limits** (soft and hard alike, so they cannot be raised again): address space
+  (`MEMORY_LIMIT` above what the worker starts with), processes and threads (`PROCESS_LIMIT`),
+  open files (`OPEN_FILES`), the size of any file written (`FILE_LIMIT`), no core files;
+- where there are no namespaces: an audit hook, which no Python code can remove, refuses
+  internet sockets and name lookups in the worker's own process and threads.
 
-The grading process makes itself a *child subreaper* (Linux), so a process that the learner's
-code detaches (double fork, setsid) is re-parented to it instead of to init; `sweep()` then
-finds every descendant that is not on the keep list and kills it.
+In the grading process: it is a *child subreaper* (Linux), so a process that the learner's code
+detaches (double fork, setsid) is re-parented to it instead of to init, and `sweep()` kills every
+descendant it does not manage, reading `/proc` once per round (linear in the processes). It is not
+dumpable, so a worker running as the same user cannot ptrace it or open its `/proc/<pid>/fd`.
 
-Out of reach without a container: the worker runs with the user's own rights, so it can read
-whatever that user can read.
+`describe()` / `isolated()` say which walls stood; with neither namespaces nor another user, the
+run says so (results' `extra_data.isolation`, the class CSV's flags, a line on screen).
 """
 
 from __future__ import annotations
@@ -26,21 +37,31 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import pwd
 import signal
+import stat
 import sys
 import time
 from pathlib import Path
 
 MEMORY_LIMIT = 2 * 1024**3  # bytes of address space the learner's code may add
 FILE_LIMIT = 64 * 1024**2  # the largest file the worker may write
+PROCESS_LIMIT = 256  # processes and threads the worker's user may have (in its namespace)
+OPEN_FILES = 256  # file descriptors the worker may hold
+WORKER_USER_ENV = "EMBEDLAB_WORKER_USER"
+NO_NAMESPACES_ENV = "EMBEDLAB_NO_NAMESPACES"  # "1": the in-process walls only (as --no-sandbox)
+PROCESS_LIMIT_ENV = "EMBEDLAB_WORKER_PROCESSES"
+DEFAULT_USERS = ("embedlab-worker", "nobody")
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 MS_NOATIME, MS_NODIRATIME, MS_RELATIME = 1024, 2048, 1 << 21
-PR_SET_CHILD_SUBREAPER = 36
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 1, 4, 36
+UNWALLED = ("/proc", "/sys", "/dev")  # mounts left as they are (devices, the kernel's views)
 
 
 def _libc():
@@ -48,10 +69,79 @@ def _libc():
     return ctypes.CDLL(name, use_errno=True) if name else None
 
 
+def _prctl(option: int, value: int) -> bool:
+    if not sys.platform.startswith("linux"):
+        return False
+    libc = _libc()
+    return bool(libc) and libc.prctl(option, value, 0, 0, 0) == 0
+
+
+# -- who the worker runs as (decided in the grading process) --------------------------------------
+
+
+def worker_user() -> tuple[int, int, str] | None:
+    """(uid, gid, name) the worker drops to, or None: only when this process is root."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return None
+    wanted = os.environ.get(WORKER_USER_ENV, "").strip()
+    if wanted.lower() in ("off", "root", "0"):
+        return None
+    if wanted and ":" in wanted:
+        uid, _, gid = wanted.partition(":")
+        if uid.isdigit() and gid.isdigit() and int(uid) > 0:
+            return int(uid), int(gid), wanted
+        return None
+    for name in [wanted] if wanted else DEFAULT_USERS:
+        try:
+            entry = pwd.getpwnam(name)
+        except KeyError:
+            continue
+        if entry.pw_uid > 0:
+            return entry.pw_uid, entry.pw_gid, name
+    return None
+
+
+def unreachable(paths: list[Path], uid: int, gid: int) -> Path | None:
+    """The first of `paths` that user `uid`/`gid` could not read (every folder on the way must let
+    it through), judged from the modes; None if it can read them all."""
+    checked: dict[str, bool] = {}
+
+    def allowed(path: str, want: int) -> bool:
+        try:
+            info = os.stat(path)
+        except OSError:
+            return True  # nothing there: nothing to read either
+        if info.st_uid == uid:
+            return bool(info.st_mode & (want << 6))
+        if info.st_gid == gid:
+            return bool(info.st_mode & (want << 3))
+        return bool(info.st_mode & want)
+
+    for path in paths:
+        path = Path(os.path.abspath(path))
+        parts = [str(p) for p in reversed(path.parents)] + [str(path)]
+        for part in parts:
+            if part not in checked:
+                checked[part] = allowed(part, 1)
+            if not checked[part]:
+                return Path(part)
+        if path.is_dir() and not allowed(str(path), 4 | 1):
+            return path
+    return None
+
+
+def drop_user(uid: int, gid: int) -> None:
+    """This process becomes `uid`/`gid`, with no supplementary groups, for good."""
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)
+
+
 # -- in the worker -------------------------------------------------------------------------------
 
 
-def limit_resources() -> None:
+def limit_resources(processes: int | None = None, fresh_namespace: bool = False) -> None:
+    """Hard limits: soft and hard set alike, so the learner's code cannot raise them back."""
     try:
         import resource
     except ImportError:  # pragma: no cover - not POSIX
@@ -59,10 +149,10 @@ def limit_resources() -> None:
 
     def cap(kind: int, value: int) -> None:
         try:
-            soft, hard = resource.getrlimit(kind)
+            _, hard = resource.getrlimit(kind)
             if hard != resource.RLIM_INFINITY:
                 value = min(value, hard)
-            resource.setrlimit(kind, (value, hard if hard != resource.RLIM_INFINITY else value))
+            resource.setrlimit(kind, (value, value))
         except (ValueError, OSError):
             pass
 
@@ -70,29 +160,86 @@ def limit_resources() -> None:
     cap(resource.RLIMIT_FSIZE, FILE_LIMIT)
     if hasattr(signal, "SIGXFSZ"):
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails; it does not kill
+    cap(resource.RLIMIT_NOFILE, OPEN_FILES)
     if sys.platform.startswith("linux"):
         cap(resource.RLIMIT_AS, _address_space() + MEMORY_LIMIT)
+        if processes is None:
+            processes = int(os.environ.get(PROCESS_LIMIT_ENV) or PROCESS_LIMIT)
+        # Counted per user: in a fresh user namespace only the worker's own; else every task of its user.
+        already = _threads_now() if fresh_namespace else _tasks_of(os.getuid())
+        if hasattr(resource, "RLIMIT_NPROC"):
+            cap(resource.RLIMIT_NPROC, already + processes)
 
 
 def _address_space() -> int:
+    return _status_field("VmSize") * 1024
+
+
+def _threads_now() -> int:
+    return _status_field("Threads") or 1
+
+
+def _status_field(name: str, pid: str = "self") -> int:
     try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmSize:"):
-                return int(line.split()[1]) * 1024
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(name + ":"):
+                return int(line.split()[1])
     except (OSError, ValueError, IndexError):
         pass
     return 0
 
 
-def isolate(readonly: list[Path], hidden: list[Path], empty: Path) -> str | None:
-    """Namespaces for this (single-threaded) process. None when done, else why it could not be."""
+def _tasks_of(uid: int) -> int:
+    """Threads of every process whose real uid is `uid` (what RLIMIT_NPROC counts)."""
+    total = 0
+    for entry in _proc_entries():
+        try:
+            text = Path(f"/proc/{entry}/status").read_text()
+        except OSError:
+            continue
+        real, threads = None, 1
+        for line in text.splitlines():
+            if line.startswith("Uid:"):
+                real = int(line.split()[1])
+            elif line.startswith("Threads:"):
+                threads = int(line.split()[1])
+        if real == uid:
+            total += threads
+    return total
+
+
+def _proc_entries() -> list[str]:
+    try:
+        return [e for e in os.listdir("/proc") if e.isdigit()]
+    except OSError:
+        return []
+
+
+def readonly_paths(extra: list[Path]) -> list[Path]:
+    """What the grading process imports from, and the kit: read-only for the worker."""
+    found = [Path(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)]
+    found += [Path(p) for p in sys.path if p and os.path.isdir(p)]
+    found += list(extra)
+    unique: dict[str, Path] = {}
+    for path in found:
+        try:
+            unique.setdefault(os.path.realpath(path), Path(os.path.realpath(path)))
+        except OSError:
+            pass
+    return list(unique.values())
+
+
+def enter_namespaces(readonly: list[Path], hidden: list[Path], writable: list[Path], empty: Path) -> str | None:
+    """User, mount, network and PID namespaces for this (single-threaded) process, and its mounts.
+    None when done, else why it could not be (nothing changed then). The PID namespace takes
+    effect for the next child: `start` forks the worker's init right after."""
     if not sys.platform.startswith("linux"):
         return "namespaces are Linux only"
     libc = _libc()
     if libc is None:
         return "no C library found"
     uid, gid = os.getuid(), os.getgid()
-    if libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET) != 0:
+    if libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID) != 0:
         return f"unshare refused: {os.strerror(ctypes.get_errno())}"
     try:
         _map_ids(uid, gid)
@@ -101,18 +248,43 @@ def isolate(readonly: list[Path], hidden: list[Path], empty: Path) -> str | None
         for path in hidden:
             if path.is_dir():
                 _mount(libc, str(empty), str(path), MS_BIND)
+        kept = []
+        for path in writable:  # own mounts, so the read-only pass below leaves them writable
+            if path.is_dir():
+                _mount(libc, str(path), str(path), MS_BIND | MS_REC)
+                kept.append(os.path.realpath(path))
+        for point in _mount_points():
+            if point in kept or any(point == u or point.startswith(u + "/") for u in UNWALLED):
+                continue
+            if any(point.startswith(k + "/") for k in kept):
+                continue
+            try:
+                _mount(libc, None, point, MS_BIND | MS_REMOUNT | MS_RDONLY | _kept_flags(Path(point)))
+            except OSError:
+                if point == "/":
+                    raise
         for path in readonly:
             if path.is_dir():
                 _mount(libc, str(path), str(path), MS_BIND | MS_REC)
                 _mount(libc, None, str(path), MS_BIND | MS_REMOUNT | MS_RDONLY | _kept_flags(path))
-        # A second user namespace: the mounts above become locked, so "root" in it cannot undo them.
-        if libc.unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0:
-            raise OSError(ctypes.get_errno(), "second unshare")
-        _map_ids(uid, gid)
     except OSError as err:
         os._exit(70)  # half-isolated is worse than none: the grading process sees this and says so
         raise AssertionError from err  # unreachable
     return None
+
+
+def inside_pid_namespace() -> str | None:
+    """In the worker's init (pid 1 of its namespace): a /proc that shows only its own processes,
+    then a second user namespace that locks every mount. None, or what could not be done."""
+    libc = _libc()
+    uid, gid = os.getuid(), os.getgid()
+    note = None
+    if libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None) != 0:
+        note = f"the old /proc stays ({os.strerror(ctypes.get_errno())})"
+    if libc.unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0:
+        os._exit(70)
+    _map_ids(uid, gid)
+    return note
 
 
 def _map_ids(uid: int, gid: int) -> None:
@@ -125,6 +297,21 @@ def _mount(libc, source: str | None, target: str, flags: int) -> None:
     if libc.mount(source.encode() if source else None, target.encode(), None, flags, None) != 0:
         errno = ctypes.get_errno()
         raise OSError(errno, f"mount {target}: {os.strerror(errno)}")
+
+
+def _mount_points() -> list[str]:
+    points = []
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return ["/"]
+    for line in lines:
+        fields = line.split()
+        if len(fields) > 4:
+            point = fields[4].encode().decode("unicode_escape")  # \040 for a space
+            if point not in points:
+                points.append(point)
+    return points
 
 
 def _kept_flags(path: Path) -> int:
@@ -163,77 +350,146 @@ def block_imports(package: str, message: str) -> None:
     sys.addaudithook(hook)
 
 
+def dumpable(on: bool) -> bool:
+    """Off in the grader: a process of the same user can neither ptrace it nor open its /proc fds.
+    Back on in the worker (a forked child inherits it), which must write its own uid_map."""
+    return _prctl(PR_SET_DUMPABLE, 1 if on else 0)
+
+
+def die_with_parent() -> bool:
+    """SIGKILL when the parent goes (a grading process whose runner was killed)."""
+    return _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+# -- what the run says about its walls -----------------------------------------------------------
+
+
+def describe(namespaces: str | None, user: str | None, why_no_user: str | None = None) -> str:
+    """`extra_data.isolation`: "namespaces" (and ", user NAME"), "user NAME, no namespaces (why)",
+    or "none: ..." when neither stood."""
+    if namespaces is None:
+        return "namespaces" + (f", user {user}" if user else "")
+    if user:
+        return f"user {user}, no namespaces ({namespaces})"
+    return f"none: no namespaces ({namespaces}) and the grader's own user" + (f" ({why_no_user})" if why_no_user else "")
+
+
+def unwalled_sentence(isolation: str) -> str:
+    """For the screen and the class CSV, when neither wall stood."""
+    return (
+        "the learner's code ran as this user without namespaces, so it could signal the grader and "
+        f"write what this user can write; grade untrusted code as root in a container ({isolation.removeprefix('none: ')})"
+    )
+
+
+def isolated(isolation: str | None) -> bool:
+    """Namespaces or another user stood between the learner's code and the grader."""
+    return bool(isolation) and (isolation.startswith("namespaces") or isolation.startswith("user "))
+
+
 # -- in the grading process ----------------------------------------------------------------------
 
 
 def become_subreaper() -> bool:
     """Orphans of our descendants come to us instead of init (Linux); True if it took."""
-    if not sys.platform.startswith("linux"):
-        return False
-    libc = _libc()
-    return bool(libc) and libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    return _prctl(PR_SET_CHILD_SUBREAPER, 1)
+
+
+def process_table(zombies: bool = False) -> dict[int, int]:
+    """pid -> parent pid of every process this one can see (not the dead, unless asked), read
+    from /proc once."""
+    table = {}
+    for entry in _proc_entries():
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                data = handle.read()
+        except OSError:
+            continue
+        fields = data[data.rfind(b")") + 2 :].split()
+        if len(fields) > 1 and (zombies or fields[0] not in (b"Z", b"X")):
+            table[int(entry)] = int(fields[1])
+    return table
+
+
+def descendants(table: dict[int, int], roots: set[int]) -> list[int]:
+    """Every process below `roots` in `table` (linear: one pass to index children)."""
+    children: dict[int, list[int]] = {}
+    for pid, parent in table.items():
+        children.setdefault(parent, []).append(pid)
+    found, frontier = [], list(roots)
+    seen = set(roots)
+    while frontier:
+        pid = frontier.pop()
+        for child in children.get(pid, ()):
+            if child not in seen:
+                seen.add(child)
+                found.append(child)
+                frontier.append(child)
+    return found
 
 
 def children_of(pid: int) -> list[int]:
-    """Direct children of `pid`, from /proc (Linux); [] elsewhere."""
-    found = []
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return []
-    for entry in entries:
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if len(fields) > 1 and int(fields[1]) == pid:
-            found.append(int(entry))
-    return found
+    return [p for p, parent in process_table().items() if parent == pid]
 
 
-def descendants_of(pid: int) -> list[int]:
-    found, frontier = [], [pid]
-    while frontier:
-        children = [c for p in frontier for c in children_of(p)]
-        found.extend(children)
-        frontier = children
-    return found
-
-
-def kill_tree(pid: int) -> None:
-    """SIGKILL a process, its group and every descendant we can find."""
-    victims = [pid, *descendants_of(pid)]
+def _signal_all(victims, number: int) -> None:
     for victim in victims:
         try:
-            os.kill(victim, signal.SIGSTOP)  # no new children while we collect them
-        except (ProcessLookupError, PermissionError):
+            os.kill(victim, number)
+        except (ProcessLookupError, PermissionError, OSError):
             pass
-    victims = [pid, *descendants_of(pid)]
-    for victim in victims:
-        for kill in (lambda v: os.killpg(v, signal.SIGKILL), lambda v: os.kill(v, signal.SIGKILL)):
-            try:
-                kill(victim)
-            except (ProcessLookupError, PermissionError, OSError):
-                pass
 
 
-def sweep(keep: frozenset[int] | set[int] = frozenset(), rounds: int = 50) -> int:
-    """Kill every descendant of this process not in `keep` (and theirs) and reap them; how many."""
+def kill_tree(pid: int, rounds: int = 5) -> None:
+    """SIGKILL a process, its group and every descendant (stopped first, so none forks meanwhile)."""
+    for _ in range(rounds):
+        victims = [pid, *descendants(process_table(), {pid})]
+        _signal_all(victims, signal.SIGSTOP)
+        victims = list(dict.fromkeys([*victims, *descendants(process_table(), {pid})]))
+        _signal_all(victims, signal.SIGKILL)
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError, OSError):
+            pass
+        if len(victims) <= 1:
+            return
+
+
+def sweep(keep: frozenset[int] | set[int] = frozenset(), rounds: int = 20) -> int:
+    """Kill every descendant of this process not in `keep` (nor below one) and reap them; how many.
+    Each round reads /proc once and signals every stray at once."""
     me, killed = os.getpid(), 0
     for _ in range(rounds):
-        strays = [c for c in children_of(me) if c not in keep]
+        table = process_table()
+        kept = set(keep) | set(descendants(table, set(keep)))
+        strays = [p for p in descendants(table, {me}) if p not in kept]
         if not strays:
             break
-        for stray in strays:
-            kill_tree(stray)
-            killed += 1
-        time.sleep(0.02)
-        for stray in strays:  # only these: a child we still manage keeps its exit status for us
+        _signal_all(strays, signal.SIGSTOP)
+        table = process_table()
+        kept = set(keep) | set(descendants(table, set(keep)))
+        strays = list(dict.fromkeys([*strays, *(p for p in descendants(table, {me}) if p not in kept)]))
+        _signal_all(strays, signal.SIGKILL)
+        killed += len(strays)
+        time.sleep(0.01)
+        _reap(keep)
+    _reap(keep)
+    return killed
+
+
+def _reap(keep) -> None:
+    """Collect the exit status of our direct children that are strays (not the ones we manage)."""
+    me = os.getpid()
+    for pid, parent in process_table(zombies=True).items():
+        if parent == me and pid not in keep:
             try:
-                os.waitpid(stray, os.WNOHANG)
+                os.waitpid(pid, os.WNOHANG)
             except ChildProcessError:
                 pass
-    return killed
+
+
+def is_regular_dir(path: Path) -> bool:
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False

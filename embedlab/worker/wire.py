@@ -12,10 +12,16 @@ a typed, data-only encoding — never pickle, never anything that runs code when
     {"$ndarray": {...}}           numpy array: dtype, shape and the raw little-endian bytes
     {"$npscalar": {...}}          numpy scalar (np.float32(1.0) stays an np.float32)
     {"$client": N}                the client a test passed (a real openai client in the worker)
+    {"$remote": {...}}            a value that stays in the worker (a class instance, a big array):
+                                  its number there, type name and short repr; only where asked
     {"$opaque": {...}}            anything else: its type name and a short repr, nothing more
 
 The grading process reads whatever the worker sends as untrusted data: sizes, depths, dtypes and
-type names are checked, and a value that breaks the rules decodes to an `Opaque`.
+type names are checked, and a value that breaks the rules decodes to an `Opaque`. What it reads is
+bounded before any of it is parsed: a frame is at most `FRAME_LIMIT` bytes (a few MB;
+`EMBEDLAB_FRAME_LIMIT` changes it) and holds at most `MAX_ITEMS` JSON values, and at most
+`MAX_OPAQUE_TYPES` distinct type names are ever made into classes. A frame over a limit is a
+`WireError`: the other side broke the protocol.
 """
 
 from __future__ import annotations
@@ -28,7 +34,10 @@ import re
 import struct
 from typing import Any, Callable
 
-MAX_FRAME = 64 * 1024 * 1024
+MAX_FRAME = 64 * 1024 * 1024  # what the grading process sends (its own data)
+FRAME_LIMIT = int(os.environ.get("EMBEDLAB_FRAME_LIMIT") or 8 * 1024 * 1024)  # what it accepts from the worker
+MAX_ITEMS = 1_000_000  # JSON values in one frame from the worker (counted before parsing)
+MAX_OPAQUE_TYPES = 512
 MAX_DEPTH = 64
 MAX_REPR = 300
 # dtypes that hold plain numbers or text: an array of anything else travels as an Opaque
@@ -44,11 +53,23 @@ class WireError(Exception):
 # -- framing -------------------------------------------------------------------------------------
 
 
-def send(fd: int, message: dict) -> None:
+def send(fd: int, message: dict, limit: int = MAX_FRAME) -> None:
+    _write_all(fd, frame(message, limit))
+
+
+def frame(message: dict, limit: int = MAX_FRAME) -> bytes:
+    """The bytes of one frame; a WireError if the other side would refuse it."""
     data = json.dumps(message, separators=(",", ":"), allow_nan=True).encode("utf-8")
-    if len(data) > MAX_FRAME:
-        raise WireError(f"a message of {len(data)} bytes is over the {MAX_FRAME}-byte limit")
-    _write_all(fd, _HEADER.pack(len(data)) + data)
+    if len(data) > limit:
+        raise WireError(f"a message of {len(data):,} bytes is over the {limit:,}-byte limit")
+    if limit < MAX_FRAME and _items(data) > MAX_ITEMS:
+        raise WireError(f"a message of more than {MAX_ITEMS:,} values")
+    return _HEADER.pack(len(data)) + data
+
+
+def _items(data: bytes) -> int:
+    """An upper bound on the JSON values in `data`, counted in C without parsing it."""
+    return data.count(b",") + data.count(b"[") + data.count(b"{") + 1
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -61,8 +82,9 @@ def _write_all(fd: int, data: bytes) -> None:
 class Reader:
     """Reads frames from a file descriptor; `feed()`-style so a caller can select() on it first."""
 
-    def __init__(self, fd: int) -> None:
+    def __init__(self, fd: int, limit: int = MAX_FRAME) -> None:
         self.fd = fd
+        self.limit = limit  # below MAX_FRAME: the other side is not trusted, values are counted too
         self.buffer = bytearray()
         self.closed = False
 
@@ -83,12 +105,14 @@ class Reader:
         if len(self.buffer) < _HEADER.size:
             return None
         (size,) = _HEADER.unpack_from(self.buffer)
-        if size > MAX_FRAME:
-            raise WireError(f"the other side announced a {size}-byte message")
+        if size > self.limit:
+            raise WireError(f"the other side announced a {size:,}-byte message (the limit is {self.limit:,})")
         if len(self.buffer) < _HEADER.size + size:
             return None
         data = bytes(self.buffer[_HEADER.size : _HEADER.size + size])
         del self.buffer[: _HEADER.size + size]
+        if self.limit < MAX_FRAME and _items(data) > MAX_ITEMS:
+            raise WireError(f"the other side sent a message of more than {MAX_ITEMS:,} values")
         try:
             message = json.loads(data)
         except (ValueError, RecursionError) as err:
@@ -133,6 +157,8 @@ _IDENTIFIER = re.compile(r"[^0-9A-Za-z_]")
 
 def opaque_type(name: str) -> type:
     name = (name or "object")[:80]
+    if name not in _opaque_types and len(_opaque_types) >= MAX_OPAQUE_TYPES:
+        name = "object"  # no more classes: a worker could send millions of names
     if name not in _opaque_types:
         short = _IDENTIFIER.sub("_", name.rsplit(".", 1)[-1]) or "object"
         if short[0].isdigit():
@@ -156,8 +182,15 @@ def _type_name(value: Any) -> str:
     return name if module in ("builtins", "") else f"{module}.{name}"
 
 
-def encode(value: Any, *, clients: Callable[[Any], int | None] | None = None, _depth: int = 0) -> Any:
-    """A JSON-ready form of `value`. `clients(value)` names the test clients to send as handles."""
+def encode(
+    value: Any,
+    *,
+    clients: Callable[[Any], int | None] | None = None,
+    remotes: Callable[[Any], int | None] | None = None,
+    _depth: int = 0,
+) -> Any:
+    """A JSON-ready form of `value`. `clients(value)` names the test clients to send as handles;
+    `remotes(value)`, where given, numbers a value that is not data (instead of an `$opaque`)."""
     if _depth > MAX_DEPTH:
         return {"$opaque": {"type": _type_name(value), "repr": "<nested too deeply>"}}
     kind = type(value)
@@ -181,7 +214,7 @@ def encode(value: Any, *, clients: Callable[[Any], int | None] | None = None, _d
                 little = numpy.asarray(value).astype(dtype.newbyteorder("<"))
                 return {"$npscalar": {"dtype": little.dtype.str, "data": _b64(little.tobytes())}}
             return {"$opaque": {"type": _type_name(value), "repr": short_repr(value)}}
-    inner = lambda item: encode(item, clients=clients, _depth=_depth + 1)  # noqa: E731
+    inner = lambda item: encode(item, clients=clients, remotes=remotes, _depth=_depth + 1)  # noqa: E731
     if kind is list:
         return [inner(item) for item in value]
     if kind is tuple:
@@ -196,10 +229,18 @@ def encode(value: Any, *, clients: Callable[[Any], int | None] | None = None, _d
     for plain in (bool, int, float, str):
         if isinstance(value, plain):
             try:
-                return encode(plain(value), clients=clients, _depth=_depth)
+                return encode(plain(value), clients=clients, remotes=remotes, _depth=_depth)
             except Exception:  # noqa: BLE001
                 break
+    number = remotes(value) if remotes is not None else None
+    if number is not None:
+        return remote(number, value)
     return {"$opaque": {"type": _type_name(value), "repr": short_repr(value)}}
+
+
+def remote(number: int, value: Any) -> dict:
+    """`value`, kept where it is as number `number`: what the other side may call or pass back."""
+    return {"$remote": {"id": number, "type": _type_name(value), "repr": short_repr(value)}}
 
 
 def _encode_array(numpy, value, clients, depth: int) -> dict:
@@ -213,13 +254,20 @@ def _encode_array(numpy, value, clients, depth: int) -> dict:
     return {"$opaque": {"type": "numpy.ndarray", "repr": short_repr(value)}}
 
 
-def decode(value: Any, *, clients: Callable[[int], Any] | None = None, _depth: int = 0) -> Any:
-    """The Python value of an encoded one; anything malformed becomes an Opaque."""
+def decode(
+    value: Any,
+    *,
+    clients: Callable[[int], Any] | None = None,
+    remotes: Callable[[dict], Any] | None = None,
+    _depth: int = 0,
+) -> Any:
+    """The Python value of an encoded one; anything malformed becomes an Opaque. `remotes(spec)`
+    turns a `$remote` into what stands for it here (without it, an Opaque of its type)."""
     if _depth > MAX_DEPTH + 2:
         return opaque_type("object")("<nested too deeply>")
     if value is None or isinstance(value, (bool, str, int, float)):
         return value
-    inner = lambda item: decode(item, clients=clients, _depth=_depth + 1)  # noqa: E731
+    inner = lambda item: decode(item, clients=clients, remotes=remotes, _depth=_depth + 1)  # noqa: E731
     if isinstance(value, list):
         return [inner(item) for item in value]
     if not isinstance(value, dict) or len(value) not in (1, 2):
@@ -245,6 +293,11 @@ def decode(value: Any, *, clients: Callable[[int], Any] | None = None, _depth: i
             if clients is None:
                 raise ValueError("no clients here")
             return clients(int(value["$client"]))
+        if "$remote" in value:
+            spec = value["$remote"]
+            if remotes is not None and isinstance(spec, dict) and type(spec.get("id")) is int:
+                return remotes(spec)
+            return opaque_type(str(spec.get("type", "object")))(str(spec.get("repr", ""))[: MAX_REPR + 10])
         if "$opaque" in value:
             spec = value["$opaque"]
             return opaque_type(str(spec.get("type", "object")))(str(spec.get("repr", ""))[: MAX_REPR + 10])
