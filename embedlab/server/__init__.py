@@ -18,4 +18,6 @@ One module per thing it holds:
 - `launch`     `LocalServer`: start a server in a subprocess from Python (tests, tools)
 
 Nothing here is imported by a grading run unless it starts a server.
+It never imports `embedlab.grading`, `embedlab.worker` or `embedlab.instructor`: a server stands
+alone, whoever starts it.
 """

@@ -1,0 +1,45 @@
+"""The package's arrows (DESIGN.md, "Layout"), read from the source: what each part must never import."""
+
+from __future__ import annotations
+
+import ast
+
+import pytest
+
+from selftests.grading.conftest import ROOT
+
+FORBIDDEN = {
+    "server": ("embedlab.grading", "embedlab.instructor", "embedlab.worker"),
+    "grading": ("embedlab.instructor",),
+    "worker": ("embedlab.grading", "embedlab.instructor"),
+}
+
+
+def imports(path) -> list[tuple[int, str]]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found += [(node.lineno, node.module)] + [(node.lineno, f"{node.module}.{a.name}") for a in node.names]
+    return found
+
+
+@pytest.mark.parametrize("part", FORBIDDEN)
+def test_a_part_never_imports_what_it_must_not(part):
+    for path in sorted((ROOT / "embedlab" / part).rglob("*.py")):
+        for line, name in imports(path):
+            bad = [f for f in FORBIDDEN[part] if name == f or name.startswith(f + ".")]
+            assert not bad, f"{path.relative_to(ROOT)}:{line} imports {name}, which embedlab/{part}/ must never import"
+
+
+def test_nothing_imports_the_solutions():
+    for path in sorted((ROOT / "embedlab").rglob("*.py")):
+        for line, name in imports(path):
+            assert not (name == "solutions" or name.startswith("solutions.")), f"{path.relative_to(ROOT)}:{line} imports {name}"
+
+
+def test_each_part_says_what_it_owns_and_must_not_import():
+    for part in ("grading", "worker", "instructor", "server"):
+        doc = ast.get_docstring(ast.parse((ROOT / "embedlab" / part / "__init__.py").read_text())) or ""
+        assert doc and ("never" in doc or "Nothing" in doc), f"embedlab/{part}/__init__.py should say what it owns and must never import"
