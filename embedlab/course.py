@@ -60,6 +60,7 @@ class Course:
     path: Path
     welcome: str = ""
     final: str = ""
+    map: MapSpec | None = None  # the optional [map] table: what `embedlab map` calls
 
     @property
     def names(self) -> list[str]:
@@ -112,6 +113,52 @@ class Course:
     def check(self, root: Path) -> None:
         self.check_files(root)
         self.check_tests(root)
+
+
+@dataclass(frozen=True)
+class MapSpec:
+    """`[map]`: the learner functions `embedlab map` draws with, as "module:function" (an exercise's
+    module and one of its functions), and optionally the texts and query it embeds."""
+
+    embed: tuple[str, str]
+    similarity: tuple[str, str]
+    texts: tuple[str, ...] | None = None
+    query: str | None = None
+
+    def exercise_of(self, course: Course, function: tuple[str, str]) -> Exercise:
+        """The exercise that writes `function` ("module", "name"): its status says if it is done."""
+        return next(e for e in course.exercises if e.module == function[0] and function[1] in e.functions)
+
+
+def _map(path: Path, entry: object, exercises: list[Exercise]) -> MapSpec | None:
+    if entry is None:
+        return None
+    where = f"{path.name}, [map]"
+    if not isinstance(entry, dict):
+        raise CourseError(f"{where} is not a table")
+    unknown = sorted(set(entry) - {"embed", "similarity", "texts", "query"})
+    if unknown:
+        raise CourseError(f"{where} has a key this kit does not know: {unknown[0]!r}")
+    functions = {}
+    for key in ("embed", "similarity"):
+        module, _, function = str(entry.get(key, "")).partition(":")
+        if not any(e.module == module and function in e.functions for e in exercises):
+            raise CourseError(f"{where}: {key} must name an exercise's module and function, like \"similarity:cosine\"")
+        functions[key] = (module, function)
+    texts = entry.get("texts")
+    if texts is not None and (not isinstance(texts, list) or not texts or not all(isinstance(t, str) and t.strip() for t in texts)):
+        raise CourseError(f"{where}: texts must be a list of sentences")
+    query = entry.get("query")
+    if query is not None and (not isinstance(query, str) or not query.strip()):
+        raise CourseError(f"{where}: query must be a sentence")
+    return MapSpec(functions["embed"], functions["similarity"], tuple(texts) if texts else None, query)
+
+
+def checked(root: Path) -> Course:
+    """The kit's catalogue, checked against its files and tests: what every command starts with."""
+    found = load(root / FILENAME)
+    found.check(root)
+    return found
 
 
 def tested_exercises(tests: Path) -> dict[str, str]:
@@ -190,6 +237,7 @@ def parse(path: Path) -> Course:
         path=path,
         welcome=str(data.get("welcome", "")),
         final=str(data.get("final", "")),
+        map=_map(path, data.get("map"), exercises),
     )
 
 

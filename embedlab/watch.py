@@ -32,6 +32,9 @@ def run(args: argparse.Namespace) -> int:
     from embedlab.instructor import classroom
 
     root = kit.find_root()
+    from embedlab import course
+
+    course.checked(root)  # a catalogue that disagrees with the kit stops here, in one sentence
     directory = (args.exercises_dir or root / "exercises").resolve()
     if not directory.is_dir():
         print(f"embedlab watch: {directory} is not a folder", file=sys.stderr)

@@ -45,6 +45,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"embedlab autograde: {args.submission} is not a folder", file=sys.stderr)
         return 2
     root = kit.find_root()
+    from embedlab import course
+
+    course.checked(root)  # a catalogue that disagrees with the kit stops here, in one sentence
     # Read now: the grader clears GITHUB_* (and every key) before the learner's code runs.
     github = {name: os.environ.get(name) for name in ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY")} if args.github else {}
     snapshot = classroom.Snapshot.take(root)

@@ -126,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
         print("embedlab grade: give the folder of submissions (or --merge PART...)", file=sys.stderr)
         return 2
     root = kit.find_root()
+    course.checked(root)  # a catalogue that disagrees with the kit stops here, in one sentence
     if not args.submissions.is_dir():
         print(f"embedlab grade: {args.submissions} is not a folder", file=sys.stderr)
         return 2

@@ -41,6 +41,9 @@ def run(args: argparse.Namespace) -> int:
     from embedlab.instructor import integrity
 
     root = kit.find_root()
+    from embedlab import course
+
+    course.checked(root)  # a catalogue that disagrees with the kit stops here, in one sentence
     problems = integrity.check(root)
     if problems:
         print(f"embedlab gradescope: the tests or cassettes do not match integrity.sha256 ({problems[0]}): "

@@ -30,6 +30,9 @@ def run(args: argparse.Namespace) -> int:
     from embedlab import kit
 
     root = kit.find_root()
+    from embedlab import course
+
+    course.checked(root)  # a catalogue that disagrees with the kit stops here, in one sentence
     env = dict(os.environ)
     with ExitStack() as stack:
         if args.local:

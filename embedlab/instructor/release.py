@@ -61,7 +61,11 @@ def run(args: argparse.Namespace) -> int:
 
     repository, ref = args.grader
     try:
-        written = write_release(kit.find_root(), args.out, repository, ref)
+        from embedlab import course
+
+        root = kit.find_root()
+        course.checked(root)  # a catalogue that disagrees with the kit stops here, in one sentence
+        written = write_release(root, args.out, repository, ref)
     except ReleaseError as err:
         print(f"embedlab release: {err}")
         return 2

@@ -269,3 +269,14 @@ def ast_docstring(path: Path) -> str:
     import ast
 
     return ast.get_docstring(ast.parse(path.read_text())) or ""
+
+
+@pytest.mark.parametrize("command", [["grade", "class"], ["release", "out", "--grader=example/kit@v1"], ["gradescope", "g.zip"]])
+def test_the_instructors_commands_refuse_it_too(tmp_path, command):
+    kit = copy_kit(tmp_path / "kit")
+    (kit / "class" / "ada").mkdir(parents=True)
+    change, sentence = BROKEN["a name twice"]
+    (kit / "course.toml").write_text(change((kit / "course.toml").read_text()))
+    done = run(kit, "-m", "embedlab", *command)
+    assert done.returncode == 2 and done.stderr.strip().endswith(sentence + ": each name must be unique"), done.stderr
+    assert not (kit / "out").exists() and not (kit / "g.zip").exists() and not (kit / "grades.csv").exists()
