@@ -73,6 +73,9 @@ def merge(paths: list[Path], out: Path, results_dir: Path) -> int:
     for part in loaded:
         for file in part["info"]["results"].values():
             shutil.copyfile(part["results_dir"] / file, results_dir / file)
+    from embedlab.instructor import pages
+
+    pages.write_report(out, results_dir, {name: file for part in loaded for name, file in part["info"]["results"].items()})
     first = loaded[0]["info"]
     statuses: dict[str, int] = {}
     for row in rows:

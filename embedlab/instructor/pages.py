@@ -1,0 +1,259 @@
+"""The class report page: `grades-report.html` beside the gradebook of every `embedlab grade`.
+
+What the CSV cannot show at a glance after a lab: the class's score distribution; per exercise,
+in the course's order and parts, how many learners are done, failing, not started or stopped (a
+time-out or a crash); the most common mistakes — failing checks grouped by check, most learners
+first, each with the sentence the learners saw and who, each name linking to that learner's
+results file; and the submissions that were flagged or not graded.
+
+It is read from what grading wrote — each submission's results.json (Gradescope's shape, see
+`embedlab.grading.report.Gradebook.gradescope`: `tests[].extra_data` has exercise, title,
+embedlab_status and message; the top-level `extra_data` has status, flags, reason) — so
+`embedlab grade` and `embedlab grade --merge` write the same page for the same class. One
+self-contained file (`embedlab.pictures`): inline SVG and CSS, no script, every text from a
+submission escaped. Sized for 1 to 1,000 submissions: long lists of names are cut with a count.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+from embedlab import course, pictures
+
+STATES = ("done", "failing", "not started", "stopped")
+STOPPED_STATUSES = ("timeout", "crashed", "error")
+STOPPED_MESSAGES = ("Stopped after", "ended the whole process")
+NAMES_SHOWN = 40  # learners named per mistake; the rest are counted
+ROWS_SHOWN = 200  # rows of the flagged / not graded tables
+BINS = 10
+
+
+@dataclass
+class Entry:
+    """One submission as its results file tells it."""
+
+    name: str
+    href: str
+    status: str
+    score: float
+    max_score: float
+    flags: list[str] = field(default_factory=list)
+    reason: str = ""
+    tests: list[dict] = field(default_factory=list)
+    exercises: dict[str, dict] = field(default_factory=dict)
+
+    def state(self, exercise: str) -> str:
+        if self.status in STOPPED_STATUSES:
+            return "stopped"
+        mine = [t.get("extra_data", {}) for t in self.tests if t.get("extra_data", {}).get("exercise") == exercise]
+        if any(str(t.get("message", "")).startswith(STOPPED_MESSAGES) or STOPPED_MESSAGES[1] in str(t.get("message", "")) for t in mine):
+            return "stopped"
+        status = self.exercises.get(exercise, {}).get("status") if self.status == "graded" else None
+        return status if status in ("done", "failing") else "not started"
+
+
+def report_path(out: Path) -> Path:
+    """Where the page goes: beside the gradebook, `grades.csv` -> `grades-report.html`."""
+    return out.with_name(out.stem + "-report.html")
+
+
+def write_report(out: Path, results_dir: Path, files: dict[str, str]) -> Path:
+    """Write the class report for the gradebook `out`, from `results_dir`'s files (submission name ->
+    file name there); returns its path. A results file that cannot be read is counted as such."""
+    page = report_path(out)
+    entries, unreadable = [], []
+    base = page.parent.resolve()
+    for name, file in sorted(files.items()):
+        path = results_dir / file
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            unreadable.append(name)
+            continue
+        href = quote(Path(os.path.relpath(path.resolve(), base)).as_posix())
+        entries.append(entry(name, href, data))
+    return pictures.write(page, render(entries, unreadable))
+
+
+def entry(name: str, href: str, data: dict) -> Entry:
+    extra = data.get("extra_data") if isinstance(data.get("extra_data"), dict) else {}
+    tests = [t for t in data.get("tests", []) if isinstance(t, dict) and isinstance(t.get("extra_data"), dict)]
+    exercises = extra.get("exercises") if isinstance(extra.get("exercises"), dict) else {}
+    return Entry(
+        name=name,
+        href=href,
+        status=str(extra.get("status", "graded")),
+        score=float(data.get("score") or 0),
+        max_score=float(data.get("max_score") or 0),
+        flags=[str(f) for f in extra.get("flags", []) if f],
+        reason=str(extra.get("reason", "")),
+        tests=tests,
+        exercises={k: v for k, v in exercises.items() if isinstance(v, dict)},
+    )
+
+
+# -- the page ------------------------------------------------------------------------------------
+
+
+def render(entries: list[Entry], unreadable: list[str] | None = None) -> str:
+    catalogue = course.load()
+    text = pictures.text
+    graded = [e for e in entries if e.status == "graded"]
+    possible = max((e.max_score for e in entries), default=0.0)
+    statuses = Counter(e.status for e in entries)
+    scores = [e.score for e in graded]
+    body = [f"<h1>{text(catalogue.title)} — class report</h1>"]
+    said = ", ".join(f"{n} {text(s)}" for s, n in sorted(statuses.items()))
+    body.append(
+        f'<p class="note" id="summary" data-submissions="{len(entries)}" data-graded="{len(graded)}">'
+        f'<b>{len(entries)}</b> submission{"" if len(entries) == 1 else "s"} ({said})'
+        + (f"; mean score of the graded ones <b id=\"mean\">{statistics.fmean(scores):.1f}</b>, "
+           f"median <b id=\"median\">{statistics.median(scores):g}</b> of {possible:g} points" if scores else "")
+        + (f"; {len(unreadable)} results file(s) could not be read" if unreadable else "")
+        + ".</p>"
+    )  # fmt: skip
+    body.append("<h2>Scores</h2>")
+    body.append(_distribution(scores, possible))
+    body.append("<h2>Exercises</h2>")
+    body.append(_exercises(catalogue, entries, graded))
+    body.append("<h2>The most common mistakes</h2>")
+    body.append(_mistakes(catalogue, graded))
+    body.append("<h2>Flagged and not graded</h2>")
+    body.append(_flagged(entries))
+    body.append(
+        '<p class="note small">Written by <code>embedlab grade</code> from each submission\'s results file. '
+        "Each name links to that learner's results.json.</p>"
+    )
+    return pictures.page(f"{catalogue.title} — class report", "\n".join(body))
+
+
+def bins(possible: float, count: int = BINS) -> list[tuple[float, float]]:
+    """The score ranges of the distribution: `count` equal ones, the last including full marks."""
+    if possible <= 0:
+        return [(0.0, 0.0)]
+    step = possible / count
+    return [(i * step, (i + 1) * step) for i in range(count)]
+
+
+def bin_of(score: float, ranges: list[tuple[float, float]]) -> int:
+    for i, (low, high) in enumerate(ranges):
+        if score < high:
+            return i
+    return len(ranges) - 1
+
+
+def _distribution(scores: list[float], possible: float) -> str:
+    ranges = bins(possible)
+    counts = [0] * len(ranges)
+    for score in scores:
+        counts[bin_of(score, ranges)] += 1
+    labels = [f"{low:.0f}–{high:.0f}" if i < len(ranges) - 1 else f"{low:.0f}–{high:g}" for i, (low, high) in enumerate(ranges)]
+    full = sum(1 for s in scores if possible and s >= possible)
+    chart = pictures.bars(list(zip(labels, counts)), label="points (graded submissions)")
+    return f'<div id="distribution">{chart}</div><p class="note">{full} of {len(scores)} graded submissions have full marks.</p>'
+
+
+def _exercises(catalogue: course.Course, entries: list[Entry], graded: list[Entry]) -> str:
+    rows = [
+        '<table id="exercises"><tr><th>exercise</th><th>file</th>'
+        + "".join(f'<th class="num">{s}</th>' for s in STATES)
+        + '<th>of the class</th><th class="num">mean points (graded)</th></tr>'
+    ]
+    total = max(1, len(entries))
+    parts = catalogue.parts()
+    for part in parts:
+        if len(parts) > 1:
+            rows.append(f'<tr class="part"><th colspan="8">{pictures.text(course.PARTS.get(part, part))}</th></tr>')
+        for exercise in (e for e in catalogue.exercises if e.part == part):
+            counts = Counter(e.state(exercise.name) for e in entries)
+            points = [float(e.exercises.get(exercise.name, {}).get("score", 0)) for e in graded]
+            most = max((float(e.exercises.get(exercise.name, {}).get("max_score", 0)) for e in graded), default=0.0)
+            stack = "".join(
+                f'<span class="{s.replace(" ", "")}" style="display:inline-block;height:12px;width:{200 * counts[s] / total:.1f}px" title="{s}: {counts[s]}"></span>'
+                for s in STATES
+                if counts[s]
+            )
+            mean = f"{statistics.fmean(points):.2f}" if points else "–"
+            rows.append(
+                f'<tr data-exercise="{pictures.text(exercise.name)}"><td>{pictures.text(exercise.name)}</td>'
+                f"<td><code>exercises/{pictures.text(exercise.file)}</code></td>"
+                + "".join(f'<td class="num" data-state="{s}">{counts[s]}</td>' for s in STATES)
+                + f'<td><span style="display:inline-block;width:200px;background:#f4f5f8">{stack}</span></td>'
+                f'<td class="num" data-mean="{mean}">{mean} / {most:g}</td></tr>'
+            )
+    rows.append("</table>")
+    legend = " ".join(f'<span class="pill {s.replace(" ", "")}">{s}</span>' for s in STATES)
+    return "\n".join(rows) + f'<p class="note">{legend} — stopped: the submission or the exercise\'s code timed out or crashed.</p>'
+
+
+@dataclass
+class Mistake:
+    exercise: str
+    title: str
+    names: list[tuple[str, str]] = field(default_factory=list)  # (name, href)
+    messages: Counter = field(default_factory=Counter)
+
+
+def mistakes(catalogue: course.Course, graded: list[Entry]) -> list[Mistake]:
+    """Failing checks of the graded submissions, grouped by check, most learners first."""
+    found: dict[tuple[str, str], Mistake] = {}
+    for one in graded:
+        seen = set()
+        for test in one.tests:
+            extra = test["extra_data"]
+            if extra.get("embedlab_status") != "failed" or extra.get("live"):
+                continue
+            key = (str(extra.get("exercise", "")), str(extra.get("title", "")))
+            mistake = found.setdefault(key, Mistake(*key))
+            if key not in seen:
+                seen.add(key)
+                mistake.names.append((one.name, one.href))
+            mistake.messages[str(extra.get("message", "")).strip()] += 1
+    return sorted(found.values(), key=lambda m: (-len(m.names), catalogue.index(m.exercise), m.title))
+
+
+def _mistakes(catalogue: course.Course, graded: list[Entry]) -> str:
+    found = mistakes(catalogue, graded)
+    if not found:
+        return '<p class="note">No graded submission fails a check.</p>'
+    text = pictures.text
+    items = []
+    for mistake in found:
+        said = mistake.messages.most_common(1)[0][0]
+        who = "".join(f'<a href="{text(href)}">{text(name)}</a>' for name, href in mistake.names[:NAMES_SHOWN])
+        more = len(mistake.names) - NAMES_SHOWN
+        who += f'<span class="note">and {more} more</span>' if more > 0 else ""
+        variants = len(mistake.messages)
+        items.append(
+            f'<li data-exercise="{text(mistake.exercise)}" data-count="{len(mistake.names)}">'
+            f"<b>{text(mistake.exercise)}: {text(mistake.title)}</b> — "
+            f'<span class="count">{len(mistake.names)}</span> learner{"" if len(mistake.names) == 1 else "s"}'
+            f"<blockquote>{text(pictures.shorten(said))}</blockquote>"
+            + (f'<div class="note small">one of {variants} different sentences for this check</div>' if variants > 1 else "")
+            + f'<div class="who">{who}</div></li>'
+        )
+    return '<ol class="mistakes" id="mistakes">' + "\n".join(items) + "</ol>"
+
+
+def _flagged(entries: list[Entry]) -> str:
+    text = pictures.text
+    flagged = [e for e in entries if e.flags]
+    stopped = [e for e in entries if e.status != "graded"]
+    out = []
+    for rows, heading, cells, table_id in (
+        (flagged, "<th>submission</th><th>flags</th>", lambda e: text(pictures.shorten("; ".join(e.flags), 400)), "flagged"),
+        (stopped, "<th>submission</th><th>status</th><th>why</th>", lambda e: f"{text(e.status)}</td><td>{text(pictures.shorten(e.reason, 300))}", "notgraded"),
+    ):
+        if not rows:
+            out.append(f'<p class="note" id="{table_id}" data-count="0">No submission {"flagged" if table_id == "flagged" else "left ungraded"}.</p>')
+            continue
+        body = "".join(f'<tr><td><a href="{text(e.href)}">{text(e.name)}</a></td><td>{cells(e)}</td></tr>' for e in rows[:ROWS_SHOWN])
+        more = f'<p class="note">and {len(rows) - ROWS_SHOWN} more: see the gradebook.</p>' if len(rows) > ROWS_SHOWN else ""
+        out.append(f'<table id="{table_id}" data-count="{len(rows)}"><tr>{heading}</tr>{body}</table>{more}')
+    return "\n".join(out)
