@@ -1,7 +1,9 @@
 """The instructor's commands: whole classes, releases and recordings.
 
 - `classroom`   `embedlab grade`: a folder of submissions into a gradebook, one bad one never
-                stopping the rest
+                stopping the rest (reading them safely, the kit's snapshot, the CSV)
+- `runner`      its grading processes: one per submission, results accepted only from one that
+                exited by itself, each row written as it is done
 - `shards`      its `--shard` and `--merge`
 - `autograde`   one submission for Gradescope or GitHub Classroom
 - `gradescope`  the Gradescope autograder zip

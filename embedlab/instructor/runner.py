@@ -1,0 +1,451 @@
+"""`embedlab grade`'s runner: each submission graded in a process of its own, `jobs` at a time.
+
+Each grading process is a fork of this warm process (numpy, openai, vcrpy, pytest and the grader
+already imported, so it never reads the grader's code from disk again), runs pytest on a fresh
+scratch copy of the kit, and sends its results.json up an inherited pipe. They are accepted only
+from a grading process that exited by itself with the status its results imply (0 when every
+scored test passed, 1 otherwise): a process that was killed, or whose pipe someone else wrote
+into, leaves a row that says so, never its results. A grading process dies with the runner
+(parent-death signal), and the runner writes each finished row, and its results file, at once
+(`Rows`), so a runner that is killed leaves what it graded.
+
+The learner's code runs in each grading process's worker, behind its walls
+(`embedlab.worker.walls`): its own PID namespace, or an unprivileged user when the runner is
+root, so no submission can see or signal another's processes or the runner. Whatever a
+submission leaves behind is swept (the runner is their child subreaper) with one read of /proc
+per round.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import select
+import shutil
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from embedlab.instructor import classroom
+from embedlab.instructor.classroom import OUTPUT_FLAGGED, RESULTS_CAP, Graded, Progress, Snapshot, Submission
+
+
+@dataclass(frozen=True)
+class GradeSettings:
+    kit_root: Path
+    cassettes: str | None
+    timeout: float
+    test_timeout: float
+    readonly: tuple[Path, ...] = ()
+
+
+# Imported once here, so every submission's grading process is a fork that starts warm — and
+# never reads the grader's code from disk again, where a submission could have changed it.
+PRELOAD = [
+    "numpy", "yaml", "httpx2", "openai", "vcr", "pytest", "_pytest.python", "_pytest.terminal",
+    "_pytest.assertion.rewrite", "embedlab.grading.plugin", "embedlab.grading.endpoint", "embedlab.grading.cassettes", "embedlab.grading.live",
+    "embedlab.grading.network", "embedlab.grading.report", "embedlab.grading.outcomes", "embedlab.grading.session",
+    "embedlab.grading.fixtures", "embedlab.grading.preload", "embedlab.worker.handle", "embedlab.worker.inside",
+    "embedlab.worker.process", "embedlab.worker.start", "embedlab.worker.walls", "embedlab.worker.wire", "embedlab.section",
+    "embedlab.course", "embedlab.common",
+]  # fmt: skip
+SECRET_PREFIXES = ("OPENAI_", "EMBED_", "GITHUB_", "AZURE_OPENAI")
+
+
+@dataclass
+class _Job:
+    submission: Submission
+    scratch: Path
+    pid: int
+    results_fd: int
+    deadline: float
+    started: float
+    data: bytearray = field(default_factory=bytearray)
+    status: int | None = None
+    eof: bool = False
+
+
+def prepare_grader() -> None:
+    """This process, before any submission: warm imports, no secrets, orphans come back to us."""
+    from embedlab.worker import walls
+
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
+    from embedlab.grading import preload
+
+    preload.everything()  # and what a grading process would import lazily (numpy.random)
+    for name in [k for k in os.environ if k.startswith(SECRET_PREFIXES)]:
+        del os.environ[name]  # no submission sees a key
+    common = sys.modules.get("embedlab.common")
+    if common is not None:
+        common.EMBED_MODEL = None
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, "1")  # `jobs` processes share the cores; no thread pools on top
+    os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
+    sys.dont_write_bytecode = True
+    walls.become_subreaper()
+    walls.dumpable(False)  # a worker of our own user can neither ptrace us nor open our /proc fds
+
+
+def grade_all(
+    submissions: list[Submission],
+    settings: GradeSettings,
+    snapshot: Snapshot,
+    *,
+    jobs: int,
+    progress: Progress | None = None,
+    on_done: Callable[[Graded], None] | None = None,
+) -> list[Graded]:
+    """Grade every submission, `jobs` at a time, each in its own process with a deadline;
+    `on_done(row)` as soon as each is finished."""
+    from embedlab.worker import walls
+
+    prepare_grader()
+    scratch_root = Path(tempfile.mkdtemp(prefix="embedlab-grade-"))
+    readonly = (*settings.readonly, scratch_root)
+    pending, running, graded = list(reversed(submissions)), [], {}
+    reported: list[str] = []
+    try:
+        while pending or running:
+            while pending and len(running) < jobs:
+                submission = pending.pop()
+                if submission.empty:
+                    done = Graded(submission.name, "empty", flags=list(submission.flags), reason="no exercise files found")
+                    graded[submission.name] = done
+                    if on_done:
+                        on_done(done)
+                    if progress:
+                        progress.step(done)
+                    continue
+                running.append(_start(submission, settings, snapshot, scratch_root, readonly))
+            if not running:
+                continue
+            _wait(running)
+            for job in list(running):
+                timed_out = time.monotonic() >= job.deadline
+                if not (job.eof and job.status is not None) and not timed_out:
+                    continue
+                running.remove(job)
+                done = _finish(job, settings, timed_out)
+                graded[job.submission.name] = done
+                walls.sweep(keep={j.pid for j in running})  # whatever the finished one left behind
+                isolation = (done.results or {}).get("extra_data", {}).get("isolation")
+                if done.results is not None and not walls.isolated(isolation):
+                    done.flags.append(f"not isolated: {str(isolation)[:200]}")
+                changed = [] if walls.isolated(isolation) else snapshot.changes()  # isolated: the kit was read-only to it
+                if changed and changed != reported:
+                    note = f"the kit's files changed while it was graded ({', '.join(changed[:3])}): check them"
+                    done.flags.append(note)
+                    for other in running:  # it may have been one of these
+                        other.submission.flags.append(note)
+                    reported = changed
+                if on_done:
+                    on_done(done)
+                if progress:
+                    progress.step(done)
+    finally:
+        for job in running:
+            walls.kill_tree(job.pid)
+        walls.sweep()
+        shutil.rmtree(scratch_root, ignore_errors=True)
+    return [graded[s.name] for s in submissions]
+
+
+def _start(submission: Submission, settings: GradeSettings, snapshot: Snapshot, scratch_root: Path, readonly: tuple) -> _Job:
+    scratch = Path(tempfile.mkdtemp(prefix="s-", dir=scratch_root))
+    kit = scratch / "kit"
+    snapshot.write(kit)
+    exercises = scratch / "exercises"
+    exercises.mkdir()
+    for relative, data in submission.files.items():
+        path = exercises / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    _make_package(exercises)
+    log = scratch_root / f"{scratch.name}.log"
+    results_r, results_w = os.pipe()
+    arguments = [*_arguments(kit, exercises, settings, readonly), f"--grade-fd={results_w}"]
+    started = time.monotonic()
+    runner = os.getpid()
+    pid = os.fork()
+    if pid == 0:  # the submission's grading process
+        try:
+            os.close(results_r)
+            _die_with(runner)
+            _grade_here(arguments, kit, log, results_w)
+        finally:
+            os._exit(70)
+    os.close(results_w)
+    os.set_blocking(results_r, False)
+    return _Job(submission, scratch, pid, results_r, started + settings.timeout, started)
+
+
+def _make_package(exercises: Path) -> None:
+    """A regular package, whether or not the learner handed in its `__init__.py`: a folder without
+    one is only a namespace portion, which any `exercises/` package on sys.path (the kit's stubs,
+    when grading from the kit's folder with `python -m embedlab`) would take precedence over."""
+    exercises.mkdir(exist_ok=True)
+    if not (exercises / "__init__.py").exists():
+        (exercises / "__init__.py").write_bytes(b"")
+
+
+def _arguments(kit: Path, exercises: Path, settings: GradeSettings, readonly: tuple) -> list[str]:
+    """pytest's arguments for grading `exercises` with the scratch kit `kit`, offline."""
+    arguments = [
+        "-q", "-p", "no:cacheprovider", f"--rootdir={kit}", "-c", str(kit / "pyproject.toml"), str(kit / "tests"),
+        f"--exercises-dir={exercises}", "--live=off", f"--grade-timeout={settings.test_timeout}",
+        *(f"--sandbox-readonly={p}" for p in readonly),
+        *(f"--sandbox-hidden={settings.kit_root / name}" for name in ("cassettes", "solutions")),
+    ]  # fmt: skip
+    if settings.cassettes:
+        arguments.append(f"--cassettes={settings.cassettes}")
+    return arguments
+
+
+def catalog(settings: GradeSettings, snapshot: Snapshot) -> dict | None:
+    """Every grading test, as a run on no exercise files reports it: the list that a submission
+    which timed out, crashed or sent nothing is given, each test at 0 of its points."""
+    scratch = Path(tempfile.mkdtemp(prefix="embedlab-catalog-"))
+    try:
+        snapshot.write(scratch / "kit")
+        _make_package(scratch / "exercises")
+        arguments = _arguments(scratch / "kit", scratch / "exercises", settings, (*settings.readonly, scratch))
+        return grade_once(scratch / "kit", arguments, timeout=max(60.0, settings.timeout))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def grade_once(kit: Path, arguments: list[str], timeout: float = 600.0) -> dict | None:
+    """One grading run in a fork of this (warm) process: its results.json, or None if it broke."""
+    from embedlab.worker import walls
+
+    results_r, results_w = os.pipe()
+    runner = os.getpid()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(results_r)
+            _die_with(runner)
+            _grade_here([*arguments, f"--grade-fd={results_w}"], kit, Path(os.devnull), results_w)
+        finally:
+            os._exit(70)
+    os.close(results_w)
+    data = bytearray()
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            if not select.select([results_r], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                break
+            chunk = os.read(results_r, 1 << 20)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        os.close(results_r)
+        walls.kill_tree(pid)
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+    return _parse_results(bytes(data))
+
+
+def _die_with(runner: int) -> None:
+    """A grading process ends with its runner: killed, the runner leaves no grader behind."""
+    from embedlab.worker import walls
+
+    walls.die_with_parent()
+    if os.getppid() != runner:  # it went before we could ask
+        os._exit(70)
+
+
+def _grade_here(arguments: list[str], kit: Path, log: Path, results_fd: int) -> None:
+    """In the submission's grading process: its own process group, output to a log, then pytest."""
+    from embedlab.worker.start import _close_other_fds
+
+    os.setsid()  # killed as a group on timeout
+    _close_other_fds({0, 1, 2, results_fd})
+    output = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(output, 1)
+    os.dup2(output, 2)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    for fd in (output, devnull):
+        os.close(fd)
+    sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.chdir(kit)
+    for name in [n for n in sys.modules if n == "tests" or n.startswith("tests.")]:
+        del sys.modules[name]  # the scratch copy's tests, not any other
+    import pytest
+
+    code = pytest.main(arguments)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(int(code))
+
+
+def _wait(running: list[_Job]) -> None:
+    """Read whatever the grading processes sent, until one finishes or a deadline comes."""
+    nearest = min(job.deadline for job in running)
+    open_fds = [job.results_fd for job in running if not job.eof]
+    timeout = max(0.0, min(nearest - time.monotonic(), 0.2))
+    readable = select.select(open_fds, [], [], timeout)[0] if open_fds else (time.sleep(timeout) or [])
+    for job in running:
+        if job.results_fd in readable:
+            while True:
+                try:
+                    chunk = os.read(job.results_fd, 1 << 20)
+                except BlockingIOError:
+                    break
+                except OSError:
+                    chunk = b""
+                if not chunk:
+                    job.eof = True
+                    break
+                if len(job.data) < RESULTS_CAP:
+                    job.data += chunk
+        if job.status is None:
+            try:
+                pid, status = os.waitpid(job.pid, os.WNOHANG)
+            except ChildProcessError:
+                pid, status = job.pid, -1
+            if pid == job.pid:
+                job.status = status
+
+
+def _finish(job: _Job, settings: GradeSettings, timed_out: bool) -> Graded:
+    from embedlab.worker import walls
+
+    if job.status is None:
+        walls.kill_tree(job.pid)
+        try:
+            _, job.status = os.waitpid(job.pid, 0)
+        except ChildProcessError:
+            job.status = -1  # not ours to know: its results are not accepted
+    os.close(job.results_fd)
+    one = Graded(job.submission.name, "graded", flags=list(job.submission.flags), seconds=time.monotonic() - job.started)
+    log = job.scratch.parent / f"{job.scratch.name}.log"
+    try:
+        if timed_out:
+            one.status, one.reason = "timeout", f"stopped after {settings.timeout:g} s"
+            return one
+        results = _parse_results(bytes(job.data))
+        if results is None:
+            one.status = "error" if job.data else "crashed"
+            tail = _last_lines(_tail(log))
+            one.reason = ("the grading process sent unreadable results" if job.data else "") or tail or f"the grading process ended ({job.status})"
+            return one
+        if not exited_as_it_says(results, job.status):
+            one.status = "error"
+            one.reason = f"the grading process did not end by itself as its results say ({_ended(job.status)}): they were not accepted"
+            return one
+        one.results = results
+        one.score, one.max_score = float(results["score"]), float(results["max_score"])
+        one.exercises = {
+            name: float(info.get("score", 0))
+            for name, info in results.get("extra_data", {}).get("exercises", {}).items()
+            if isinstance(info, dict) and not info.get("live")
+        }
+        printed = results.get("extra_data", {}).get("printed_bytes", 0)
+        if isinstance(printed, (int, float)) and printed > OUTPUT_FLAGGED:
+            one.flags.append(f"printed {printed / 1e6:.1f} MB")
+        one.reason = _first_problem(results)
+        return one
+    finally:
+        shutil.rmtree(job.scratch, ignore_errors=True)
+        log.unlink(missing_ok=True)
+
+
+def exited_as_it_says(results: dict, status: int | None) -> bool:
+    """Results count only from a grading process that exited by itself with pytest's status for
+    them: 0 when every scored test passed, 1 otherwise (a killed one, or a pipe someone else wrote
+    into, never)."""
+    if status is None or status < 0 or not os.WIFEXITED(status):
+        return False
+    code = os.WEXITSTATUS(status)
+    scored = [t for t in results["tests"] if isinstance(t, dict) and isinstance(t.get("max_score"), (int, float)) and t["max_score"] > 0]
+    passed = all(t.get("status") == "passed" for t in scored)
+    return (code == 0 and passed) or (code == 1 and not passed)
+
+
+def _ended(status: int | None) -> str:
+    from embedlab.worker.process import describe_status
+
+    return "its status is unknown" if status is None or status < 0 else describe_status(status)
+
+
+def _parse_results(data: bytes) -> dict | None:
+    """The grading process's results.json, if it is one (a bad one costs only this row)."""
+    try:
+        results = json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(results, dict) or not isinstance(results.get("tests"), list):
+        return None
+    if not all(isinstance(results.get(k), (int, float)) for k in ("score", "max_score")):
+        return None
+    return results
+
+
+def _tail(path: Path, size: int = 64 * 1024) -> str:
+    try:
+        with path.open("rb") as handle:
+            handle.seek(max(0, path.stat().st_size - size))
+            return handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _first_problem(results: dict) -> str:
+    for test in results.get("tests", []):
+        if not isinstance(test, dict):
+            continue
+        status = test.get("extra_data", {}).get("embedlab_status")
+        if status in ("failed", "not started") and "live" not in test.get("tags", []):
+            return f"{test.get('name')}: {str(test.get('output', '')).splitlines()[0][:160] if test.get('output') else ''}"
+    return ""
+
+
+def _last_lines(output: str, count: int = 3) -> str:
+    lines = [line for line in output.strip().splitlines() if line.strip()]
+    return " | ".join(lines[-count:])[:300]
+
+
+class Rows:
+    """Each finished row goes to the gradebook and its results file at once, so a runner that is
+    killed leaves what it graded (in the order it finished; the final gradebook is in the class's)."""
+
+    def __init__(self, out: Path, results_dir: Path, names: dict[str, str], catalog: Callable[[], dict | None]) -> None:
+        self.out, self.results_dir, self.names = out, results_dir, names
+        self._catalog, self._every_test, self._asked = catalog, None, False
+        self.done: list[Graded] = []
+
+    def every_test(self) -> dict | None:
+        if not self._asked:
+            self._asked, self._every_test = True, self._catalog()
+        return self._every_test
+
+    def add(self, one: Graded) -> None:
+        data = classroom.results_json(one, self.every_test() if one.results is None else None)
+        one.max_score = one.max_score or float(data.get("max_score") or 0)
+        _write_now(self.results_dir / self.names[one.name], (json.dumps(data, indent=2) + "\n").encode("utf-8"))
+        self.done.append(one)
+        partial = self.out.with_name(f".{self.out.name}.partial")
+        classroom.write_gradebook(partial, self.done)
+        os.replace(partial, self.out)
+
+
+def _write_now(path: Path, data: bytes) -> None:
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_bytes(data)
+    os.replace(partial, path)
