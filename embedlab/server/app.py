@@ -1,6 +1,7 @@
 """The Starlette application: three routes, the access checks, and OpenAI-shaped errors.
 
-- `POST /v1/embeddings`  validate -> queue for the batcher -> encode the response
+- `POST /v1/embeddings`  read (inflating a gzip/deflate body) -> validate (token ids decoded
+  back to text) -> queue for the batcher -> encode the response (gzipped if the client asks)
 - `GET  /v1/models`, `GET /v1/models/{model}`  the served model, in OpenAI's list shape
 - `GET  /health`  200 once the model is loaded; needs no key
 
@@ -25,19 +26,20 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from embedlab.server import errors
+from embedlab.server import compression, errors, tokens
 from embedlab.server.access import AccessCheck, AccessRules
 from embedlab.server.backends import Backend
 from embedlab.server.batching import MicroBatcher
 from embedlab.server.errors import APIError
 from embedlab.server.responses import embeddings_body, model_object, models_body, truncate
-from embedlab.server.validation import Limits, ModelInfo, parse_embedding_request, parse_json
+from embedlab.server.validation import EmbeddingRequest, Limits, ModelInfo, parse_embedding_request, parse_json
 
 
 # Past these sizes, JSON parsing, token counting and float encoding move off the event loop, so
 # one big request does not hold up the small ones.
 _THREAD_BODY_BYTES = 256 * 1024
 _THREAD_FLOATS = 64 * 1024
+_THREAD_IDS = 64 * 1024  # token ids to decode
 
 
 @dataclass(frozen=True)
@@ -63,23 +65,59 @@ def create_app(backend: Backend, settings: ServerSettings) -> Starlette:
         content_type = request.headers.get("content-type", "")
         if content_type.split(";", 1)[0].strip().lower() != "application/json":
             raise errors.not_json(content_type)
+        codings = compression.request_codings(request.headers.get("content-encoding", ""))
         body = await _read_body(request, limits.max_body_bytes)
         big = len(body) > _THREAD_BODY_BYTES
-        payload = await run_in_threadpool(parse_json, body) if big else parse_json(body)
-        query = parse_embedding_request(payload, model, limits)
-        await _check_tokens(query.texts, len(body))
-        result = await batcher.embed(query.texts)  # cancelled if the client leaves (see `protocol`)
+        if codings:
+            if big:
+                body = await run_in_threadpool(compression.inflate, body, codings, limits.max_body_bytes)
+            else:
+                body = compression.inflate(body, codings, limits.max_body_bytes)
+            big = len(body) > _THREAD_BODY_BYTES
+        if big:
+            query = await run_in_threadpool(_parse, body)
+        else:
+            query = _parse(body)
+        texts, id_counts = query.texts, None
+        if query.tokens is not None:
+            texts, id_counts = await _decode(query)
+        else:
+            await _check_tokens(texts, len(body))
+        result = await batcher.embed(texts)  # cancelled if the client leaves (see `protocol`)
         vectors = result.vectors
         if query.dimensions is not None and query.dimensions < vectors.shape[1]:
             vectors = truncate(vectors, query.dimensions)
+        counts = result.token_counts if id_counts is None else id_counts  # OpenAI counts the ids sent
         if query.encoding_format == "float" and vectors.size > _THREAD_FLOATS:
-            content = await run_in_threadpool(
-                embeddings_body, vectors, result.token_counts, model.name, query.encoding_format
-            )
+            content = await run_in_threadpool(embeddings_body, vectors, counts, model.name, query.encoding_format)
         else:
-            content = embeddings_body(vectors, result.token_counts, model.name, query.encoding_format)
-        elapsed_ms = round((time.perf_counter() - started) * 1000)
-        return Response(content, media_type="application/json", headers={"openai-processing-ms": str(elapsed_ms)})
+            content = embeddings_body(vectors, counts, model.name, query.encoding_format)
+        headers = {"openai-processing-ms": ""}
+        if len(content) >= compression.GZIP_MIN_BYTES:
+            headers["vary"] = "Accept-Encoding"
+            if compression.accepts_gzip(request.headers.get("accept-encoding", "")):
+                if len(content) > _THREAD_BODY_BYTES:
+                    content = await run_in_threadpool(compression.gzip_body, content)
+                else:
+                    content = compression.gzip_body(content)
+                headers["content-encoding"] = "gzip"
+        headers["openai-processing-ms"] = str(round((time.perf_counter() - started) * 1000))
+        return Response(content, media_type="application/json", headers=headers)
+
+    def _parse(body: bytes) -> EmbeddingRequest:
+        return parse_embedding_request(parse_json(body), model, limits)
+
+    async def _decode(query: EmbeddingRequest) -> tuple[list[str], list[int]]:
+        assert query.tokens is not None
+        decoder = tokens.decoder() if tokens.loaded() else await run_in_threadpool(tokens.decoder)
+        if decoder is None:
+            raise tokens.no_decoder()
+        total = sum(map(len, query.tokens.ids))
+        if total > limits.max_tokens:
+            raise errors.too_many_tokens(total, limits.max_tokens)
+        if total > _THREAD_IDS:
+            return await run_in_threadpool(decoder.texts, query.tokens, limits)
+        return decoder.texts(query.tokens, limits)
 
     async def _check_tokens(texts: list[str], body_bytes: int) -> None:
         # No text has more tokens than UTF-8 bytes plus a few special ones, and the body holds

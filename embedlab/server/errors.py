@@ -109,6 +109,33 @@ def body_too_large(size: int, limit: int) -> APIError:
     )
 
 
+def inflated_too_large(limit: int) -> APIError:
+    return APIError(
+        413,
+        f"The request body is too large once decompressed: more than {limit} bytes, where this server "
+        "accepts at most that many (--max-body-mb, counted after decompressing). Send the texts in "
+        "several requests.",
+        code="request_too_large",
+    )
+
+
+def unsupported_encoding(coding: str) -> APIError:
+    return APIError(
+        415,
+        f"Unsupported Content-Encoding: `{shown(coding)}`. This server reads request bodies sent as "
+        "gzip, deflate or identity (uncompressed).",
+        code="unsupported_content_encoding",
+    )
+
+
+def bad_encoding(coding: str) -> APIError:
+    return APIError(
+        400,
+        f"The request body is not valid {coding} data (Content-Encoding: {coding}): it could not be "
+        "decompressed, or it is cut short.",
+    )
+
+
 def not_json(content_type: str) -> APIError:
     # Refusing every other type also keeps web pages out: a page may POST text/plain to any
     # address without the browser asking the server first, but never application/json.

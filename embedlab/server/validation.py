@@ -3,6 +3,10 @@
 `parse_embedding_request` turns raw JSON into an `EmbeddingRequest` or raises an `APIError`
 (400 or 404) whose message names the field and says what was expected, in the style of
 OpenAI's own validation errors ("Invalid type for 'input[2]': expected a string, ...").
+
+`input` is what OpenAI takes: a string, an array of strings, or token ids of OpenAI's
+`cl100k_base` tokenizer, one array (`int[]`) or several (`int[][]`), as LangChain sends by
+default. Token ids are only checked for shape here; `tokens` turns them back into text.
 """
 
 from __future__ import annotations
@@ -42,10 +46,19 @@ class ModelInfo:
 
 
 @dataclass(frozen=True)
+class TokenInput:
+    """`input` given as token ids: one list of ids per text."""
+
+    ids: list[list[int]]
+    nested: bool  # sent as `int[][]` (else one `int[]`): how a message names a position
+
+
+@dataclass(frozen=True)
 class EmbeddingRequest:
-    texts: list[str]
+    texts: list[str]  # empty while `tokens` holds the input
     encoding_format: EncodingFormat
     dimensions: int | None
+    tokens: TokenInput | None = None
 
 
 class HugeInt(int):
@@ -90,7 +103,12 @@ def json_type(value: Any) -> str:
     return "an object"
 
 
+_BOM = b"\xef\xbb\xbf"  # a UTF-8 byte order mark, which some editors and Windows tools write first
+
+
 def parse_json(body: bytes) -> Any:
+    if body.startswith(_BOM):
+        body = body[len(_BOM) :]
     try:
         return _DECODER.decode(body.decode("utf-8"))
     except (ValueError, RecursionError):  # includes invalid UTF-8 and absurdly nested arrays
@@ -115,6 +133,8 @@ def parse_embedding_request(payload: Any, model: ModelInfo, limits: Limits) -> E
     user = payload.get("user")
     if user is not None and not isinstance(user, str):
         raise _wrong_type("user", "a string", user)
+    if isinstance(texts, TokenInput):
+        return EmbeddingRequest(texts=[], encoding_format=encoding_format, dimensions=dimensions, tokens=texts)
     return EmbeddingRequest(texts=texts, encoding_format=encoding_format, dimensions=dimensions)
 
 
@@ -128,28 +148,41 @@ def check_model(payload: dict[str, Any], model: ModelInfo) -> None:
         raise model_not_found(name, model.name)
 
 
-def check_input(payload: dict[str, Any], limits: Limits) -> list[str]:
+def check_input(payload: dict[str, Any], limits: Limits) -> list[str] | TokenInput:
     if "input" not in payload:
         raise _missing("input")
     value = payload["input"]
     if isinstance(value, str):
-        _check_text("input", value, limits)
+        check_text("input", value, limits)
         return [value]
     if not isinstance(value, list):
         raise _wrong_type("input", "a string or an array of strings", value)
     if not value:
-        raise invalid(
-            "Invalid 'input': empty array. Expected an array with minimum length 1, but got an empty array instead.",
-            param="input",
-            code="empty_array",
-        )
-    if _is_token_ids(value):
-        raise invalid(
-            "Invalid 'input': token arrays (lists of integer token ids) are not supported by this server. "
-            "Send the text itself: a string, or an array of strings.",
-            param="input",
-            code="unsupported_value",
-        )
+        raise _empty_array("input")
+    if all(_is_int(x) for x in value):  # [1820, 4937, 374]: one text as token ids
+        return TokenInput([value], nested=False)
+    if all(isinstance(x, list) for x in value):  # [[1820, 4937], [374]]: several
+        return _check_token_arrays(value, limits)
+    _check_length(value, limits)
+    for i, text in enumerate(value):
+        if not isinstance(text, str):
+            raise _wrong_type(f"input[{i}]", "a string", text)
+        check_text(f"input[{i}]", text, limits)
+    return value
+
+
+def _check_token_arrays(value: list[list[Any]], limits: Limits) -> TokenInput:
+    _check_length(value, limits)
+    for i, ids in enumerate(value):
+        if not ids:
+            raise _empty_array(f"input[{i}]")
+        for j, token in enumerate(ids):
+            if not _is_int(token):
+                raise _wrong_type(f"input[{i}][{j}]", "an integer (a token id)", token)
+    return TokenInput(value, nested=True)
+
+
+def _check_length(value: list[Any], limits: Limits) -> None:
     if len(value) > limits.max_inputs:
         raise invalid(
             f"Invalid 'input': array too long. Expected an array with maximum length {limits.max_inputs}, "
@@ -157,11 +190,14 @@ def check_input(payload: dict[str, Any], limits: Limits) -> list[str]:
             param="input",
             code="array_above_max_length",
         )
-    for i, text in enumerate(value):
-        if not isinstance(text, str):
-            raise _wrong_type(f"input[{i}]", "a string", text)
-        _check_text(f"input[{i}]", text, limits)
-    return value
+
+
+def _empty_array(param: str) -> APIError:
+    return invalid(
+        f"Invalid '{param}': empty array. Expected an array with minimum length 1, but got an empty array instead.",
+        param=param,
+        code="empty_array",
+    )
 
 
 def check_encoding_format(value: Any) -> EncodingFormat:
@@ -203,7 +239,7 @@ def check_dimensions(value: Any, model: ModelInfo) -> int | None:
     return value
 
 
-def _check_text(param: str, text: str, limits: Limits) -> None:
+def check_text(param: str, text: str, limits: Limits) -> None:
     if not text:
         raise invalid(
             f"Invalid '{param}': empty string. Expected a string with minimum length 1, but got an empty string instead.",
@@ -229,13 +265,6 @@ def _check_text(param: str, text: str, limits: Limits) -> None:
                 param=param,
                 code="invalid_value",
             ) from None
-
-
-def _is_token_ids(value: list[Any]) -> bool:
-    """OpenAI also accepts `[1, 2, 3]` and `[[1, 2], [3]]`: tokens of its own tokenizer."""
-    if all(isinstance(x, list) for x in value):
-        return all(_is_int(x) for item in value for x in item)
-    return all(_is_int(x) for x in value)
 
 
 def _is_int(value: Any) -> bool:

@@ -49,16 +49,20 @@ BAD_BODIES = [
     ("empty string in a list", body_of(input=["a cat", ""]), 400, "input[1]", "empty_string"),
     ("non-string item", body_of(input=["a cat", 42]), 400, "input[1]", "invalid_type"),
     ("null item", body_of(input=["a cat", None]), 400, "input[1]", "invalid_type"),
-    ("token ids", body_of(input=[1820, 4937, 374]), 400, "input", "unsupported_value"),
-    ("token id arrays", body_of(input=[[1820, 4937], [374]]), 400, "input", "unsupported_value"),
+    # token ids (cl100k_base) are taken; these are not ids of it, or not ids at all
+    ("token id past the last", body_of(input=[1820, 100277]), 400, "input[1]", "invalid_value"),
+    ("negative token id", body_of(input=[[1820], [-1]]), 400, "input[1][0]", "invalid_value"),
+    ("token id of no token", body_of(input=[[1820, 100256]]), 400, "input[0][1]", "invalid_value"),
+    ("empty token array", body_of(input=[[1820], []]), 400, "input[1]", "empty_array"),
+    ("text among token ids", body_of(input=[[1820, "a"]]), 400, "input[0][1]", "invalid_type"),
     ("an id, then text", body_of(input=[1, "a"]), 400, "input[0]", "invalid_type"),
     ("text, then an id", body_of(input=["a", 1]), 400, "input[1]", "invalid_type"),
     ("lone surrogate", body_of(input="a\ud800b"), 400, "input", "invalid_value"),
     ("lone surrogate in a list", body_of(input=["a cat", "\udfffz"]), 400, "input[1]", "invalid_value"),
     ("5000-digit dimensions", with_huge("dimensions"), 400, "dimensions", "integer_above_max_value"),
     ("-5000-digit dimensions", with_huge("dimensions", b"-%s"), 400, "dimensions", "integer_below_min_value"),
-    ("5000-digit token id", with_huge("input", b"[%s]").replace(b'"input": "a cat", ', b""), 400, "input",
-     "unsupported_value"),
+    ("5000-digit token id", with_huge("input", b"[%s]").replace(b'"input": "a cat", ', b""), 400, "input[0]",
+     "invalid_value"),
     ("too many inputs", body_of(input=["a cat"] * 2049), 400, "input", "array_above_max_length"),
     ("over-long input", body_of(input=["a cat", "x" * 32_769]), 400, "input[1]", "string_above_max_length"),
     ("unknown model", body_of(input="a cat") .replace(MODEL.encode(), b"text-embedding-3-small"), 404, "model",
@@ -90,7 +94,7 @@ def test_messages_say_what_was_wrong(server: LocalServer) -> None:
         return response.json()["error"]["message"]
 
     assert "input[1]" in message(body_of(input=["a cat", 42])) and "integer" in message(body_of(input=["a cat", 42]))
-    assert "not supported" in message(body_of(input=[1, 2, 3]))
+    assert "100277 is not a token id of cl100k_base (0 to 100276)" in message(body_of(input=[1, 100277]))
     assert "input[0]': expected a string, but got an integer" in message(body_of(input=[1, "a"]))
     assert "2048" in message(body_of(input=["a"] * 2049))
     assert "32768" in message(body_of(input="x" * 32_769))
