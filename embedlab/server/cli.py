@@ -32,7 +32,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "  embedlab serve --backend sentence-transformers --model all-MiniLM-L6-v2"
     )
     where = parser.add_argument_group("where it listens")
-    where.add_argument("--host", metavar="ADDR", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
+    where.add_argument(
+        "--host",
+        metavar="ADDR",
+        help="address to bind (default: both loopback addresses, 127.0.0.1 and ::1: this machine only)",
+    )
     where.add_argument(
         "--port", metavar="N", type=_port, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT}; 0 picks a free one)"
     )
@@ -129,29 +133,39 @@ def run(args: argparse.Namespace) -> int:
         import starlette  # noqa: F401
         import uvicorn  # noqa: F401
 
-        from embedlab.server.serving import bind
+        from embedlab.server.serving import bind, bind_loopback
     except ImportError as exc:
         return _fail(f"`embedlab serve` needs the `local` extra ({exc}). Install it with: pip install -e \".[local]\"")
 
     api_key = (args.api_key or os.environ.get(API_KEY_ENV) or "").strip() or None
     # Bind before loading the model: a taken port fails at once, not after a long load.
+    loopback = args.host in (None, "localhost")
     try:
-        sock = bind(args.host, args.port)
+        sockets = bind_loopback(args.port) if loopback else [bind(args.host, args.port)]
     except OSError as exc:
         hint = " Pick another with --port N, or --port 0 for any free port." if args.port else ""
-        return _fail(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}.{hint}")
+        return _fail(f"cannot listen on {args.host or '127.0.0.1'}:{args.port}: {exc.strerror or exc}.{hint}")
     # Until uvicorn takes over the signals, SIGTERM stops the model load like Ctrl-C does.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        return _serve(args, sock, api_key)
+        code = _serve(args, sockets, api_key)
     except KeyboardInterrupt:
         _say("\nembedlab serve: stopped before it was ready.")
-        return 130
+        code = 130
     finally:
-        sock.close()
+        for sock in sockets:
+            sock.close()
+    if "torch" in sys.modules:
+        # Everything is finished and said, but Python's own clean-up with torch loaded (freeing
+        # its modules one by one) takes 1.3 s on an idle 2-core machine and far longer on a busy
+        # one before the process exits: skip it.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
-def _serve(args: argparse.Namespace, sock: socket.socket, api_key: str | None) -> int:
+def _serve(args: argparse.Namespace, sockets: list[socket.socket], api_key: str | None) -> int:
     import uvicorn
 
     from embedlab.server.access import AccessRules
@@ -172,6 +186,7 @@ def _serve(args: argparse.Namespace, sock: socket.socket, api_key: str | None) -
 
         backend = FaultyBackend(backend, delay=args.test_slow, fail_on=args.test_fail_on)
     served_name = args.served_name or backend.name
+    sock = sockets[0]
     address = sock.getsockname()[0]
     base_url = f"http://{url_host(sock)}:{sock.getsockname()[1]}/v1"
 
@@ -227,7 +242,7 @@ def _serve(args: argparse.Namespace, sock: socket.socket, api_key: str | None) -
         on_force=on_force,
         parent_pid=os.getppid() if args.exit_with_parent else None,
     )
-    server.run(sockets=[sock])
+    server.run(sockets=sockets)
     try:
         batcher.close()  # the model call in hand, if uvicorn stopped waiting for it
     except KeyboardInterrupt:

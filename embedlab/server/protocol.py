@@ -14,7 +14,14 @@ gone. This subclass:
   unexpected error with the handler the app gives it, then raises it again), and answers with
   OpenAI's 500 JSON if it raised before answering;
 - cancels the application's task for a request whose client has gone: a request waiting for
-  the model leaves the queue (see `batching`).
+  the model leaves the queue (see `batching`);
+- answers a request that asks to switch protocols (`Upgrade: h2c`, as Java's HttpClient and
+  `curl --http2` send on plain http; or a WebSocket) as if it had not asked, as HTTP/1.1 lets a
+  server do. httptools stops reading at an upgrade and never hands over the request's body
+  (uvicorn#2722, httptools#124), so such a request is read again by a fresh parser, without its
+  `Upgrade` header; every other request costs nothing more;
+- gives every response an `x-request-id` (`req_` and 32 hex digits, as OpenAI's), which the
+  openai SDKs expose as `request_id`.
 
 Everything else goes through uvicorn's own code unchanged.
 """
@@ -22,16 +29,22 @@ Everything else goes through uvicorn's own code unchanged.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
+import os
 from asyncio import TimerHandle, Transport
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+import httptools
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
 
 from embedlab.server import errors
 
 DEFAULT_MAX_HEADER_BYTES = 32 * 1024
+REQUEST_ID = b"x-request-id"
+_HOP_BY_HOP_UPGRADE = frozenset({b"upgrade", b"http2-settings"})  # dropped with the upgrade
 
 logger = logging.getLogger("embedlab.server")
 
@@ -51,6 +64,22 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._reading_since: float | None = self.loop.time()  # a new connection must send one
         self._timer: TimerHandle | None = self.loop.call_later(self.read_timeout, self._check_deadline)
         self._task: tuple[RequestResponseCycle, asyncio.Task[None]] | None = None
+        self._upgrade_ignored = False  # the parser stopped at an Upgrade; the request is read again
+
+    def _feed(self, data: bytes) -> None:
+        """uvicorn's `data_received`, but an upgrade the server does not speak is ignored."""
+        self._unset_keepalive_if_required()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:
+            self.logger.warning("Invalid HTTP request received.")
+            self.send_400_response("Invalid HTTP request received.")
+        except httptools.HttpParserUpgrade as upgrade:
+            rest = data[upgrade.args[0] :] if upgrade.args else b""
+            if self._upgrade_ignored:
+                self._read_again(rest)
+            else:  # CONNECT: nothing to read again; uvicorn's way
+                self._unsupported_upgrade_warning()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._timer is not None:
@@ -64,7 +93,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._in_head:
             self._head_bytes += len(data)
-        super().data_received(data)
+        self._feed(data)
         if self._in_head and self._head_bytes > self.max_header_bytes and not self.transport.is_closing():
             self._refuse(errors.headers_too_large(self.max_header_bytes))
 
@@ -80,6 +109,11 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        if self.parser.should_upgrade() and self.parser.get_method() != b"CONNECT":
+            # No request cycle for this reading: the parser will stop here (and has already
+            # called on_message_complete without the body). `_read_again` reads it all again.
+            self._upgrade_ignored = True
+            return
         size = len(self.url) + sum(map(len, itertools.chain.from_iterable(self.headers))) + 4 * len(self.headers)
         if size <= self.max_header_bytes:
             super().on_headers_complete()
@@ -93,14 +127,44 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self.app = app
 
     def on_message_complete(self) -> None:
+        if self._upgrade_ignored:
+            return
         super().on_message_complete()
         self._reading_since = None
         self._in_head = True
         self._head_bytes = 0
 
+    def _read_again(self, rest: bytes) -> None:
+        """The request the parser stopped at, without its upgrade, then what followed its head,
+        through a new parser: the body goes to the application as for any other request."""
+        self._upgrade_ignored = False
+        version = self.parser.get_http_version()
+        head = [self.parser.get_method(), b" ", self.url, b" HTTP/", version.encode("ascii"), b"\r\n"]
+        for name, value in self.headers:
+            if name in _HOP_BY_HOP_UPGRADE:
+                continue
+            if name == b"connection":
+                kept = [t.strip() for t in value.split(b",") if t.strip().lower() not in (b"upgrade", *_HOP_BY_HOP_UPGRADE)]
+                if not kept:
+                    continue
+                value = b", ".join(kept)
+            head += [name, b": ", value, b"\r\n"]
+        head.append(b"\r\n")
+        self.parser = httptools.HttpRequestParser(self)
+        with contextlib.suppress(AttributeError):  # httptools < 0.6.3, as uvicorn does
+            self.parser.set_dangerous_leniencies(lenient_data_after_close=True)
+        self._feed(b"".join(head) + rest)
+
     # running the application
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGIApp) -> None:  # type: ignore[override]
-        async def run(scope: Scope, receive: Receive, send: Send) -> None:
+        async def run(scope: Scope, receive: Receive, send_on: Send) -> None:
+            request_id = b"req_" + os.urandom(16).hex().encode()
+
+            async def send(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    message["headers"] = [*message.get("headers", ()), (REQUEST_ID, request_id)]
+                await send_on(message)
+
             self._task = (cycle, asyncio.current_task())  # type: ignore[assignment]
             try:
                 await app(scope, receive, send)
@@ -146,6 +210,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         head = [STATUS_LINE[error.status]]
         head += [name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers]
         head += [
+            REQUEST_ID + b": req_" + os.urandom(16).hex().encode() + b"\r\n",
             b"content-type: application/json\r\n",
             b"content-length: %d\r\n" % len(body),
             b"connection: close\r\n\r\n",

@@ -1,7 +1,9 @@
-"""uvicorn, on a socket we bind ourselves, with a callback once it accepts requests.
+"""uvicorn, on sockets we bind ourselves, with a callback once it accepts requests.
 
 Binding first lets `--port 0` learn its port before anything is printed, and turns "port in
-use" into one clear message instead of a log line from inside uvicorn.
+use" into one clear message instead of a log line from inside uvicorn. By default the server
+listens on both loopback addresses, 127.0.0.1 and ::1, on the same port: `localhost` may resolve
+to either, and `http://[::1]:PORT` works as `http://127.0.0.1:PORT` does.
 
 Signals: the first Ctrl-C or SIGTERM stops taking work (`on_stop`: the batcher answers every
 queued request 503 at once), lets the requests in the model call in hand finish, and exits
@@ -11,6 +13,7 @@ with status 0; a second signal calls `on_force`, which abandons that call and ex
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
 import socket
@@ -38,6 +41,31 @@ def bind(host: str, port: int) -> socket.socket:
         raise
     sock.set_inheritable(True)
     return sock
+
+
+LOOPBACK = ("127.0.0.1", "::1")
+_NO_IPV6 = (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT, getattr(errno, "EPROTONOSUPPORT", -1))
+
+
+def bind_loopback(port: int, attempts: int = 8) -> list[socket.socket]:
+    """Sockets on 127.0.0.1 and ::1, with the same port (port 0: a free one on both). Only
+    127.0.0.1 on a machine without IPv6; OSError if the port is taken on either address."""
+    for attempt in range(attempts):
+        first = bind(LOOPBACK[0], port)
+        chosen = first.getsockname()[1]
+        try:
+            second = bind(LOOPBACK[1], chosen)
+        except socket.gaierror:  # no IPv6 at all
+            return [first]
+        except OSError as exc:
+            if exc.errno in _NO_IPV6 or not socket.has_ipv6:
+                return [first]
+            first.close()
+            if port == 0 and exc.errno == errno.EADDRINUSE and attempt < attempts - 1:
+                continue  # the free IPv4 port is taken on ::1: try another
+            raise OSError(exc.errno, f"{exc.strerror} (on [::1]:{chosen})") from None
+        return [first, second]
+    raise AssertionError("unreachable")
 
 
 def url_host(sock: socket.socket) -> str:
