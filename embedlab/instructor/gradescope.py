@@ -6,7 +6,8 @@ The zip holds, at its root, what Gradescope asks for (`setup.sh`, `run_autograde
 - `requirements.txt`: the kit's runtime dependencies pinned to the versions installed here, where
   the kit's own tests pass (all from PyPI).
 
-`setup.sh` (run once when Gradescope builds the image) makes a virtual environment under the
+`setup.sh` (run once when Gradescope builds the image) creates the unprivileged user
+`embedlab-worker` that the learner's code runs as, makes a virtual environment under the
 autograder root, installs the pinned requirements from PyPI, then the kit from `kit/`, and checks
 the tests and cassettes against `integrity.sha256`. `run_autograder` (run for each submission)
 grades `submission/` — the files uploaded, in any layout `embedlab grade` accepts — with
@@ -168,6 +169,13 @@ if [ -z "$PYTHON" ]; then
     exit 1
 fi
 
+# The learner's code runs as this unprivileged user (embedlab.worker.walls): it cannot signal the
+# grader, read its pipes, or write the interpreter, the venv or the kit, all root's and read-only to it.
+if [ "$(id -u)" = 0 ] && ! id embedlab-worker >/dev/null 2>&1; then
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin embedlab-worker 2>/dev/null \
+        || adduser --system --no-create-home --group embedlab-worker >/dev/null 2>&1 || true
+fi
+umask 022  # the venv readable, never writable, by that user
 "$PYTHON" -m venv "$ROOT/embedlab-venv"
 "$ROOT/embedlab-venv/bin/python" -m pip install --quiet --no-cache-dir -r "$SOURCE/requirements.txt"
 "$ROOT/embedlab-venv/bin/python" -m pip install --quiet --no-cache-dir --no-deps "$SOURCE/kit"
