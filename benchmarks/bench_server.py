@@ -10,7 +10,9 @@ in one run and side by side:
 - through the server, 256 texts per request, against the best in-process batch size;
 - through the server, 32 concurrent clients sending one text each, against in-process at 32
   texts per call;
-- for WordLlama, whose inference takes microseconds, the time the server adds to a request.
+- for WordLlama, whose inference takes microseconds, the time the server adds to a request;
+- gzip: a 256-text request, float and base64, with and without `Accept-Encoding: gzip` (bare
+  HTTP, the client inflating what it gets): bytes on the wire and the round trip, in turns.
 
 Server figures are taken twice: with the `openai` client, as a learner calls it, and with a
 bare HTTP client on a socket, which shows the server itself (on 2 cores, the `openai` client's
@@ -89,6 +91,7 @@ class Figures:
     rounds: list[dict[str, float]] = field(default_factory=list)  # texts per second, per round
     mean_batch: float = 0.0  # texts per model call while the concurrent clients ran
     overhead_ms: dict[str, float] = field(default_factory=dict)
+    gzip: dict[str, dict[str, float]] = field(default_factory=dict)  # see gzip_figures
 
     def median(self, key: str) -> float:
         return statistics.median(r[self._key(key)] for r in self.rounds)
@@ -164,13 +167,13 @@ def _address(base_url: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def _request(host: str, body: bytes) -> bytes:
-    head = f"POST /v1/embeddings HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+def _request(host: str, body: bytes, extra: str = "") -> bytes:
+    head = f"POST /v1/embeddings HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n{extra}"
     return f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
 
 
-def _body(model: str, texts: str | list[str]) -> bytes:
-    return json.dumps({"model": model, "input": texts, "encoding_format": "base64"}).encode()
+def _body(model: str, texts: str | list[str], encoding_format: str = "base64") -> bytes:
+    return json.dumps({"model": model, "input": texts, "encoding_format": encoding_format}).encode()
 
 
 def _content_length(head: bytes) -> int:
@@ -196,23 +199,27 @@ class RawHTTP:
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.reader = self.sock.makefile("rb")
 
-    def post(self, body: bytes) -> bytes:
+    def post(self, body: bytes, extra: str = "") -> bytes:
+        return self.exchange(body, extra)[1]
+
+    def exchange(self, body: bytes, extra: str = "") -> tuple[bytes, bytes]:
+        """The response's head and body; `extra`: more header lines, each ending in CRLF."""
         try:
-            return self._post(body)
+            return self._post(body, extra)
         except ConnectionError:  # closed while idle (the server's keep-alive timeout)
             self.close()
             self._connect()
-            return self._post(body)
+            return self._post(body, extra)
 
-    def _post(self, body: bytes) -> bytes:
-        self.sock.sendall(_request(self.host, body))
+    def _post(self, body: bytes, extra: str) -> tuple[bytes, bytes]:
+        self.sock.sendall(_request(self.host, body, extra))
         head = b""
         while not head.endswith(b"\r\n\r\n"):
             line = self.reader.readline()
             if not line:
                 raise ConnectionError("the server closed the connection")
             head += line
-        return self.reader.read(_content_length(head))
+        return head, self.reader.read(_content_length(head))
 
     def close(self) -> None:
         self.reader.close()
@@ -401,6 +408,35 @@ def server_overhead(server: LocalServer, backend_embed: Callable[[list[str]], ob
     return {"openai": with_client * 1000, "http": bare * 1000, "inference": inference * 1000}
 
 
+def gzip_figures(server: LocalServer, texts: list[str], rounds: int, n: int = 15) -> dict[str, dict[str, float]]:
+    """For a 256-text request, float and base64, without and with `Accept-Encoding: gzip`: the
+    bytes of the response body and the median round trip, the client inflating a gzipped body
+    (as every client does). The four ways take turns, one request each."""
+    import zlib
+
+    http = RawHTTP(server.base_url)
+    batches = chunks_of(texts, BIG)
+    ways = {f"{fmt} {'gzip' if gz else 'plain'}": (fmt, gz) for fmt in ("float", "base64") for gz in (False, True)}
+    times: dict[str, list[float]] = {name: [] for name in ways}
+    size: dict[str, int] = {}
+    try:
+        for i in range(rounds * n + 1):
+            for name, (fmt, gz) in ways.items():
+                body = _body(server.model, batches[i % len(batches)], fmt)
+                start = time.perf_counter()
+                head, content = http.exchange(body, "Accept-Encoding: gzip\r\n" if gz else "")
+                if gz:
+                    assert b"content-encoding: gzip" in head.lower(), "the server did not gzip its answer"
+                    zlib.decompress(content, 31)
+                elapsed = time.perf_counter() - start
+                if i:  # the first of each is a warm-up
+                    times[name].append(elapsed)
+                    size[name] = len(content)
+    finally:
+        http.close()
+    return {name: {"bytes": size[name], "ms": statistics.median(times[name]) * 1000} for name in ways}
+
+
 def bench_wordllama(texts: list[str], seconds: float, rounds: int, server_args: list[str]) -> Figures:
     from embedlab.server.backends import WordLlamaBackend
 
@@ -411,6 +447,7 @@ def bench_wordllama(texts: list[str], seconds: float, rounds: int, server_args: 
         for _ in range(rounds):
             one_round(server, turns, backend.embed, texts, seconds, figures)
         figures.overhead_ms = server_overhead(server, backend.embed, texts)
+        figures.gzip = gzip_figures(server, texts, rounds)
     return figures
 
 
@@ -428,6 +465,7 @@ def bench_minilm(folder: Path, texts: list[str], seconds: float, rounds: int, se
                      "--served-name", "all-MiniLM-L6-v2", *server_args) as server:
         for _ in range(rounds):
             one_round(server, turns, encode_with(CLIENTS), texts, seconds, figures)
+        figures.gzip = gzip_figures(server, texts, rounds, n=3)
     return figures
 
 
@@ -462,6 +500,13 @@ def table(results: list[Figures], markdown: bool) -> str:
     rows.append(("time the server adds per request", [
         f"{f.overhead_ms['http'] - f.overhead_ms['inference']:.2f} ms" if f.overhead_ms else "–" for f in results
     ]))
+    for fmt in ("float", "base64"):
+        for way in ("plain", "gzip"):
+            name = f"{fmt} {way}"
+            label = f"256 texts, {fmt}, {'gzip' if way == 'gzip' else 'not compressed'}: bytes, round trip"
+            rows.append((label, [
+                f"{f.gzip[name]['bytes'] / 1000:,.0f} kB, {f.gzip[name]['ms']:.1f} ms" if f.gzip else "–" for f in results
+            ]))
     note = (f"In brackets: the share of in-process speed in the same round (at the best batch size for the "
             f"256 rows, {CLIENTS} texts per call for the concurrent rows); each figure is the median of "
             f"{len(results[0].rounds)} rounds. In-process batch sizes: all-MiniLM-L6-v2 encodes 256 texts per "
