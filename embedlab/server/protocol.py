@@ -69,17 +69,19 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def _feed(self, data: bytes) -> None:
         """uvicorn's `data_received`, but an upgrade the server does not speak is ignored."""
         self._unset_keepalive_if_required()
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserError:
-            self.logger.warning("Invalid HTTP request received.")
-            self.send_400_response("Invalid HTTP request received.")
-        except httptools.HttpParserUpgrade as upgrade:
-            rest = data[upgrade.args[0] :] if upgrade.args else b""
-            if self._upgrade_ignored:
-                self._read_again(rest)
-            else:  # CONNECT: nothing to read again; uvicorn's way
-                self._unsupported_upgrade_warning()
+        while True:  # a loop, not recursion: a read may hold many pipelined upgrades
+            try:
+                self.parser.feed_data(data)
+            except httptools.HttpParserError:
+                self.logger.warning("Invalid HTTP request received.")
+                self.send_400_response("Invalid HTTP request received.")
+            except httptools.HttpParserUpgrade as upgrade:
+                rest = data[upgrade.args[0] :] if upgrade.args else b""
+                if self._upgrade_ignored:
+                    data = self._read_again(rest)
+                    continue
+                self._unsupported_upgrade_warning()  # CONNECT: nothing to read again; uvicorn's way
+            return
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._timer is not None:
@@ -134,9 +136,10 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._in_head = True
         self._head_bytes = 0
 
-    def _read_again(self, rest: bytes) -> None:
-        """The request the parser stopped at, without its upgrade, then what followed its head,
-        through a new parser: the body goes to the application as for any other request."""
+    def _read_again(self, rest: bytes) -> bytes:
+        """A new parser, and what to feed it: the request the old one stopped at, without its
+        upgrade, then what followed its head. Its body then goes to the application as for any
+        other request."""
         self._upgrade_ignored = False
         version = self.parser.get_http_version()
         head = [self.parser.get_method(), b" ", self.url, b" HTTP/", version.encode("ascii"), b"\r\n"]
@@ -153,7 +156,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self.parser = httptools.HttpRequestParser(self)
         with contextlib.suppress(AttributeError):  # httptools < 0.6.3, as uvicorn does
             self.parser.set_dangerous_leniencies(lenient_data_after_close=True)
-        self._feed(b"".join(head) + rest)
+        return b"".join(head) + rest
 
     # running the application
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGIApp) -> None:  # type: ignore[override]

@@ -119,5 +119,15 @@ class RawHTTP:
         self.buffer += data
 
 
+def has_ipv6_loopback() -> bool:
+    """Whether this machine has ::1 (the server then listens there too)."""
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
 def embeddings_body(model: str, texts: str | list[str], **fields: Any) -> bytes:
     return json.dumps({"model": model, "input": texts, **fields}).encode()

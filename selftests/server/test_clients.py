@@ -31,6 +31,8 @@ from openai import AsyncOpenAI, OpenAI
 from embedlab.server import tokens
 from embedlab.server.launch import LocalServer
 
+from .helpers import has_ipv6_loopback
+
 ROOT = Path(__file__).resolve().parents[2]
 NODE_SDK = ROOT / "tools" / "openai-node"
 JAVA_CLIENT = Path(__file__).resolve().parent / "clients" / "Embed.java"
@@ -115,6 +117,7 @@ def test_openai_python_async_and_concurrent(served: LocalServer, reference: np.n
             np.testing.assert_allclose(vectors, reference, rtol=0, atol=1e-6)
 
 
+@pytest.mark.skipif(not has_ipv6_loopback(), reason="this machine has no IPv6 loopback (::1)")
 def test_over_ipv6_loopback(served: LocalServer, reference: np.ndarray) -> None:
     port = served.base_url.rsplit(":", 1)[1].split("/")[0]
     client = OpenAI(base_url=f"http://[::1]:{port}/v1", api_key=KEY, max_retries=0)

@@ -20,7 +20,7 @@ import pytest
 
 from embedlab.server.launch import LocalServer
 
-from .helpers import API_KEY, RawHTTP, assert_openai_error, embeddings_body
+from .helpers import API_KEY, RawHTTP, assert_openai_error, embeddings_body, has_ipv6_loopback
 
 TEXTS = ["a cat sleeps on the mat", "a dog barked loudly"]
 JSON = {"content-type": "application/json"}
@@ -72,6 +72,14 @@ def test_an_upgrade_with_a_chunked_body_in_pieces_then_a_pipelined_request(serve
             raw.send(piece)
         np.testing.assert_array_equal(vectors(raw.reply()), plain)
         assert raw.reply().json()["status"] == "ok"
+
+
+def test_many_pipelined_upgrades_in_one_read(server: LocalServer) -> None:
+    with RawHTTP(server.base_url) as raw:
+        head = "".join(f"{k}: {v}\r\n" for k, v in H2C.items())
+        one = f"GET /health HTTP/1.1\r\nhost: {raw.host}\r\n{head}\r\n".encode()
+        raw.send(one * 2000)  # 300 kB: read a few hundred requests at a time
+        assert all(raw.reply().status_code == 200 for _ in range(2000))
 
 
 def test_a_websocket_upgrade_is_answered_as_http(server: LocalServer) -> None:
@@ -211,6 +219,7 @@ def test_large_answers_are_gzipped_when_asked(server: LocalServer) -> None:
     assert "content-encoding" not in small.headers  # a few kilobytes: not worth it
 
 
+@pytest.mark.skipif(not has_ipv6_loopback(), reason="this machine has no IPv6 loopback (::1)")
 def test_ipv6_loopback_by_default(server: LocalServer, plain: np.ndarray) -> None:
     port = server.base_url.rsplit(":", 1)[1].split("/")[0]
     ipv6 = f"http://[::1]:{port}/v1"
