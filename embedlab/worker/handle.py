@@ -244,8 +244,7 @@ class Learner:
         if user is None:
             return None, None
         uid, gid, name = user
-        needed = [Path(p) for p in walls.readonly_paths([]) if Path(p).is_dir()]
-        blocked = walls.unreachable(needed, uid, gid)
+        blocked = walls.unreachable(walls.worker_needs(), uid, gid)
         if blocked is not None:
             return None, f"as root, but user {name} could not read {blocked}"
         copy = self._scratch / "learner" / self.package
@@ -277,6 +276,7 @@ class Learner:
             "cwd": str(self._scratch),
             "user": list(self._user) if self._user else None,
             "why_no_user": self._why_no_user,
+            "why_off": getattr(self, "_why_off", None),
         }
 
     def worker(self) -> WorkerProcess:
@@ -290,6 +290,7 @@ class Learner:
             if not self.isolate:
                 raise
             self.isolate = False  # the namespaces went half-way: fall back to the in-process walls
+            self._why_off = "they could not be set up"
             self.launch()
             assert self._worker is not None
             self._worker.wait_ready()

@@ -59,7 +59,7 @@ def prepare(config: dict, keep_fds: tuple[int, ...], output_fd: int) -> str:
         walls.drop_user(int(user[0]), int(user[1]))
         walls.dumpable(True)  # a change of user turned it off again
         os.environ["HOME"] = config["cwd"]
-    why = "turned off" if not config.get("isolate", True) else None
+    why = (config.get("why_off") or "turned off") if not config.get("isolate", True) else None
     note = None
     if why is None:
         why = walls.enter_namespaces(

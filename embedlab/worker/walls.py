@@ -130,6 +130,22 @@ def unreachable(paths: list[Path], uid: int, gid: int) -> Path | None:
     return None
 
 
+def worker_needs() -> list[Path]:
+    """What the worker reads as it starts and runs: the interpreter's folders, and the folders of
+    the kit and of the packages it imports (not every folder on sys.path: the tests' are not)."""
+    import importlib.util
+
+    found = [Path(p) for p in (sys.prefix, sys.base_prefix) if os.path.isdir(p)]
+    for name in ("embedlab", "numpy", "openai", "httpx2"):
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            continue
+        if spec is not None and spec.origin:
+            found.append(Path(spec.origin).parent)
+    return found
+
+
 def drop_user(uid: int, gid: int) -> None:
     """This process becomes `uid`/`gid`, with no supplementary groups, for good."""
     os.setgroups([])
@@ -246,7 +262,7 @@ def enter_namespaces(readonly: list[Path], hidden: list[Path], writable: list[Pa
         _mount(libc, None, "/", MS_REC | MS_PRIVATE)
         empty.mkdir(mode=0o500, exist_ok=True)
         for path in hidden:
-            if path.is_dir():
+            if _reachable_dir(path):  # one the worker cannot reach is hidden from it already
                 _mount(libc, str(empty), str(path), MS_BIND)
         kept = []
         for path in writable:  # own mounts, so the read-only pass below leaves them writable
@@ -264,13 +280,20 @@ def enter_namespaces(readonly: list[Path], hidden: list[Path], writable: list[Pa
                 if point == "/":
                     raise
         for path in readonly:
-            if path.is_dir():
+            if _reachable_dir(path):  # one the worker cannot reach, it cannot write either
                 _mount(libc, str(path), str(path), MS_BIND | MS_REC)
                 _mount(libc, None, str(path), MS_BIND | MS_REMOUNT | MS_RDONLY | _kept_flags(path))
     except OSError as err:
         os._exit(70)  # half-isolated is worse than none: the grading process sees this and says so
         raise AssertionError from err  # unreachable
     return None
+
+
+def _reachable_dir(path: Path) -> bool:
+    try:
+        return path.is_dir() and os.access(path, os.X_OK)
+    except OSError:
+        return False
 
 
 def inside_pid_namespace() -> str | None:

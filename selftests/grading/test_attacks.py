@@ -1,0 +1,496 @@
+"""Issue 20: a learner who attacks the grader gets what the honest parts of their code earn, and
+harms no one else — with namespaces, and without them as root with the worker's own user.
+
+Each numbered attack of the issue is here, built small: a scratch venv (Debian's python3.11 with
+a copy of numpy, the kit's packages through a .pth) that a plant may target, never the kit's own
+.venv; frames a few MB over a lower limit; 300 sleepers under a lower process limit. Every run has
+a time limit, its processes carry MARKER and are killed at the end, and what the attacks target
+is fingerprinted before and after.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import uuid
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT, clean_env
+from .submissions import build
+
+MARKER = f"embedlab-attack-{uuid.uuid4().hex[:12]}"
+DEBIAN_PYTHON = Path("/usr/bin/python3.11")
+ROOT_ONLY = pytest.mark.skipif(not sys.platform.startswith("linux") or os.geteuid() != 0, reason="as root on Linux, as on Gradescope")
+BATCH_VS_LOOP_RAISES = "def batch_vs_loop(texts, *, client=None, model=None):\n    raise RuntimeError('not today')\n"
+MODES = {"namespaces": {}, "no namespaces, own user": {"EMBEDLAB_NO_NAMESPACES": "1"}}
+
+
+# -- the scaffolding -----------------------------------------------------------------------------
+
+
+def strays() -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if MARKER.encode() in Path(f"/proc/{entry}/cmdline").read_bytes():
+                    found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
+def kill_strays() -> None:
+    for pid in strays():
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def fingerprint(*folders: Path) -> dict[str, str]:
+    return {
+        str(p): hashlib.sha256(p.read_bytes()).hexdigest()
+        for folder in folders
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+
+
+@pytest.fixture(scope="module")
+def scratch():
+    """A folder the worker's user can reach (pytest's own are its owner's only), removed after."""
+    folder = Path(tempfile.mkdtemp(prefix="embedlab-attacks-"))
+    os.chmod(folder, 0o755)
+    yield folder
+    kill_strays()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def venv(scratch) -> Path:
+    """A scratch venv the worker's user can read (its Python is not under /root): numpy copied in,
+    the rest of the kit's packages through a .pth. The plant targets its numpy."""
+    if not DEBIAN_PYTHON.exists():
+        pytest.skip("needs /usr/bin/python3.11 for a venv outside /root")
+    folder = scratch / "venv" / "embedlab-venv"
+    folder.parent.mkdir()
+    subprocess.run([str(DEBIAN_PYTHON), "-m", "venv", "--without-pip", str(folder)], check=True, timeout=60)
+    ours = Path(next(p for p in sys.path if p.endswith("site-packages") and Path(p, "numpy").is_dir()))
+    site = folder / "lib" / "python3.11" / "site-packages"
+    for name in ("numpy", "numpy.libs"):
+        if (ours / name).is_dir():
+            shutil.copytree(ours / name, site / name, ignore=shutil.ignore_patterns("__pycache__"))
+    (site / "zz-kit.pth").write_text(f"import site; site.addsitedir({str(ours)!r})\n")
+    os.chmod(folder.parent, 0o755)
+    return folder
+
+
+def limited():
+    """For a run's process: files it writes capped, no core files."""
+    resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 1024**2, 256 * 1024**2))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def run(command: list[str], *, env: dict, cwd: Path = ROOT, timeout: float = 240) -> tuple[int, str, float]:
+    """Run `command` in its own session with a time limit; everything it leaves is killed."""
+    started = time.monotonic()
+    process = subprocess.Popen(
+        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True, preexec_fn=limited
+    )
+    try:
+        output, _ = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate()
+        output += f"\n[killed after {timeout} s]"
+    finally:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        kill_strays()
+    return process.returncode, output, time.monotonic() - started
+
+
+def peak_megabytes() -> float:
+    """The largest resident size of any process this one has waited for (its descendants too)."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def grade_one(exercises: Path, tmp_path: Path, *extra: str, python: str = sys.executable, env_extra: dict | None = None, timeout: float = 240):
+    report = tmp_path / f"results-{uuid.uuid4().hex[:6]}.json"
+    env = clean_env(**(env_extra or {}))
+    code, output, seconds = run(
+        [python, "-m", "pytest", "-p", "no:cacheprovider", "--live=off", f"--grade-json={report}", f"--exercises-dir={exercises}", *extra],
+        env=env, timeout=timeout,
+    )  # fmt: skip
+    results = json.loads(report.read_text()) if report.exists() else None
+    return results, output, seconds
+
+
+# -- 1. a writable interpreter -------------------------------------------------------------------
+
+
+def plant(target_root: Path, forge: bool) -> str:
+    """At import: prepend code to numpy/random/__init__.py (and the grader's report module) under
+    `target_root` that makes every check pass (forge) or fail (the reverse plant)."""
+    if forge:
+        planted = (
+            "try:\n    import embedlab.grading.report as _r\n    _o = _r.Gradebook.gradescope\n"
+            "    def _f(self, *a, **k):\n        d = _o(self, *a, **k)\n        d['score'] = d['max_score']\n"
+            "        for t in d.get('tests', []):\n            t['status'] = 'passed'; t['score'] = t.get('max_score', 0)\n"
+            "        return d\n    _r.Gradebook.gradescope = _f\nexcept Exception:\n    pass\n"
+        )
+    else:
+        planted = "try:\n    import embedlab.grading.report as _r\n    _r.Gradebook.gradescope = lambda self, *a, **k: {'score': 0}\nexcept Exception:\n    pass\n"
+    return textwrap.dedent(f"""
+        import importlib.util, os
+        ROOT = {str(target_root)!r}
+        PLANTED = {planted!r}
+        for name in ("numpy.random", "numpy", "embedlab.grading.report", "embedlab.worker.handle"):
+            try:
+                origin = os.path.realpath(importlib.util.find_spec(name).origin)
+                if origin.startswith(ROOT + os.sep):
+                    with open(origin) as handle:
+                        text = handle.read()
+                    with open(origin, "w") as handle:
+                        handle.write(PLANTED + text)
+            except Exception:
+                pass
+        """)
+
+
+def gradescope_tree(tmp_path: Path, venv: Path, submission: Path) -> Path:
+    """The zip `embedlab gradescope` writes, unpacked as Gradescope does, with the scratch venv."""
+    root = tmp_path / "autograder"
+    zip_path = tmp_path / "autograder.zip"
+    code, output, _ = run([sys.executable, "-m", "embedlab", "gradescope", str(zip_path), "--timeout", "60", "--test-timeout", "3"], env=clean_env())
+    assert code == 0, output
+    with zipfile.ZipFile(zip_path) as archive:
+        archive.extractall(root / "source")
+        for info in archive.infolist():
+            os.chmod(root / "source" / info.filename, (info.external_attr >> 16) & 0o777 or 0o644)
+    for path in [root, *(p for p in (root / "source").rglob("*") if p.is_dir())]:
+        os.chmod(path, 0o755)
+    shutil.copytree(submission, root / "submission")
+    os.symlink(venv, root / "embedlab-venv")
+    return root
+
+
+@ROOT_ONLY
+@pytest.mark.parametrize("mode", MODES)
+def test_1_a_plant_in_the_venv_or_the_kit_changes_nothing(venv, scratch, tmp_path, mode):
+    """The stubs plus a plant: as the Gradescope tree's run_autograder grades them, they get the
+    stubs' 0, and the venv's numpy and the tree's kit stay byte for byte the same."""
+    submission = build(tmp_path / "attacker", ROOT / "exercises", {})
+    (submission / "exercises" / "__init__.py").write_text(plant(scratch, forge=True))
+    tree = scratch / f"tree-{uuid.uuid4().hex[:6]}"
+    tree.mkdir(mode=0o755)
+    root = gradescope_tree(tree, venv, submission / "exercises")
+    targets = (venv / "lib" / "python3.11" / "site-packages" / "numpy", root / "source" / "kit" / "embedlab")
+    before = fingerprint(*targets)
+    env = clean_env(EMBEDLAB_AUTOGRADER_ROOT=str(root), **MODES[mode])
+    code, output, seconds = run([str(root / "source" / "run_autograder")], env=env, cwd=root)
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert code == 0 and results["score"] == 0 and results["max_score"] == 49, output
+    assert fingerprint(*targets) == before
+    isolation = results["extra_data"]["isolation"]
+    assert ("user " in isolation) and (isolation.startswith("namespaces") == (mode == "namespaces")), isolation
+    assert strays() == [] and seconds < 90
+
+
+# -- 2. results forged through the grading process's pipe, then its death -------------------------
+
+FORGER = textwrap.dedent("""
+    import json, os, signal, stat
+    forged = json.dumps({"score": 49, "max_score": 49, "tests": [], "extra_data": {"exercises": {}}}).encode()
+    parent = os.getppid()
+    if parent > 1:
+        try:
+            for fd in os.listdir(f"/proc/{parent}/fd"):
+                try:
+                    path = f"/proc/{parent}/fd/{fd}"
+                    if stat.S_ISFIFO(os.stat(path).st_mode):
+                        out = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+                        os.write(out, forged)
+                        os.close(out)
+                except OSError:
+                    pass
+        except OSError:
+            pass
+        try:
+            os.kill(parent, signal.SIGKILL)
+        except OSError:
+            pass
+    """)
+
+
+@ROOT_ONLY
+@pytest.mark.parametrize("mode", [*MODES, "no walls at all"])
+def test_2_results_written_into_the_graders_pipe_are_never_accepted(venv, tmp_path, mode):
+    """`embedlab autograde` of the stubs plus the forger. Behind either wall it reaches nothing and
+    gets the stubs' 0; with no wall (root, no namespaces) it kills its grading process after
+    writing full marks into its pipe, and the run says it could not grade, at 0."""
+    submission = build(tmp_path / "forger", ROOT / "exercises", {"challenges.py": FORGER}) / "exercises"
+    env = {**MODES.get(mode, {"EMBEDLAB_NO_NAMESPACES": "1", "EMBEDLAB_WORKER_USER": "off"})}
+    results_path = tmp_path / "results.json"
+    command = [str(venv / "bin" / "python"), "-m", "embedlab", "autograde", str(submission), "--results", str(results_path), "--test-timeout", "3"]
+    code, output, _ = run(command, env=clean_env(**env))
+    results = json.loads(results_path.read_text())
+    assert code == 0 and results["score"] == 0 and results["max_score"] == 49, output
+    if mode == "no walls at all":
+        assert results["extra_data"]["status"] == "error" and "were not accepted" in results["extra_data"]["reason"], results["extra_data"]
+    else:
+        assert results["extra_data"]["status"] == "graded", results["extra_data"]
+    assert strays() == []
+
+
+# -- 3 and 4. signals and many processes, in a class -----------------------------------------------
+
+
+def _up_the_chain(action: str) -> str:
+    """Code that finds the grading process and the runner above the worker and `action`s them."""
+    return textwrap.dedent(f"""
+        import os, signal
+        def _chain():
+            found, pid = [], os.getppid()
+            while pid > 1 and len(found) < 2:
+                found.append(pid)
+                try:
+                    with open(f"/proc/{{pid}}/stat") as handle:
+                        pid = int(handle.read().rsplit(")", 1)[1].split()[1])
+                except OSError:
+                    break
+            return found
+        for _pid in _chain():
+            try:
+                os.kill(_pid, signal.{action})
+            except OSError:
+                pass
+        """)
+
+
+SIBLING_STOPPER = textwrap.dedent(f"""
+    import os, subprocess, sys
+    code = '''
+    import os, signal, sys, time
+    runner = int(sys.argv[1])
+    mine = set()
+    pid = os.getppid()
+    end = time.time() + 25
+    while time.time() < end:
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{{entry}}/stat") as handle:
+                        parent = int(handle.read().rsplit(")", 1)[1].split()[1])
+                    if parent == runner and int(entry) != int(sys.argv[2]):
+                        os.kill(int(entry), signal.SIGSTOP)
+                except (OSError, ValueError):
+                    pass
+        time.sleep(0.05)
+    '''
+    grading = os.getppid()
+    runner = 0
+    try:
+        with open(f"/proc/{{grading}}/stat") as handle:
+            runner = int(handle.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError):
+        pass
+    if grading > 1 and runner > 1:
+        subprocess.Popen([sys.executable, "-c", code, str(runner), str(grading), {MARKER!r}], start_new_session=True)
+    """)
+
+MANY_SLEEPERS = textwrap.dedent(f"""
+    import subprocess
+    for _ in range(300):
+        try:
+            subprocess.Popen([{MARKER!r}, "60"], executable="/bin/sleep", start_new_session=True)
+        except OSError:
+            break
+    """)
+
+
+def attackers() -> dict[str, dict[str, str]]:
+    """The solutions plus an attack that runs when challenges.py is imported: it costs nothing."""
+    return {
+        "kills-its-grader-and-runner": {"challenges.py": _up_the_chain("SIGKILL")},
+        "stops-its-grader-and-runner": {"challenges.py": _up_the_chain("SIGSTOP")},
+        "stops-its-classmates": {"challenges.py": SIBLING_STOPPER},
+        "starts-300-sleepers": {"challenges.py": MANY_SLEEPERS},
+    }
+
+
+@ROOT_ONLY
+@pytest.mark.parametrize("mode", MODES)
+def test_3_4_signals_and_many_processes_harm_no_one(venv, tmp_path, mode):
+    """A class of four attackers (signals up the chain, a daemon stopping its classmates' grading
+    processes, 300 sleepers under a process limit of 64) and three honest learners, graded with
+    --jobs 2, plus a reverse plant in the venv: every one of them gets 49, in bounded time, and
+    nothing outlives the run."""
+    folder = tmp_path / "class"
+    for name, changes in attackers().items():
+        build(folder / name, ROOT / "solutions", changes)
+    planter = build(folder / "plants-zeros", ROOT / "solutions", {})
+    (planter / "exercises" / "__init__.py").write_text(plant(venv, forge=False))
+    for n in range(3):
+        build(folder / f"honest-{n}", ROOT / "solutions", {})
+    before = fingerprint(venv / "lib" / "python3.11" / "site-packages" / "numpy")
+    out = tmp_path / "grades.csv"
+    env = clean_env(EMBEDLAB_WORKER_PROCESSES="64", **MODES[mode])
+    command = [str(venv / "bin" / "python"), "-m", "embedlab", "grade", str(folder), f"--out={out}", "--jobs=2", "--test-timeout=3", "--timeout=60"]
+    code, output, seconds = run(command, env=env, timeout=240)
+    assert code == 0, output
+    rows = {row["submission"]: row for row in csv.DictReader(out.open())}
+    assert len(rows) == 8, rows
+    for name, row in rows.items():
+        assert (row["status"], row["score"]) == ("graded", "49"), (name, row, output[-2000:])
+        assert "not isolated" not in row["flags"], row
+    assert fingerprint(venv / "lib" / "python3.11" / "site-packages" / "numpy") == before
+    assert strays() == [] and seconds < 150, seconds
+
+
+@ROOT_ONLY
+def test_a_killed_runner_leaves_what_it_graded_and_no_grader_behind(tmp_path):
+    folder = tmp_path / "class"
+    for n in range(4):
+        build(folder / f"learner-{n}", ROOT / "solutions", {})
+    out = tmp_path / "grades.csv"
+    command = [sys.executable, "-m", "embedlab", "grade", str(folder), f"--out={out}", "--jobs=1"]
+    process = subprocess.Popen(command, cwd=ROOT, env=clean_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (out.exists() and len(out.read_text().splitlines()) >= 3):
+            time.sleep(0.1)
+        children = [int(e) for e in os.listdir("/proc") if e.isdigit() and _parent(int(e)) == process.pid]
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+        rows = list(csv.DictReader(out.open()))
+        assert len(rows) >= 2 and all(r["score"] == "49" for r in rows), rows
+        for name in (r["submission"] for r in rows):
+            assert json.loads((tmp_path / "grades-results" / f"{name}.json").read_text())["score"] == 49
+        time.sleep(1.0)
+        assert [c for c in children if Path(f"/proc/{c}").exists() and _state(c) != "Z"] == []
+    finally:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def _parent(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "gone"
+
+
+# -- 5 and 6. what crosses the channel -------------------------------------------------------------
+
+CHANNEL = textwrap.dedent("""
+    import json, os, stat, struct, sys
+
+    def _channel():
+        for fd in range(3, 64):
+            try:
+                info = os.fstat(fd)
+                import fcntl
+                if stat.S_ISFIFO(info.st_mode) and fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_WRONLY:
+                    return fd
+            except OSError:
+                pass
+
+    def _call_id():
+        frame = sys._getframe()
+        while frame is not None:
+            message = frame.f_locals.get("message")
+            if isinstance(message, dict) and message.get("op") == "call":
+                return message["id"]
+            frame = frame.f_back
+
+    def _write(data):
+        fd = _channel()
+        view = memoryview(struct.pack(">I", len(data)) + data)
+        while view:
+            view = view[os.write(fd, view):]
+    """)
+
+FRAME_LIMIT = 4 * 1024 * 1024
+CHANNEL_ATTACKS = {
+    "a-frame-over-the-limit": "_write(b'[' + b'1,' * (FRAME_LIMIT // 2 + 1024 * 1024) + b'1]')",
+    "too-many-values": "_write(b'{\"op\":\"result\",\"id\":' + str(_call_id()).encode() + b',\"value\":[' + b'[],' * 1_300_000 + b'[]]}')",
+    "many-opaque-type-names": (
+        "_write(json.dumps({'op': 'result', 'id': _call_id(), 'value': [{'$opaque': {'type': f'T{i}', 'repr': ''}} for i in range(70_000)]}).encode())"
+    ),
+    "a-frame-of-empty-lists": "_write(b'{\"op\":\"result\",\"id\":' + str(_call_id()).encode() + b',\"value\":[' + b'[],' * 900_000 + b'[]]}')",
+    "errors-with-huge-locations": (
+        "for _ in range(25):\n"
+        "        _write(json.dumps({'op': 'error', 'id': _call_id(), 'error': {'types': ['ValueError'], 'message': 'm' * 1_000_000, 'location': 'x' * 2_000_000}}).encode())"
+    ),
+    "over-2048-inputs": "client.embeddings.create(model=model, input=['a cat'] * 5000)",
+    "over-300000-tokens": "client.embeddings.create(model=model, input=['a cat sat on the mat ' * 40] * 2000)",
+    "http-frames-then-holds-the-channel": (
+        "for n in range(4000):\n"
+        "        _write(json.dumps({'op': 'http', 'id': 10_000 + n, 'client': -1, 'method': 'GET', 'url': 'https://x/v1/models', 'headers': [], 'body': ''}).encode())\n"
+        "    import re\n"
+        "    re.match(r'(a+)+$', 'a' * 40 + 'b')"
+    ),
+}
+
+
+def channel_attacker(tmp_path: Path, name: str) -> Path:
+    body = CHANNEL_ATTACKS[name].replace("FRAME_LIMIT", str(FRAME_LIMIT))
+    source = CHANNEL + f"\n\ndef batch_vs_loop(texts, *, client=None, model=None):\n    {body}\n    raise RuntimeError('attacked')\n"
+    return build(tmp_path / name, ROOT / "solutions", {"challenges.py": source}) / "exercises"
+
+
+@pytest.fixture(scope="module")
+def honest_twin(tmp_path_factory) -> dict:
+    folder = build(tmp_path_factory.mktemp("twin") / "twin", ROOT / "solutions", {"challenges.py": BATCH_VS_LOOP_RAISES})
+    results, output, _ = grade_one(folder / "exercises", tmp_path_factory.mktemp("twin-results"), "--grade-timeout=3")
+    assert results is not None and results["score"] == 42, output
+    return results
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux: the worker's channel is found in /proc")
+@pytest.mark.parametrize("name", CHANNEL_ATTACKS)
+def test_5_6_the_channel_is_bounded(tmp_path, honest_twin, name):
+    """batch_vs_loop attacks the grading process through its channel (frames over the limit, too
+    many values, type names or locations, requests over the endpoint's limits, a flood of HTTP
+    frames while it stops reading): the grading process stays small and on time, the attacker
+    gets its honest twin's 42 (the rest of its code is the solutions), and its report stays small."""
+    exercises = channel_attacker(tmp_path, name)
+    env = {"EMBEDLAB_FRAME_LIMIT": str(FRAME_LIMIT)}
+    results, output, seconds = grade_one(exercises, tmp_path, "--grade-timeout=3", env_extra=env)
+    assert results is not None, output
+    assert (results["score"], results["max_score"]) == (honest_twin["score"], honest_twin["max_score"]), output
+    failed = [t["output"] for t in results["tests"] if t["extra_data"]["exercise"] == "batch_vs_loop"]
+    if name.startswith(("a-frame", "too-many", "errors")):
+        assert any("your code wrote to the grader's channel" in o or "raised" in o for o in failed), failed
+    if name.startswith("over-"):
+        assert any("400" in o for o in failed), failed
+    assert len(json.dumps(results)) < 200_000
+    assert seconds < 60, seconds
+    assert peak_megabytes() < 800
+    assert strays() == []
