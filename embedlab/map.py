@@ -163,11 +163,12 @@ def endpoint_for(offline: bool, root: Path, set_name: str | None):
 def done_exercises(root: Path, directory: Path, names: list[str], set_name: str | None) -> dict[str, str]:
     """Each named exercise's status as the grader sees it (done, failing, not started), offline,
     in a pytest run of its own: the same grading as `pytest`."""
+    modules = grading_modules(root / "tests", names)
     with tempfile.TemporaryDirectory(prefix="embedlab-map-") as scratch:
         report = Path(scratch) / "results.json"
         command = [
             sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--rootdir={root}", "-c", str(root / "pyproject.toml"),
-            str(root / "tests"), f"--exercises-dir={directory}", "--live=off", f"--grade-json={report}",
+            *(str(m) for m in modules), f"--exercises-dir={directory}", "--live=off", f"--grade-json={report}",
             *([f"--cassettes={set_name}"] if set_name else []),
         ]  # fmt: skip
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
@@ -177,6 +178,26 @@ def done_exercises(root: Path, directory: Path, names: list[str], set_name: str 
         except (OSError, ValueError, subprocess.TimeoutExpired):
             return {name: "not graded" for name in names}
     return {name: str((exercises.get(name) or {}).get("status", "not started")) for name in names}
+
+
+def grading_modules(tests: Path, names: list[str]) -> list[Path]:
+    """The test modules that mark any of `names` with `@pytest.mark.exercise(...)`, read from their
+    source: only those run (every test of those exercises, and nothing else to wait for)."""
+    import ast
+
+    found = []
+    for path in sorted(tests.glob("test_*.py")):
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (OSError, SyntaxError, ValueError):
+            continue
+        if any(
+            isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "exercise"
+            and node.args and isinstance(node.args[0], ast.Constant) and node.args[0].value in names
+            for node in ast.walk(tree)
+        ):  # fmt: skip
+            found.append(path)
+    return found or [tests]
 
 
 def _groups(texts: list[str], query: str, extra: list[str], recordings: Recordings | None) -> tuple[list[list[str]], list[str]]:
@@ -246,7 +267,9 @@ def _with_learner(root, catalogue, spec, exercises: Path, endpoint, groups, set_
     embed_of, similarity_of = spec.exercise_of(catalogue, spec.embed), spec.exercise_of(catalogue, spec.similarity)
     needed = list(dict.fromkeys([embed_of.name, similarity_of.name]))
     statuses = done_exercises(root, exercises, needed, set_name)
-    pending = [f"{name} is {status}" for name, status in statuses.items() if status != "done"]
+    if all(status == "not graded" for status in statuses.values()):
+        return "grading your exercises did not finish (run `pytest` to see why)"
+    pending = [f"your {name} is {status}" for name, status in statuses.items() if status != "done"]
     if pending:
         return " and ".join(pending) + " (run `pytest` to see why)"
     from embedlab.worker import walls
@@ -319,17 +342,23 @@ def _scatter(picture: Picture, width: int = 560, height: int = 440) -> str:
         f'viewBox="0 0 {width} {height}" role="img" aria-label="texts placed by PCA">'
         f'<rect width="{width}" height="{height}" fill="#fafbfd" stroke="#dde2ea"/>'
     ]
-    for i, (x, y) in enumerate(coords):
-        px = width / 2 + (x - centre[0]) * scale
-        py = height / 2 - (y - centre[1]) * scale
+    points = [(width / 2 + (x - centre[0]) * scale, height / 2 - (y - centre[1]) * scale) for x, y in coords]
+    placed: list[tuple[float, float, float]] = []  # labels so far: left, right, baseline
+    for i in sorted(range(len(points)), key=lambda k: points[k][1]):
+        px, py = points[i]
         kind = picture.kinds[i]
-        label = pictures.shorten(picture.texts[i], SHORT)
+        label = f"{i + 1}. {pictures.shorten(picture.texts[i], SHORT)}"
         anchor = "end" if px > width * 0.62 else "start"
-        dx = -9 if anchor == "end" else 9
+        span = 6.6 * len(label)
+        left = px - 9 - span if anchor == "end" else px + 9
+        ly = py + 4
+        while any(a < left + span and left < b and abs(ly - y) < 14 for a, b, y in placed):
+            ly += 14  # below a label it would cover
+        placed.append((left, left + span, ly))
         parts.append(
             f'<g class="point" data-index="{i + 1}" data-kind="{kind}"><circle cx="{px:.1f}" cy="{py:.1f}" r="{7 if kind == "query" else 5.5}" '
             f'fill="{COLOURS[kind]}"><title>{text(picture.texts[i])}</title></circle>'
-            f'<text x="{px + dx:.1f}" y="{py + 4:.1f}" text-anchor="{anchor}" font-size="12">{i + 1}. {text(label)}</text></g>'
+            f'<text x="{px + (-9 if anchor == "end" else 9):.1f}" y="{ly:.1f}" text-anchor="{anchor}" font-size="12">{text(label)}</text></g>'
         )
     parts.append("</svg>")
     legend = " ".join(

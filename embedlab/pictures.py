@@ -25,6 +25,7 @@ td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 ol.mistakes>li{margin:0 0 14px}blockquote{margin:4px 0;padding:4px 10px;border-left:3px solid #e29a82;background:#fbf3f0;white-space:pre-wrap;overflow-wrap:anywhere}
 .who a{margin-right:6px}svg text{font-family:inherit}
 .row{display:flex;gap:28px;flex-wrap:wrap;align-items:flex-start}
+h3{font-size:15px;margin:16px 0 6px}details>summary{cursor:pointer;color:#38415a;margin:6px 0 10px}
 """
 
 

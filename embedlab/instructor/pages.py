@@ -32,6 +32,7 @@ STOPPED_MESSAGES = ("Stopped after", "ended the whole process")
 NAMES_SHOWN = 40  # learners named per mistake; the rest are counted
 ROWS_SHOWN = 200  # rows of the flagged / not graded tables
 BINS = 10
+MISTAKES_OPEN = 8  # failing checks shown open; the others are folded
 
 
 @dataclass
@@ -238,7 +239,13 @@ def _mistakes(catalogue: course.Course, graded: list[Entry]) -> str:
             + (f'<div class="note small">one of {variants} different sentences for this check</div>' if variants > 1 else "")
             + f'<div class="who">{who}</div></li>'
         )
-    return '<ol class="mistakes" id="mistakes">' + "\n".join(items) + "</ol>"
+    shown = '<ol class="mistakes" id="mistakes">' + "\n".join(items[:MISTAKES_OPEN]) + "</ol>"
+    if len(items) > MISTAKES_OPEN:  # the rest folded (a <details>, which needs no script)
+        shown += (
+            f"<details><summary>{len(items) - MISTAKES_OPEN} more failing checks</summary>"
+            f'<ol class="mistakes" start="{MISTAKES_OPEN + 1}">' + "\n".join(items[MISTAKES_OPEN:]) + "</ol></details>"
+        )
+    return shown
 
 
 def _flagged(entries: list[Entry]) -> str:
@@ -255,5 +262,6 @@ def _flagged(entries: list[Entry]) -> str:
             continue
         body = "".join(f'<tr><td><a href="{text(e.href)}">{text(e.name)}</a></td><td>{cells(e)}</td></tr>' for e in rows[:ROWS_SHOWN])
         more = f'<p class="note">and {len(rows) - ROWS_SHOWN} more: see the gradebook.</p>' if len(rows) > ROWS_SHOWN else ""
-        out.append(f'<table id="{table_id}" data-count="{len(rows)}"><tr>{heading}</tr>{body}</table>{more}')
+        title = f"Flagged ({len(rows)})" if table_id == "flagged" else f"Not graded ({len(rows)})"
+        out.append(f'<h3>{title}</h3><table id="{table_id}" data-count="{len(rows)}"><tr>{heading}</tr>{body}</table>{more}')
     return "\n".join(out)

@@ -103,6 +103,10 @@ def write_release(root: Path, out: Path, repository: str, ref: str) -> list[Path
         shutil.copyfile(root / name, out / name)
     for name in COPIED_FOLDERS:
         shutil.copytree(root / name, out / name, ignore=IGNORED)
+    for image in dict.fromkeys(re.findall(r"\]\((docs/[\w./-]+\.png)\)", readme)):  # the learner part's pictures
+        if (root / image).is_file():
+            (out / image).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(root / image, out / image)
     (out / REUSABLE).parent.mkdir(parents=True)
     shutil.copyfile(root / REUSABLE, out / REUSABLE)
     (out / CALLER).write_text(caller_workflow(repository, ref), encoding="utf-8")
