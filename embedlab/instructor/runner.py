@@ -68,6 +68,7 @@ class _Job:
     data: bytearray = field(default_factory=bytearray)
     status: int | None = None
     eof: bool = False
+    slot: int = 0
 
 
 def prepare_grader() -> None:
@@ -112,6 +113,7 @@ def grade_all(
     scratch_root = Path(tempfile.mkdtemp(prefix="embedlab-grade-"))
     readonly = (*settings.readonly, scratch_root)
     pending, running, graded = list(reversed(submissions)), [], {}
+    slots = list(range(jobs))  # one worker user per submission graded at the same time (see walls.worker_user)
     reported: list[str] = []
     try:
         while pending or running:
@@ -125,7 +127,7 @@ def grade_all(
                     if progress:
                         progress.step(done)
                     continue
-                running.append(_start(submission, settings, snapshot, scratch_root, readonly))
+                running.append(_start(submission, settings, snapshot, scratch_root, readonly, slots.pop(0)))
             if not running:
                 continue
             _wait(running)
@@ -134,6 +136,8 @@ def grade_all(
                 if not (job.eof and job.status is not None) and not timed_out:
                     continue
                 running.remove(job)
+                slots.append(job.slot)
+                slots.sort()
                 done = _finish(job, settings, timed_out)
                 graded[job.submission.name] = done
                 walls.sweep(keep={j.pid for j in running})  # whatever the finished one left behind
@@ -159,7 +163,7 @@ def grade_all(
     return [graded[s.name] for s in submissions]
 
 
-def _start(submission: Submission, settings: GradeSettings, snapshot: Snapshot, scratch_root: Path, readonly: tuple) -> _Job:
+def _start(submission: Submission, settings: GradeSettings, snapshot: Snapshot, scratch_root: Path, readonly: tuple, slot: int = 0) -> _Job:
     scratch = Path(tempfile.mkdtemp(prefix="s-", dir=scratch_root))
     kit = scratch / "kit"
     snapshot.write(kit)
@@ -180,12 +184,13 @@ def _start(submission: Submission, settings: GradeSettings, snapshot: Snapshot, 
         try:
             os.close(results_r)
             _die_with(runner)
+            os.environ[walls_slot_env()] = str(slot)
             _grade_here(arguments, kit, log, results_w)
         finally:
             os._exit(70)
     os.close(results_w)
     os.set_blocking(results_r, False)
-    return _Job(submission, scratch, pid, results_r, started + settings.timeout, started)
+    return _Job(submission, scratch, pid, results_r, started + settings.timeout, started, slot=slot)
 
 
 def _make_package(exercises: Path) -> None:
@@ -256,6 +261,12 @@ def grade_once(kit: Path, arguments: list[str], timeout: float = 600.0) -> dict 
         except ChildProcessError:
             pass
     return _parse_results(bytes(data))
+
+
+def walls_slot_env() -> str:
+    from embedlab.worker import walls
+
+    return walls.SLOT_ENV
 
 
 def _die_with(runner: int) -> None:

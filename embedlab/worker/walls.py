@@ -51,6 +51,8 @@ OPEN_FILES = 256  # file descriptors the worker may hold
 WORKER_USER_ENV = "EMBEDLAB_WORKER_USER"
 NO_NAMESPACES_ENV = "EMBEDLAB_NO_NAMESPACES"  # "1": the in-process walls only (as --no-sandbox)
 PROCESS_LIMIT_ENV = "EMBEDLAB_WORKER_PROCESSES"
+SLOT_ENV = "EMBEDLAB_WORKER_SLOT"  # set by `embedlab grade` per concurrent submission: 1, 2, … get users of their own
+SLOT_UIDS = 2_147_400_000  # slot k > 0 runs as uid and gid SLOT_UIDS + k (no account needed)
 DEFAULT_USERS = ("embedlab-worker", "nobody")
 
 CLONE_NEWNS = 0x00020000
@@ -80,12 +82,17 @@ def _prctl(option: int, value: int) -> bool:
 
 
 def worker_user() -> tuple[int, int, str] | None:
-    """(uid, gid, name) the worker drops to, or None: only when this process is root."""
+    """(uid, gid, name) the worker drops to, or None: only when this process is root. Submissions
+    graded at the same time by `embedlab grade` each get their own (slot 0 the configured user,
+    slot k the unnamed uid SLOT_UIDS + k), so none can signal another's worker."""
     if not hasattr(os, "geteuid") or os.geteuid() != 0:
         return None
     wanted = os.environ.get(WORKER_USER_ENV, "").strip()
     if wanted.lower() in ("off", "root", "0"):
         return None
+    slot = os.environ.get(SLOT_ENV, "")
+    if slot.isdigit() and int(slot) > 0:
+        return SLOT_UIDS + int(slot), SLOT_UIDS + int(slot), f"uid {SLOT_UIDS + int(slot)}"
     if wanted and ":" in wanted:
         uid, _, gid = wanted.partition(":")
         if uid.isdigit() and gid.isdigit() and int(uid) > 0:

@@ -315,6 +315,24 @@ SIBLING_STOPPER = textwrap.dedent(f"""
         subprocess.Popen([sys.executable, "-c", code, str(runner), str(grading), {MARKER!r}], start_new_session=True)
     """)
 
+SAME_USER_STOPPER = textwrap.dedent(f"""
+    import os, signal, subprocess, sys
+    code = '''
+    import os, signal, time
+    me, end = os.getuid(), time.time() + 25
+    while me != 0 and time.time() < end:  # never as root: behind no wall it would stop the machine
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and int(entry) not in (os.getpid(), os.getppid()):  # not itself, nor its own worker
+                try:
+                    if os.stat(f"/proc/{{entry}}").st_uid == me and b"embedlab" in open(f"/proc/{{entry}}/cmdline", "rb").read():
+                        os.kill(int(entry), signal.SIGSTOP)
+                except OSError:
+                    pass
+        time.sleep(0.05)
+    '''
+    subprocess.Popen([sys.executable, "-c", code, {MARKER!r}], start_new_session=True)
+    """)
+
 MANY_SLEEPERS = textwrap.dedent(f"""
     import subprocess
     for _ in range(300):
@@ -331,6 +349,7 @@ def attackers() -> dict[str, dict[str, str]]:
         "kills-its-grader-and-runner": {"challenges.py": _up_the_chain("SIGKILL")},
         "stops-its-grader-and-runner": {"challenges.py": _up_the_chain("SIGSTOP")},
         "stops-its-classmates": {"challenges.py": SIBLING_STOPPER},
+        "stops-its-own-users-processes": {"challenges.py": SAME_USER_STOPPER},
         "starts-300-sleepers": {"challenges.py": MANY_SLEEPERS},
     }
 
@@ -338,8 +357,8 @@ def attackers() -> dict[str, dict[str, str]]:
 @ROOT_ONLY
 @pytest.mark.parametrize("mode", MODES)
 def test_3_4_signals_and_many_processes_harm_no_one(venv, tmp_path, mode):
-    """A class of four attackers (signals up the chain, a daemon stopping its classmates' grading
-    processes, 300 sleepers under a process limit of 64) and three honest learners, graded with
+    """A class of five attackers (signals up the chain, daemons stopping its classmates' grading
+    processes or its own user's, 300 sleepers under a process limit of 64) and three honest learners, graded with
     --jobs 2, plus a reverse plant in the venv: every one of them gets 49, in bounded time, and
     nothing outlives the run."""
     folder = tmp_path / "class"
@@ -356,7 +375,7 @@ def test_3_4_signals_and_many_processes_harm_no_one(venv, tmp_path, mode):
     code, output, seconds = run(command, env=env, timeout=240)
     assert code == 0, output
     rows = {row["submission"]: row for row in csv.DictReader(out.open())}
-    assert len(rows) == 8, rows
+    assert len(rows) == 9, rows
     for name, row in rows.items():
         assert (row["status"], row["score"]) == ("graded", "49"), (name, row, output[-2000:])
         assert "not isolated" not in row["flags"], row
