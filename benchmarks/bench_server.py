@@ -28,6 +28,7 @@ in slices), so a burst of other work on the machine hits both sides of a ratio a
 
     python benchmarks/bench_server.py [--minilm DIR] [--seconds 4] [--rounds 3] [--markdown]
                                       [--only wordllama|minilm] [--server-arg=--batch-size=32 ...]
+                                      [--gzip-only]
 
 all-MiniLM-L6-v2 comes from `embedlab fetch-model all-MiniLM-L6-v2` (the default folder) or
 any folder given with --minilm; without it only WordLlama is measured.
@@ -537,6 +538,23 @@ def goals(minilm: Figures) -> list[str]:
     return lines
 
 
+def gzip_only(args: argparse.Namespace, texts: list[str]) -> int:
+    """Only the gzip rows: a 256-text request with and without gzip, per backend."""
+    servers = []
+    if args.only != "minilm":
+        servers.append(("wordllama-l2-supercat", [], 15))
+    if args.only != "wordllama" and (args.minilm / "modules.json").is_file():
+        servers.append(("all-MiniLM-L6-v2", ["--backend", "sentence-transformers", "--model", str(args.minilm)], 3))
+    for name, serve_args, n in servers:
+        with LocalServer(*serve_args, *args.server_arg) as server:
+            figures = gzip_figures(server, texts, args.rounds, n=n)
+        print(f"{name}, 256 texts per request (median of {args.rounds * n} round trips each, bare HTTP):")
+        for way, got in figures.items():
+            print(f"  {way:<14} {got['bytes'] / 1000:>7,.0f} kB {got['ms']:>9.1f} ms")
+    print(f"\nload average {os.getloadavg()[0]:.2f} after (other work on the machine lowers every figure)")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     known = find_known("all-MiniLM-L6-v2")
@@ -547,6 +565,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="rounds per backend; figures are medians (default 3)")
     parser.add_argument("--markdown", action="store_true", help="print the table as Markdown")
     parser.add_argument("--only", choices=("wordllama", "minilm"), help="measure one backend only")
+    parser.add_argument("--gzip-only", action="store_true", help="measure only the gzip rows (a minute)")
     parser.add_argument("--server-arg", action="append", default=[], metavar="ARG",
                         help="pass ARG to `embedlab serve`, e.g. --server-arg=--batch-size=32 (repeatable)")
     args = parser.parse_args()
@@ -562,6 +581,8 @@ def main() -> int:
           f"before, {args.rounds} rounds of {args.seconds:g} s per figure"
           + (f", server options {' '.join(args.server_arg)}" if args.server_arg else ""), flush=True)
     texts = corpus()
+    if args.gzip_only:
+        return gzip_only(args, texts)
     results = []
     if args.only != "minilm":
         print("measuring wordllama-l2-supercat ...", flush=True)
