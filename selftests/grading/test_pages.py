@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from .conftest import ROOT, SETS, run_cli
+from .conftest import ROOT, SETS, clean_env, run_cli
 from .submissions import build
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -410,3 +410,22 @@ def test_the_map_table_of_the_catalogue_is_checked_in_one_sentence(tmp_path):
         with pytest.raises(course.CourseError) as refused:
             course.parse(tmp_path / "course.toml").check(ROOT)
         assert sentence in str(refused.value) and len(str(refused.value).splitlines()) == 1
+
+
+def test_the_map_through_a_live_endpoint_draws_any_text(local_server, tmp_path, browser):
+    """Not --offline: the endpoint in the environment (here `embedlab serve`) embeds the section's
+    texts and the learner's own in one request; the heatmap is numpy's cosines of its vectors."""
+    from embedlab.section import DOCS, DOG, QUERY
+
+    mine = "My cat sleeps all day"
+    out = tmp_path / "map.html"
+    done = run_cli("map", "--text", mine, "--out", str(out), env=clean_env(**local_server.environ))
+    assert done.returncode == 0, done.stdout + done.stderr
+    import httpx2
+
+    texts = [*DOCS, DOG, QUERY, mine]
+    answer = httpx2.post(local_server.base_url + "/embeddings", json={"model": local_server.model, "input": texts}, timeout=30).json()
+    vectors = np.array([item["embedding"] for item in sorted(answer["data"], key=lambda item: item["index"])], dtype=np.float64)
+    load(browser, out)
+    check_numbers(browser, numpy_cosines(vectors), texts)
+    assert "from your endpoint" in browser.find_element("tag name", "body").text
