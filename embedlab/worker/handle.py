@@ -166,16 +166,17 @@ class CallFailed(BaseException):
     learner's call lets it through; the grading plugin turns it into a failed test with that
     sentence (the worker side knows nothing of pytest)."""
 
-    def __init__(self, sentence: str) -> None:
+    def __init__(self, sentence: str, file: str | None = None) -> None:
         super().__init__(sentence)
         self.sentence = sentence
+        self.file = file  # the learner's file that does not import, when that is why
 
     def __str__(self) -> str:
         return self.sentence
 
 
-def fail(sentence: str):
-    raise CallFailed(sentence) from None
+def fail(sentence: str, file: str | None = None):
+    raise CallFailed(sentence, file) from None
 
 
 class StoppedAfter(CallFailed):
@@ -226,6 +227,9 @@ class Learner:
         self._worker: WorkerProcess | None = None
         self._resolved: dict[tuple[str, str], str | None] = {}
         self._import_errors: dict[str, str] = {}
+        self._culprits: dict[str, str] = {}  # module -> the learner's file whose import broke it
+        self._broken: dict[str, str] = {}  # that file -> what broke, in one sentence
+        self._probing: set[str] = set()
         self.stuck: dict[tuple[str, str], str] = {}
         self._printed_before = 0
         self.isolation = "not started"
@@ -335,7 +339,7 @@ class Learner:
         """Fail the test, in one sentence, unless the learner's `module.name` is a function."""
         file = f"{self.package}/{module}.py"
         if module in self._import_errors:
-            fail(self._import_errors[module])
+            self._import_failed(module)
         key = (module, name)
         if key not in self._resolved:
             worker = self.worker()
@@ -346,29 +350,63 @@ class Learner:
             except ChannelBroken:
                 self.drop_worker()
                 self._import_errors[module] = f"{file} could not be imported: importing it broke the protocol ({BREACH})"
-                fail(self._import_errors[module])
+                self._import_failed(module)
             except TimedOut as stuck:
                 self.drop_worker()
-                sentence = f"{file} did not finish importing within {self.timeout:g} s"
                 where = stuck.where.get("location")
-                self._import_errors[module] = sentence + (f": it was running {where}" if where else "")
-                fail(self._import_errors[module])
+                culprit = _top_level_file(where, self.package) or file
+                sentence = f"{culprit} did not finish importing within {self.timeout:g} s"
+                self._import_errors[module] = self._blame(module, culprit, sentence + (f": it was running {where}" if where else ""))
+                self._import_failed(module)
             except WorkerDied as died:
                 self.drop_worker()
-                self._import_errors[module] = f"{file} could not be imported: importing it ended the process ({died.description})"
-                fail(self._import_errors[module])
+                self._import_errors[module] = self._died_importing(module, died.description)
+                self._import_failed(module)
             if reply.get("ok"):
                 self._resolved[key] = None
             elif reply.get("why") == "import":
                 err = trimmed(reply.get("error"))
-                self._import_errors[module] = _import_sentence(file, err)
-                fail(self._import_errors[module])
+                culprit = _top_level_file(err.get("location"), self.package) or file
+                self._import_errors[module] = self._blame(module, culprit, _import_sentence(culprit, err))
+                self._import_failed(module)
             elif reply.get("why") == "not callable":
                 self._resolved[key] = f"{file} defines {name}, but as a {str(reply.get('type'))[:80]}, not a function"
             else:
                 self._resolved[key] = f"{file} has no function {name}(): did it get renamed or deleted?"
         if self._resolved[key]:
             fail(self._resolved[key])
+
+    # -- a file that does not import stops every file that imports it -----------------------------
+
+    def _import_failed(self, module: str):
+        fail(self._import_errors[module], self._culprits.get(module, f"{self.package}/{module}.py"))
+
+    def _blame(self, module: str, culprit: str, sentence: str) -> str:
+        """`module`'s sentence when `culprit` (its own file, or one it imports) broke as `sentence`
+        says: the same words for every file it stops, so they are counted together."""
+        file = f"{self.package}/{module}.py"
+        self._culprits[module] = culprit
+        said = self._broken.setdefault(culprit, sentence)
+        return said if culprit == file else f"{file} waits on {culprit}, which does not import: {said}"
+
+    def _died_importing(self, module: str, description: str) -> str:
+        """Importing `module` ended the worker: if a learner file it imports does so alone (tried
+        each in a fresh worker), that file broke, not this one."""
+        self._probing.add(module)
+        try:
+            for other in _sibling_imports(self.directory, module):
+                if other not in self._import_errors and other not in self._probing:
+                    try:
+                        self.resolve(other, "__name__")  # imports it, nothing more
+                    except CallFailed:
+                        pass
+                if other in self._culprits:
+                    culprit = self._culprits[other]
+                    return self._blame(module, culprit, self._broken[culprit])
+        finally:
+            self._probing.discard(module)
+        file = f"{self.package}/{module}.py"
+        return self._blame(module, file, f"{file} could not be imported: importing it ended the process — {description}")
 
     def call(
         self,
@@ -539,6 +577,41 @@ def _sync(original: Any, after: Any) -> None:
             original[...] = after
     except (TypeError, ValueError):
         pass
+
+
+def _top_level_file(location: str | None, package: str) -> str | None:
+    """The learner's file whose own top level was running at `location` ('pkg/x.py, line 3, in
+    <module>: …'), or None: a file that breaks while it is imported."""
+    if not isinstance(location, str) or not location.startswith(package + "/"):
+        return None
+    file, _, rest = location.partition(", line ")
+    return file if rest.split(": ", 1)[0].endswith(", in <module>") else None
+
+
+def _sibling_imports(directory: Path, module: str) -> list[str]:
+    """The learner's other modules that `module` imports at its top level (`from .embed import
+    embed`), read from its source, never by importing it."""
+    import ast
+
+    package = directory.name
+    try:
+        tree = ast.parse((directory / (module.replace(".", "/") + ".py")).read_bytes())
+    except (OSError, SyntaxError, ValueError, RecursionError):
+        return []
+    found: list[str] = []
+    statements = list(tree.body)
+    while statements:
+        node = statements.pop(0)
+        if isinstance(node, (ast.If, ast.Try)):
+            statements[:0] = [*node.body, *getattr(node, "orelse", []), *getattr(node, "finalbody", []), *(s for h in getattr(node, "handlers", []) for s in h.body)]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 1:
+                found += [node.module] if node.module else [a.name for a in node.names]
+            elif node.level == 0 and node.module and node.module.startswith(package + "."):
+                found.append(node.module[len(package) + 1 :])
+        elif isinstance(node, ast.Import):
+            found += [a.name[len(package) + 1 :] for a in node.names if a.name.startswith(package + ".")]
+    return [m for m in dict.fromkeys(found) if m != module and (directory / (m.replace(".", "/") + ".py")).is_file()]
 
 
 def _import_sentence(file: str, err: dict) -> str:

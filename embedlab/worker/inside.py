@@ -250,6 +250,9 @@ class Worker:
             if self.is_learners(frame.filename):
                 found = frame
         where = self.location(found.filename, found.lineno or 0, found.name, found.line) if found else None
+        named = err.__dict__.get("embedlab_frame") if hasattr(err, "__dict__") else None  # set by embedlab.common
+        if isinstance(named, tuple) and len(named) == 3 and isinstance(named[0], str) and self.is_learners(named[0]):
+            where = self.location(named[0], int(named[1]), str(named[2]))
         if isinstance(err, SyntaxError) and err.filename and self.is_learners(err.filename):
             where = self.location(err.filename, err.lineno or 0, "<module>", err.text or "")
         try:
