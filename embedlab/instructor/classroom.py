@@ -136,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
         folders = folders[k - 1 :: n]
     submissions = [read_submission(entry.name, Path(entry.path), snapshot) for entry in folders]
     results_dir.mkdir(parents=True, exist_ok=True)
+    keep_out_of_git(results_dir)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     readonly = [root.resolve(), args.submissions.resolve(), results_dir.resolve(), args.out.parent.resolve()]
     from embedlab.instructor import runner
@@ -148,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
         data = results_json(one, every_test)
         one.max_score = one.max_score or float(data.get("max_score") or 0)
         (results_dir / names[one.name]).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    write_gradebook(args.out, graded)
+    write_gradebook(args.out, graded, names)
     from embedlab.instructor import pages
 
     pages.write_report(args.out, results_dir, {g.name: names[g.name] for g in graded})  # grades-report.html
@@ -351,12 +352,23 @@ def __getattr__(name: str):
 # -- reports -------------------------------------------------------------------------------------
 
 
-def write_gradebook(path: Path, graded: list[Graded]) -> None:
+def keep_out_of_git(results_dir: Path) -> None:
+    """The learners' results never get committed by a `git add .` in the kit, wherever they are
+    written (as pytest does for its cache folder)."""
+    ignore = results_dir / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# written by `embedlab grade`: learners' results stay out of git\n*\n", encoding="utf-8")
+
+
+def write_gradebook(path: Path, graded: list[Graded], results: dict[str, str] | None = None) -> None:
+    """grades.csv: a row per submission; `results_file` names its results.json in the results
+    folder (a name made safe for any file system, so the row says whose file it is)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    results = results or results_names([g.name for g in graded])
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         names = exercise_names()
-        writer.writerow(["submission", "status", "score", "max_score", *names, "flags", "reason"])
+        writer.writerow(["submission", "status", "score", "max_score", *names, "flags", "reason", "results_file"])
         possible = max((g.max_score for g in graded), default=0)
         for one in graded:
             writer.writerow(
@@ -368,6 +380,7 @@ def write_gradebook(path: Path, graded: list[Graded]) -> None:
                     *(f"{one.exercises.get(name, 0):g}" for name in names),
                     cell("; ".join(one.flags)),
                     cell(one.reason),
+                    cell(results.get(one.name, "")),
                 ]
             )
 
@@ -413,7 +426,7 @@ def results_json(one: Graded, every_test: dict | None = None) -> dict:
         data = book.gradescope(kept)
         data["output"] = why + "\n\n" + data["output"]
     data.setdefault("extra_data", {})
-    data["extra_data"] = {**data["extra_data"], "status": one.status, "flags": one.flags, "reason": one.reason}
+    data["extra_data"] = {**data["extra_data"], "submission": one.name, "status": one.status, "flags": one.flags, "reason": one.reason}
     return data
 
 
@@ -425,7 +438,7 @@ def summary(graded: list[Graded], out: Path, results_dir: Path) -> str:
     mean = sum(g.score for g in scored) / len(scored) if scored else 0.0
     possible = max((g.max_score for g in graded), default=0)
     lines = [
-        f"{len(graded)} submissions: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())),
+        f"{len(graded)} submission{'' if len(graded) == 1 else 's'}: " + ", ".join(f"{n} {status}" for status, n in sorted(counts.items())),
         f"mean score of the graded ones: {mean:.1f}/{possible:g}",
     ]
     flagged = [g for g in graded if g.flags]

@@ -1,4 +1,4 @@
-"""Write the learner's repository: `embedlab release OUT --grader OWNER/REPO@REF`.
+"""Write the learner's repository: `embedlab release OUT [--grader OWNER/REPO@REF]`.
 
 OUT is what learners get — a GitHub Classroom template to push, or a folder to zip for an LMS: the
 stubs (`exercises/`), the grading tests and cassettes with their `integrity.sha256` (so `pytest`
@@ -41,11 +41,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out", type=Path, help="the folder to write: new, or empty but for .git")
     parser.add_argument(
         "--grader",
-        required=True,
         type=grader_ref,
         metavar="OWNER/REPO@REF",
-        help="the repository whose tests, cassettes and grader grade each push, at a pinned tag or commit "
-        "(usually where you push this release, e.g. my-course/embeddings@v1)",
+        help="for GitHub Classroom: the repository whose tests, cassettes and grader grade each push, at a "
+        "pinned tag or commit (usually where you push this release, e.g. my-course/embeddings@v1); "
+        "without it, a release to zip for an LMS, with no workflows",
     )
 
 
@@ -59,7 +59,7 @@ def grader_ref(text: str) -> tuple[str, str]:
 def run(args: argparse.Namespace) -> int:
     from embedlab import kit
 
-    repository, ref = args.grader
+    repository, ref = args.grader or (None, None)
     try:
         from embedlab import course
 
@@ -70,13 +70,17 @@ def run(args: argparse.Namespace) -> int:
         print(f"embedlab release: {err}")
         return 2
     print(f"wrote the learner release to {args.out}/ ({len(written)} files, no solutions)")
+    if repository is None:
+        print("no --grader: no workflows; zip it for your LMS, and grade what learners hand in with `embedlab grade`")
+        return 0
     print(f"each push is graded by {repository}/{REUSABLE.as_posix()} at {ref}, with the tests and cassettes there")
     print("next: push it, tag it with the ref if the grader is this repository, and make it the assignment's template (README: For instructors)")
     return 0
 
 
-def write_release(root: Path, out: Path, repository: str, ref: str) -> list[Path]:
-    """Write the release into `out`; the files written, relative to it."""
+def write_release(root: Path, out: Path, repository: str | None, ref: str | None) -> list[Path]:
+    """Write the release into `out`; the files written, relative to it. Without a grader
+    repository (a release to zip for an LMS) it has no workflows."""
     if not (root / "solutions").is_dir():
         raise ReleaseError(f"{root} has no solutions/: run this in the instructor's kit, not in a release")
     if out.exists() and any(p.name != ".git" for p in out.iterdir()):
@@ -107,9 +111,10 @@ def write_release(root: Path, out: Path, repository: str, ref: str) -> list[Path
         if (root / image).is_file():
             (out / image).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(root / image, out / image)
-    (out / REUSABLE).parent.mkdir(parents=True)
-    shutil.copyfile(root / REUSABLE, out / REUSABLE)
-    (out / CALLER).write_text(caller_workflow(repository, ref), encoding="utf-8")
+    if repository is not None:
+        (out / REUSABLE).parent.mkdir(parents=True)
+        shutil.copyfile(root / REUSABLE, out / REUSABLE)
+        (out / CALLER).write_text(caller_workflow(repository, ref), encoding="utf-8")
     (out / "README.md").write_text(readme, encoding="utf-8")
     (out / "pyproject.toml").write_text(learner_pyproject((root / "pyproject.toml").read_text(encoding="utf-8")), encoding="utf-8")
 
@@ -184,7 +189,7 @@ class _Dumped(list):
     __hash__ = None  # type: ignore[assignment]
 
 
-def learner_readme(readme: str, repository: str, ref: str) -> str:
+def learner_readme(readme: str, repository: str | None, ref: str | None) -> str:
     """The README's top and its "For learners" part; the contributors' command, the instructor and
     contributor parts and every pointer to the solutions left out; a word on how pushes are graded."""
     head, _, rest = readme.partition("\n## For learners\n")
@@ -193,10 +198,17 @@ def learner_readme(readme: str, repository: str, ref: str) -> str:
     if block:
         first = block.group(1).split("\n\n")[0].replace("# 1. ", "# ") + "\n"
         head = head[: block.start(1)] + first + head[block.end(1) :]
+    head = re.sub(r"\n\nThe second needs .*?(?=\n\n)", "", head, flags=re.S)  # about the command left out
     head = re.sub(r"The first command needs", "It needs", head)
     learners = re.sub(r"\s*The\s+solutions\s+are\s+in\s+`solutions/`\s+—\s+try\s+first\.", "", learners)
     learners = re.sub(r"\s+\(see\s+\"Where\s+the\s+learner's\s+code\s+runs\"\)", "", learners)
-    grade = f"""
+    grade = """
+### Your grade
+
+Your instructor grades the `exercises/` you hand in with their own copy of the tests and
+cassettes: `tests/`, `cassettes/` and `embedlab/` are here so that `pytest` grades your work on
+your machine exactly as they will. Edited copies change only your own runs.
+""" if repository is None else f"""
 ### Your grade
 
 Each push to this repository is graded on GitHub by the **Autograding Tests** workflow

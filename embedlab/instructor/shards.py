@@ -66,6 +66,9 @@ def merge(paths: list[Path], out: Path, results_dir: Path) -> int:
     rows = sorted((row for part in loaded for row in part["rows"]), key=lambda row: row[0].removeprefix("'"))
     out.parent.mkdir(parents=True, exist_ok=True)
     results_dir.mkdir(parents=True, exist_ok=True)
+    from embedlab.instructor.classroom import keep_out_of_git
+
+    keep_out_of_git(results_dir)
     with out.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)
@@ -81,7 +84,7 @@ def merge(paths: list[Path], out: Path, results_dir: Path) -> int:
     for row in rows:
         statuses[row[1]] = statuses.get(row[1], 0) + 1
     print(
-        f"merged {len(loaded)} shards: {len(rows)} submissions ("
+        f"merged {len(loaded)} shards: {len(rows)} submission{'' if len(rows) == 1 else 's'} ("
         + ", ".join(f"{count} {status}" for status, count in sorted(statuses.items()))
         + f") of a class of {len(first['class'])}\ngradebook: {out}   results: {results_dir}/"
     )

@@ -259,13 +259,14 @@ def banner(base_url: str, model: str, description: str, api_key: str | None, *, 
     """What a person sees once the server is ready: where it is and what to paste into .env."""
     if api_key:
         key_line = "OPENAI_API_KEY=<the key you started the server with>"
-        key_note = f"This server needs its key ({_masked(api_key)}, not shown in full): put it in OPENAI_API_KEY."
+        key_note = f"This server needs its key ({_masked(api_key)}): put it in OPENAI_API_KEY."
     else:
         key_line = f"OPENAI_API_KEY={NO_KEY_PLACEHOLDER}"
         key_note = "No key is needed: OPENAI_API_KEY may be any text."
     lines = [
         f"embedlab serve: ready at {base_url}",
-        f"  model {model}: {description}",
+        f"  model {model}:",
+        f"  {description}",  # its own line: an 80-column terminal shows it whole
         "",
         "Paste into your .env:",
         "",
@@ -278,7 +279,7 @@ def banner(base_url: str, model: str, description: str, api_key: str | None, *, 
     if wildcard:
         lines.append(
             "Listening on every network interface: other machines can reach this server"
-            + ("." if api_key else " and there is no key (--api-key).")
+            + ("." if api_key else ",\nand there is no key (--api-key).")
         )
     lines.append("Press Ctrl-C to stop.")
     return "\n".join(lines)
