@@ -261,7 +261,7 @@ def test_a_class_of_a_thousand_stays_small_and_renders(klass, browser, tmp_path)
         files[name] = f"learner-{i:04d}.json"
         (folder / files[name]).write_text(json.dumps(data), encoding="utf-8")
     page = pages.write_report(tmp_path / "grades.csv", folder, files)
-    assert page.stat().st_size < 600_000, f"{page.stat().st_size:,} bytes"
+    assert page.stat().st_size < 250_000, f"{page.stat().st_size:,} bytes"
     load(browser, page, shot="grades-report.png")
     summary = browser.find_element(By.ID, "summary")
     assert summary.get_attribute("data-submissions") == "1000"
