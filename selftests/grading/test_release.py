@@ -97,7 +97,8 @@ def test_the_machinery_ships_as_it_is_in_the_kit(out):
 def test_the_release_holds_a_learners_repository_and_nothing_else(out):
     files = set(release_files(out))
     tops = {name.split("/")[0] for name in files}
-    assert tops == {"exercises", "tests", "cassettes", "embedlab", ".github", "README.md", "pyproject.toml", "conftest.py", "course.toml", "integrity.sha256", ".env.example", ".gitignore"}
+    assert tops == {"exercises", "tests", "cassettes", "embedlab", ".github", "docs", "README.md", "pyproject.toml", "conftest.py", "course.toml", "integrity.sha256", ".env.example", ".gitignore"}
+    assert {f for f in files if f.startswith("docs/")} == {"docs/map.png"}  # the learner part's picture, no instructor's
     assert {".github/workflows/grade.yml", ".github/workflows/embedlab-grade.yml"} == {f for f in files if f.startswith(".github/")}
     readme = (out / "README.md").read_text()
     kit_first = re.search(r"```bash\n(.*?)```", (ROOT / "README.md").read_text(), re.S).group(1).split("\n\n")[0].splitlines()[-1]
