@@ -429,3 +429,17 @@ def test_the_map_through_a_live_endpoint_draws_any_text(local_server, tmp_path, 
     load(browser, out)
     check_numbers(browser, numpy_cosines(vectors), texts)
     assert "from your endpoint" in browser.find_element("tag name", "body").text
+
+
+def test_a_class_of_one_and_an_unreadable_results_file(klass, tmp_path):
+    """The smallest class still makes a whole page; a results file that is not JSON is counted, not fatal."""
+    from embedlab.instructor import pages
+
+    folder = tmp_path / "grades-results"
+    folder.mkdir()
+    first = sorted((klass["base"] / "one" / "grades-results").glob("*.json"))[0]
+    shutil.copyfile(first, folder / "ada.json")
+    (folder / "broken.json").write_text("{not json", encoding="utf-8")
+    page = pages.write_report(tmp_path / "grades.csv", folder, {"ada": "ada.json", "zed": "broken.json"}).read_text(encoding="utf-8")
+    assert 'data-submissions="1"' in page and "1 results file(s) could not be read" in page
+    assert page.rstrip().endswith("</html>") and page.count("<svg") == 1
