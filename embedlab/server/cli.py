@@ -144,7 +144,8 @@ def run(args: argparse.Namespace) -> int:
         sockets = bind_loopback(args.port) if loopback else [bind(args.host, args.port)]
     except OSError as exc:
         hint = " Pick another with --port N, or --port 0 for any free port." if args.port else ""
-        return _fail(f"cannot listen on {args.host or '127.0.0.1'}:{args.port}: {exc.strerror or exc}.{hint}")
+        where = getattr(exc, "where", f"{args.host}:{args.port}")
+        return _fail(f"cannot listen on {where}: {exc.strerror or exc}.{hint}")
     # Until uvicorn takes over the signals, SIGTERM stops the model load like Ctrl-C does.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:

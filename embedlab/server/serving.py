@@ -47,11 +47,22 @@ LOOPBACK = ("127.0.0.1", "::1")
 _NO_IPV6 = (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT, getattr(errno, "EPROTONOSUPPORT", -1))
 
 
+class BindError(OSError):
+    """A socket that could not be bound, with the address it was for (`where`, e.g. [::1]:8000)."""
+
+    def __init__(self, exc: OSError, where: str) -> None:
+        super().__init__(exc.errno, exc.strerror)
+        self.where = where
+
+
 def bind_loopback(port: int, attempts: int = 8) -> list[socket.socket]:
     """Sockets on 127.0.0.1 and ::1, with the same port (port 0: a free one on both). Only
-    127.0.0.1 on a machine without IPv6; OSError if the port is taken on either address."""
+    127.0.0.1 on a machine without IPv6; BindError if the port is taken on either address."""
     for attempt in range(attempts):
-        first = bind(LOOPBACK[0], port)
+        try:
+            first = bind(LOOPBACK[0], port)
+        except OSError as exc:
+            raise BindError(exc, f"{LOOPBACK[0]}:{port}") from None
         chosen = first.getsockname()[1]
         try:
             second = bind(LOOPBACK[1], chosen)
@@ -63,7 +74,7 @@ def bind_loopback(port: int, attempts: int = 8) -> list[socket.socket]:
             first.close()
             if port == 0 and exc.errno == errno.EADDRINUSE and attempt < attempts - 1:
                 continue  # the free IPv4 port is taken on ::1: try another
-            raise OSError(exc.errno, f"{exc.strerror} (on [::1]:{chosen})") from None
+            raise BindError(exc, f"[{LOOPBACK[1]}]:{chosen}") from None
         return [first, second]
     raise AssertionError("unreachable")
 

@@ -18,6 +18,8 @@ from openai import OpenAI
 from embedlab.server.cli import banner
 from embedlab.server.launch import LocalServer
 
+from .helpers import has_ipv6_loopback
+
 
 def serve(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -101,6 +103,20 @@ def test_a_taken_port_fails_at_once_with_a_hint() -> None:
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "--port 0" in result.stderr
     assert "loading" not in result.stdout  # failed before loading the model
+
+
+@pytest.mark.skipif(not has_ipv6_loopback(), reason="this machine has no IPv6 loopback (::1)")
+def test_a_port_taken_on_ipv6_only_is_named() -> None:
+    with socket.socket(socket.AF_INET6) as taken:  # ::1 and 127.0.0.1 are served on one port
+        taken.bind(("::1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = serve("--port", str(port), timeout=30)
+        assert result.returncode == 1
+        assert f"cannot listen on [::1]:{port}" in result.stderr
+        # An explicit --host is all it listens on (the later --port wins over LocalServer's --port 0).
+        with LocalServer("--host", "127.0.0.1", "--port", str(port), startup_timeout=60) as only_v4:
+            assert only_v4.base_url == f"http://127.0.0.1:{port}/v1"
 
 
 def test_a_model_not_fetched_says_how_to_fetch_it(tmp_path: Path) -> None:
