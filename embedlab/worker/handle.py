@@ -101,7 +101,10 @@ def rebuild_exception(described: dict) -> BaseException:
         except TypeError:  # a base that refuses mixing in
             _exception_types[key] = type(shown, (LearnerRaised, Exception), {"__module__": "learner"})
     cls = _exception_types[key]
-    err = BaseException.__new__(cls)
+    try:
+        err = BaseException.__new__(cls)
+    except TypeError:  # OSError and its kin make their instances themselves
+        err = cls.__new__(cls)
     message = str(described.get("message", ""))
     err.args = (message,)
     err.message = message

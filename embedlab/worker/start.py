@@ -70,6 +70,7 @@ def prepare(config: dict, keep_fds: tuple[int, ...], output_fd: int) -> str:
         )
         if why is None:
             note = _become_init(keep_fds[1])
+            os.chdir(config["cwd"])  # again: the old working folder is on the old, now read-only, mount
     walls.limit_resources(config.get("processes"), fresh_namespace=why is None)
     if why is not None:
         walls.block_network_in_process()

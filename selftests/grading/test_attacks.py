@@ -132,13 +132,18 @@ def peak_megabytes() -> float:
 
 
 def grade_one(exercises: Path, tmp_path: Path, *extra: str, python: str = sys.executable, env_extra: dict | None = None, timeout: float = 240):
+    """One plain pytest run; also checks that the grading process imported no module file after
+    the learner's code first ran (a file a worker could have planted in: see grading/preload.py)."""
     report = tmp_path / f"results-{uuid.uuid4().hex[:6]}.json"
-    env = clean_env(**(env_extra or {}))
+    audit = tmp_path / f"imports-{uuid.uuid4().hex[:6]}.jsonl"
+    env = clean_env(EMBEDLAB_IMPORT_AUDIT=str(audit), **(env_extra or {}))
     code, output, seconds = run(
         [python, "-m", "pytest", "-p", "no:cacheprovider", "--live=off", f"--grade-json={report}", f"--exercises-dir={exercises}", *extra],
         env=env, timeout=timeout,
     )  # fmt: skip
     results = json.loads(report.read_text()) if report.exists() else None
+    late = [name for line in (audit.read_text().splitlines() if audit.exists() else []) for name in json.loads(line)]
+    assert late == [], f"imported after the learner's code ran: {late}"
     return results, output, seconds
 
 
@@ -455,20 +460,20 @@ CHANNEL = textwrap.dedent("""
             view = view[os.write(fd, view):]
     """)
 
-FRAME_LIMIT = 4 * 1024 * 1024
+FRAME_LIMIT = 2 * 1024 * 1024
 CHANNEL_ATTACKS = {
     "a-frame-over-the-limit": "_write(b'[' + b'1,' * (FRAME_LIMIT // 2 + 1024 * 1024) + b'1]')",
-    "too-many-values": "_write(b'{\"op\":\"result\",\"id\":' + str(_call_id()).encode() + b',\"value\":[' + b'[],' * 1_300_000 + b'[]]}')",
+    "too-many-values": "_write(b'{\"op\":\"result\",\"id\":' + str(_call_id()).encode() + b',\"value\":' + b'[' * 1_100_000 + b'}')",
     "many-opaque-type-names": (
-        "_write(json.dumps({'op': 'result', 'id': _call_id(), 'value': [{'$opaque': {'type': f'T{i}', 'repr': ''}} for i in range(70_000)]}).encode())"
+        "_write(json.dumps({'op': 'result', 'id': _call_id(), 'value': [{'$opaque': {'type': f'T{i}', 'repr': ''}} for i in range(30_000)]}).encode())"
     ),
-    "a-frame-of-empty-lists": "_write(b'{\"op\":\"result\",\"id\":' + str(_call_id()).encode() + b',\"value\":[' + b'[],' * 900_000 + b'[]]}')",
+    "a-frame-of-empty-lists": "_write(b'{\"op\":\"result\",\"id\":' + str(_call_id()).encode() + b',\"value\":[' + b'[],' * 600_000 + b'[]]}')",
     "errors-with-huge-locations": (
         "for _ in range(25):\n"
-        "        _write(json.dumps({'op': 'error', 'id': _call_id(), 'error': {'types': ['ValueError'], 'message': 'm' * 1_000_000, 'location': 'x' * 2_000_000}}).encode())"
+        "        _write(json.dumps({'op': 'error', 'id': _call_id(), 'error': {'types': ['ValueError'], 'message': 'm' * 300_000, 'location': 'x' * 1_000_000}}).encode())"
     ),
     "over-2048-inputs": "client.embeddings.create(model=model, input=['a cat'] * 5000)",
-    "over-300000-tokens": "client.embeddings.create(model=model, input=['a cat sat on the mat ' * 40] * 2000)",
+    "over-300000-tokens": "client.embeddings.create(model=model, input=['a cat sat on the mat ' * 80] * 800)",
     "http-frames-then-holds-the-channel": (
         "for n in range(4000):\n"
         "        _write(json.dumps({'op': 'http', 'id': 10_000 + n, 'client': -1, 'method': 'GET', 'url': 'https://x/v1/models', 'headers': [], 'body': ''}).encode())\n"
@@ -480,7 +485,9 @@ CHANNEL_ATTACKS = {
 
 def channel_attacker(tmp_path: Path, name: str) -> Path:
     body = CHANNEL_ATTACKS[name].replace("FRAME_LIMIT", str(FRAME_LIMIT))
-    source = CHANNEL + f"\n\ndef batch_vs_loop(texts, *, client=None, model=None):\n    {body}\n    raise RuntimeError('attacked')\n"
+    body = body.replace("\n", "\n    ")
+    once = "if not os.path.exists('.attacked'):  # once: each attack costs the grader a fresh worker\n        open('.attacked', 'w').close()\n        "
+    source = CHANNEL + f"\n\ndef batch_vs_loop(texts, *, client=None, model=None):\n    {once}{body}\n    raise RuntimeError('attacked')\n"
     return build(tmp_path / name, ROOT / "solutions", {"challenges.py": source}) / "exercises"
 
 
@@ -505,8 +512,10 @@ def test_5_6_the_channel_is_bounded(tmp_path, honest_twin, name):
     assert results is not None, output
     assert (results["score"], results["max_score"]) == (honest_twin["score"], honest_twin["max_score"]), output
     failed = [t["output"] for t in results["tests"] if t["extra_data"]["exercise"] == "batch_vs_loop"]
-    if name.startswith(("a-frame", "too-many", "errors")):
-        assert any("your code wrote to the grader's channel" in o or "raised" in o for o in failed), failed
+    if name.startswith(("a-frame", "too-many")):
+        assert any("your code wrote to the grader's channel" in o for o in failed), failed
+    if name.startswith("errors"):
+        assert any("raised ValueError: mmm" in o for o in failed) and all(len(o) < 5000 for o in failed), failed
     if name.startswith("over-"):
         assert any("400" in o for o in failed), failed
     assert len(json.dumps(results)) < 200_000
