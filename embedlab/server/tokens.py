@@ -145,12 +145,17 @@ def tiktoken_cache_dir() -> Path:
     return Path(tempfile.gettempdir()) / "data-gym-cache"
 
 
+def tiktoken_cache_key() -> str:
+    """The file name tiktoken gives cl100k_base in its cache: the sha1 of the URL it comes from."""
+    return hashlib.sha1(TIKTOKEN_URL.encode()).hexdigest()
+
+
 def write_tiktoken_cache(folder: Path | None = None) -> Path:
     """Put `cl100k_base` into tiktoken's cache `folder` (default: where tiktoken looks), under
     the name tiktoken gives it (the sha1 of its URL). Returns the file written."""
     folder = Path(folder) if folder is not None else tiktoken_cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / hashlib.sha1(TIKTOKEN_URL.encode()).hexdigest()
+    target = folder / tiktoken_cache_key()
     partial = target.with_name(target.name + f".{os.getpid()}.partial")
     partial.write_bytes(tiktoken_file())
     os.replace(partial, target)

@@ -22,6 +22,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -148,9 +149,15 @@ def test_openai_node(served: LocalServer, reference: np.ndarray) -> None:
 
 @pytest.fixture(scope="module")
 def tiktoken_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """tiktoken's cl100k_base file, written from bpe-openai's tables: tiktoken downloads it otherwise."""
+    """tiktoken's cl100k_base file, written from bpe-openai's tables by README's command: tiktoken
+    downloads it otherwise."""
     pytest.importorskip("bpe_openai", reason="needs bpe-openai (the `local` extra)")
-    return tokens.write_tiktoken_cache(tmp_path_factory.mktemp("tiktoken")).parent
+    folder = tmp_path_factory.mktemp("tiktoken")
+    done = subprocess.run([sys.executable, "-m", "embedlab.server.tokens", str(folder)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert f"TIKTOKEN_CACHE_DIR={folder}" in done.stdout
+    assert [f.name for f in folder.iterdir()] == [tokens.tiktoken_cache_key()]
+    return folder
 
 
 def test_langchain_with_its_defaults(
