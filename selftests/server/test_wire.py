@@ -16,8 +16,10 @@ from pathlib import Path
 
 import httpx2
 import numpy as np
+import openai
 import pytest
 
+from embedlab.server import tokens
 from embedlab.server.launch import LocalServer
 
 from .helpers import API_KEY, RawHTTP, assert_openai_error, embeddings_body, has_ipv6_loopback
@@ -171,7 +173,7 @@ def test_token_ids_are_the_texts_they_stand_for(server: LocalServer, plain: np.n
     assert one.json()["usage"]["prompt_tokens"] == len(TEXT_IDS[0])
 
 
-def test_token_ids_without_bpe_openai(tmp_path: Path) -> None:
+def test_token_ids_without_bpe_openai(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     shadow = tmp_path / "shadow" / "bpe_openai"  # an import of bpe_openai that fails, as when it is not installed
     shadow.mkdir(parents=True)
     (shadow / "__init__.py").write_text('raise ImportError("bpe-openai is not installed (a test)")\n')
@@ -181,6 +183,13 @@ def test_token_ids_without_bpe_openai(tmp_path: Path) -> None:
         assert (error["param"], error["code"]) == ("input", "unsupported_value")
         assert "check_embedding_ctx_length=False" in error["message"] and "bpe-openai" in error["message"]
         assert post(running, embeddings_body(running.model, TEXTS)).status_code == 200
+        # What a LangChain user with its defaults sees there (proof too that they send token ids).
+        langchain_openai = pytest.importorskip("langchain_openai", reason="needs the `clients` extra")
+        pytest.importorskip("bpe_openai", reason="needs bpe-openai (the `local` extra) in the test process")
+        monkeypatch.setenv("TIKTOKEN_CACHE_DIR", str(tokens.write_tiktoken_cache(tmp_path / "tiktoken").parent))
+        embeddings = langchain_openai.OpenAIEmbeddings(model=running.model, base_url=running.base_url, api_key="x", max_retries=0)
+        with pytest.raises(openai.BadRequestError, match="check_embedding_ctx_length=False"):
+            embeddings.embed_documents(TEXTS)
 
 
 # --- what every answer carries ---------------------------------------------------------------------
