@@ -24,7 +24,6 @@ from embedlab.grading.fixtures import api, synthetic_api, target  # noqa: F401 (
 from embedlab.grading.live import LiveConfig
 from embedlab.grading.report import LIVE, Result, RunInfo
 from embedlab.grading.session import GRADING, Grading, graded as _graded, grading_of as _grading
-from embedlab.worker import walls
 from embedlab.worker.handle import CallFailed, LearnerRaised
 
 
@@ -303,8 +302,6 @@ def pytest_sessionfinish_shows_the_grades_last(session: pytest.Session, exitstat
     )
     for line in grading.gradebook.summary_lines(run, width):
         reporter.write_line(line)
-    if not walls.isolated(grading.learner.isolation) and grading.learner.isolation != "not started":
-        reporter.write_line(f"  Walls: {walls.unwalled_sentence(grading.learner.isolation)}", yellow=True)
     return result
 
 

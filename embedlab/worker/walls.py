@@ -29,7 +29,8 @@ descendant it does not manage, reading `/proc` once per round (linear in the pro
 dumpable, so a worker running as the same user cannot ptrace it or open its `/proc/<pid>/fd`.
 
 `describe()` / `isolated()` say which walls stood; with neither namespaces nor another user, the
-run says so (results' `extra_data.isolation`, the class CSV's flags, a line on screen).
+run says so (results' `extra_data.isolation`; for instructors, the class CSV's flags and the
+screen of `embedlab grade` and `autograde`).
 """
 
 from __future__ import annotations
@@ -402,14 +403,6 @@ def describe(namespaces: str | None, user: str | None, why_no_user: str | None =
     if user:
         return f"user {user}, no namespaces ({namespaces})"
     return f"none: no namespaces ({namespaces}) and the grader's own user" + (f" ({why_no_user})" if why_no_user else "")
-
-
-def unwalled_sentence(isolation: str) -> str:
-    """For the screen and the class CSV, when neither wall stood."""
-    return (
-        "the learner's code ran as this user without namespaces, so it could signal the grader and "
-        f"write what this user can write; grade untrusted code as root in a container ({isolation.removeprefix('none: ')})"
-    )
 
 
 def isolated(isolation: str | None) -> bool:
