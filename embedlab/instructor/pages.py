@@ -17,6 +17,7 @@ submission escaped. Sized for 1 to 1,000 submissions: long lists of names are cu
 from __future__ import annotations
 
 import json
+import math
 import os
 import statistics
 from collections import Counter
@@ -135,11 +136,13 @@ def render(entries: list[Entry], unreadable: list[str] | None = None) -> str:
 
 
 def bins(possible: float, count: int = BINS) -> list[tuple[float, float]]:
-    """The score ranges of the distribution: `count` equal ones, the last including full marks."""
+    """The score ranges of the distribution: at most `count`, each a whole number of points wide
+    (from `low` up to, not including, `high`), the last one including full marks."""
     if possible <= 0:
         return [(0.0, 0.0)]
-    step = possible / count
-    return [(i * step, (i + 1) * step) for i in range(count)]
+    step = max(1, math.ceil(possible / count))
+    edges = list(range(0, math.ceil(possible), step))
+    return [(float(low), float(min(low + step, possible))) for low in edges]
 
 
 def bin_of(score: float, ranges: list[tuple[float, float]]) -> int:
@@ -154,7 +157,12 @@ def _distribution(scores: list[float], possible: float) -> str:
     counts = [0] * len(ranges)
     for score in scores:
         counts[bin_of(score, ranges)] += 1
-    labels = [f"{low:.0f}–{high:.0f}" if i < len(ranges) - 1 else f"{low:.0f}–{high:g}" for i, (low, high) in enumerate(ranges)]
+    whole = all(float(s).is_integer() for s in scores)
+    labels = []
+    for i, (low, high) in enumerate(ranges):
+        last = i == len(ranges) - 1
+        top = high if last else (high - 1 if whole else high)
+        labels.append(f"{low:g}" if top == low else f"{low:g}–{top:g}" if whole or last else f"{low:g}–<{top:g}")
     full = sum(1 for s in scores if possible and s >= possible)
     chart = pictures.bars(list(zip(labels, counts)), label="points (graded submissions)")
     return f'<div id="distribution">{chart}</div><p class="note">{full} of {len(scores)} graded submissions have full marks.</p>'
