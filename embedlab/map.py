@@ -277,15 +277,15 @@ def _with_learner(root, catalogue, spec, exercises: Path, endpoint, groups, set_
     pending = [f"your {name} is {status}" for name, status in statuses.items() if status != "done"]
     if pending:
         return " and ".join(pending) + " (run `pytest` to see why)"
-    from embedlab.worker import walls
     from embedlab.worker.handle import CallFailed, Learner
 
-    learner = Learner(
+    answers = exercises.resolve().name == "solutions"  # the kit's own answers (as `pytest --solutions`)
+    learner = Learner(  # as grading starts it: the kit read-only, the cassettes and the answers out of sight
         exercises,
         timeout=timeout,
         readonly=[root.resolve()],
-        hidden=[(root / "cassettes").resolve(), (root / "solutions").resolve()] if exercises.resolve().name != "solutions" else [(root / "cassettes").resolve()],
-        block=None if exercises.resolve().name == "solutions" else "solutions",
+        hidden=[(root / "cassettes").resolve(), *([] if answers else [(root / "solutions").resolve()])],
+        block=None if answers else "solutions",
     )
     embed = learner.function(*spec.embedding)
     similarity = learner.function(*spec.similarity)
@@ -302,8 +302,7 @@ def _with_learner(root, catalogue, spec, exercises: Path, endpoint, groups, set_
     except (CallFailed, Exception) as err:  # noqa: BLE001 - any failure of the learner's code: say it, draw the reference
         return f"your {shown} failed here: {pictures.shorten(str(err), 200)}"
     finally:
-        learner.close()
-        walls.sweep()
+        learner.close()  # the worker is killed, and whatever it left
     files = sorted({f"exercises/{embed_of.file}", f"exercises/{similarity_of.file}"})
     return vectors, cosines, f"your own {shown} from {' and '.join(files)} (both done), run in a worker as grading runs them"
 
