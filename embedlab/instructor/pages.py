@@ -79,7 +79,10 @@ def write_report(out: Path, results_dir: Path, files: dict[str, str]) -> Path:
             unreadable.append(name)
             continue
         href = quote(Path(os.path.relpath(path.resolve(), base)).as_posix())
-        entries.append(entry(name, href, data))
+        try:
+            entries.append(entry(name, href, data))
+        except (AttributeError, TypeError, ValueError):  # not the shape grading writes
+            unreadable.append(name)
     return pictures.write(page, render(entries, unreadable))
 
 
@@ -87,17 +90,26 @@ def entry(name: str, href: str, data: dict) -> Entry:
     extra = data.get("extra_data") if isinstance(data.get("extra_data"), dict) else {}
     tests = [t for t in data.get("tests", []) if isinstance(t, dict) and isinstance(t.get("extra_data"), dict)]
     exercises = extra.get("exercises") if isinstance(extra.get("exercises"), dict) else {}
+    exercises = {
+        str(k): {"status": str(v.get("status", "")), "score": _number(v.get("score")), "max_score": _number(v.get("max_score"))}
+        for k, v in exercises.items()
+        if isinstance(v, dict)
+    }
     return Entry(
         name=name,
         href=href,
         status=str(extra.get("status", "graded")),
-        score=float(data.get("score") or 0),
-        max_score=float(data.get("max_score") or 0),
-        flags=[str(f) for f in extra.get("flags", []) if f],
+        score=_number(data.get("score")),
+        max_score=_number(data.get("max_score")),
+        flags=[str(f) for f in extra.get("flags", []) if f] if isinstance(extra.get("flags"), list) else [],
         reason=str(extra.get("reason", "")),
         tests=tests,
-        exercises={k: v for k, v in exercises.items() if isinstance(v, dict)},
+        exercises=exercises,
     )
+
+
+def _number(value: object) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
 
 
 # -- the page ------------------------------------------------------------------------------------

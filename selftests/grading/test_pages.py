@@ -442,6 +442,7 @@ def test_a_class_of_one_and_an_unreadable_results_file(klass, tmp_path):
     first = sorted((klass["base"] / "one" / "grades-results").glob("*.json"))[0]
     shutil.copyfile(first, folder / "ada.json")
     (folder / "broken.json").write_text("{not json", encoding="utf-8")
-    page = pages.write_report(tmp_path / "grades.csv", folder, {"ada": "ada.json", "zed": "broken.json"}).read_text(encoding="utf-8")
-    assert 'data-submissions="1"' in page and "1 results file(s) could not be read" in page
+    (folder / "odd.json").write_text(json.dumps({"score": "many", "tests": "none", "extra_data": []}), encoding="utf-8")
+    page = pages.write_report(tmp_path / "grades.csv", folder, {"ada": "ada.json", "zed": "broken.json", "odd": "odd.json"}).read_text(encoding="utf-8")
+    assert 'data-submissions="2"' in page and "1 results file(s) could not be read" in page
     assert page.rstrip().endswith("</html>") and page.count("<svg") == 1
