@@ -22,6 +22,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -191,6 +192,9 @@ class RemoteFunction:
     learner: Learner
     module: str
     name: str
+    keep: str | None = None  # "objects": a result that is not data stays in the worker; "always": any result
+    on: RemoteObject | None = None  # a method of this value, which lives in the worker
+    grader: dict | None = None  # the grader's own code ({"name", "source"}), not the learner's
 
     @property
     def __name__(self) -> str:  # messages show `embed(...)` as for a real function
@@ -210,6 +214,45 @@ class RemoteFunction:
 
         call.__name__ = self.name
         return call
+
+
+class RemoteObject:
+    """A value that stays in the worker: what a learner's class makes (a function asked for with
+    `objects=True`), or what the grader's own code built there (`keep=True`: a matrix too big for
+    the pipe). Passed as an argument, the worker gets the object itself; `method(name)` calls one
+    of its methods there. It lives as long as the worker it lives in (see `Learner.fresh_worker`)."""
+
+    def __init__(self, learner: Learner, worker: Any, spec: dict) -> None:
+        self.learner = learner
+        self.worker = worker
+        self.number = int(spec["id"])
+        self.type_name = str(spec.get("type", "object"))[:80]
+        self.shown = str(spec.get("repr", ""))[: wire.MAX_REPR + 10]
+        weakref.finalize(self, learner._released.append, (worker, self.number))
+
+    def __repr__(self) -> str:
+        return self.shown
+
+    @property
+    def alive(self) -> bool:
+        """Whether the process it lives in is still the learner's worker."""
+        return self.worker is self.learner._worker and self.worker.alive()
+
+    def method(self, name: str) -> RemoteFunction:
+        return RemoteFunction(self.learner, self.type_name, name, keep="objects", on=self)
+
+
+class GraderCode:
+    """The grader's own module (a file of the tests, numpy and the standard library only), run in
+    the worker beside the learner's code: a big input built where it is used, a reference answer
+    timed in the same process as the learner's."""
+
+    def __init__(self, learner: Learner, path: Path) -> None:
+        self.learner = learner
+        self.spec = {"name": Path(path).name, "source": Path(path).read_text(encoding="utf-8")}
+
+    def function(self, name: str, *, keep: bool = False) -> RemoteFunction:
+        return RemoteFunction(self.learner, f"<{self.spec['name']}>", name, keep="always" if keep else None, grader=self.spec)
 
 
 # -- the grading process's side ------------------------------------------------------------------
@@ -240,6 +283,8 @@ class Learner:
         if os.environ.get(walls.NO_NAMESPACES_ENV, "") not in ("", "0"):
             self.isolate = False
         self._imported_before: set[str] | None = None  # sys.modules when learner code first ran
+        self._released: list[tuple[Any, int]] = []  # RemoteObjects gone here: the worker may drop them
+        self.last_call = CallTiming()
         self._user, self._why_no_user = self._choose_user()
 
     # -- the worker ------------------------------------------------------------------------------
@@ -333,10 +378,30 @@ class Learner:
 
     # -- resolving and calling -------------------------------------------------------------------
 
-    def function(self, module: str, name: str) -> RemoteFunction:
+    def function(self, module: str, name: str, *, objects: bool = False) -> RemoteFunction:
         """The learner's `module.name`. Checked when first called, so a missing function or a file
-        that does not import fails the test that calls it (a failure, not an error in setup)."""
-        return RemoteFunction(self, module, name)
+        that does not import fails the test that calls it (a failure, not an error in setup).
+        With `objects=True`, a result that is not data (an instance of the learner's class) stays
+        in the worker and comes back as a `RemoteObject`."""
+        return RemoteFunction(self, module, name, keep="objects" if objects else None)
+
+    def grader_code(self, path: Path) -> GraderCode:
+        """The grader's module at `path`, to run in the worker (see `GraderCode`)."""
+        return GraderCode(self, path)
+
+    def fresh_worker(self) -> None:
+        """End the worker; the next call gets a new process (a test of what survives one)."""
+        self.drop_worker()
+        self.launch()
+
+    def scratch_folder(self, name: str) -> Path:
+        """A new empty folder the worker may write in (under its own scratch folder), the same
+        path on both sides: where a test lets the learner's code keep files."""
+        folder = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=self._scratch))
+        info = self._scratch.stat()
+        if (info.st_uid, info.st_gid) != (os.getuid(), os.getgid()):
+            os.chown(folder, info.st_uid, info.st_gid)  # the worker's own user, as its scratch folder
+        return folder
 
     def resolve(self, module: str, name: str) -> None:
         """Fail the test, in one sentence, unless the learner's `module.name` is a function."""
@@ -423,8 +488,16 @@ class Learner:
         key = (function.module, function.name)
         if key in self.stuck:
             raise StoppedAfter(self.stuck[key])
-        self.resolve(function.module, function.name)
+        if function.on is None and function.grader is None:
+            self.resolve(function.module, function.name)
         handles: dict[int, dict] = dict(extra_clients or {})
+
+        def kept(value: Any) -> int | None:
+            if not isinstance(value, RemoteObject):
+                return None
+            if value.worker is not self._worker or not value.worker.alive():
+                fail(f"{value.shown} lived in a process that has ended (a time limit, a crash or a restart): make it again")
+            return value.number
 
         def number(value: Any) -> int | None:
             found = _client_number(value)
@@ -438,17 +511,27 @@ class Learner:
             "op": "call",
             "module": function.module,
             "function": function.name,
-            "args": wire.encode(list(args), clients=number),
-            "kwargs": wire.encode(dict(kwargs), clients=number),
+            "args": wire.encode(list(args), clients=number, remotes=kept),
+            "kwargs": wire.encode(dict(kwargs), clients=number, remotes=kept),
             "defaults": defaults,
         }
+        if function.on is not None:
+            message["on"] = kept(function.on)
+        if function.grader is not None:
+            message["grader"] = function.grader
+        if function.keep:
+            message["keep"] = function.keep
+        gone, self._released[:] = [n for w, n in self._released if w is self._worker], []
+        if gone:
+            message["release"] = gone
         message["clients"] = {str(k): v for k, v in handles.items()}
         if self.stuck:
             message["stuck"] = [list(k) for k in self.stuck]
         worker = self.worker()
         worker.output.clear()
+        timing = self.last_call = CallTiming()
         try:
-            reply = worker.request(message, self.timeout, _forward)
+            reply = worker.request(message, self.timeout, timing.forward)
         except TimedOut as stuck:
             self.drop_worker()
             sentence = stopped_sentence(self.timeout, stuck.where.get("location"))
@@ -464,6 +547,7 @@ class Learner:
             self.drop_worker()
             fail(f"{_shown(function.name, args)} broke the grading protocol: {BREACH}. The call failed and the next one gets a fresh process.")
         finally:
+            timing.done()
             self._show_output(worker)
         if reply.get("op") == "error":
             stuck = trimmed(reply.get("error")).get("stuck")
@@ -474,7 +558,7 @@ class Learner:
         for original, after in zip(args, afters):
             if after is not None and any(w.value is original for w in watched):
                 _sync(original, wire.decode(after))
-        return wire.decode(reply.get("value"))
+        return wire.decode(reply.get("value"), remotes=lambda spec: RemoteObject(self, worker, spec))
 
     def _show_output(self, worker: WorkerProcess) -> None:
         """What the call printed goes to pytest's captured output of the test (shortened)."""
@@ -485,6 +569,25 @@ class Learner:
         if len(text) > OUTPUT_SHOWN:
             text = text[:OUTPUT_SHOWN] + f"\n… ({len(data):,} bytes in all)\n"
         sys.stdout.write(text)
+
+
+class CallTiming:
+    """How long the last call took, seen from here (the learner's code cannot touch this clock):
+    in all, and after its last request was answered (its own work once the vectors were in)."""
+
+    def __init__(self) -> None:
+        self.started = self.answered = time.perf_counter()
+        self.seconds = self.after_answers = 0.0
+
+    def forward(self, frame: dict) -> dict:
+        try:
+            return _forward(frame)
+        finally:
+            self.answered = time.perf_counter()
+
+    def done(self) -> None:
+        now = time.perf_counter()
+        self.seconds, self.after_answers = now - self.started, now - self.answered
 
 
 def _no_http(frame: dict) -> dict:

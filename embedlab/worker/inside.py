@@ -9,6 +9,11 @@ points or the report.
 
 Messages the worker reads:    resolve, call, http_reply, where
 Messages the worker writes:   ready, resolved, result, error, http, here
+
+A call may also name a value the worker keeps (`on`: a method of it), or the grader's own code
+(`grader`: a module's source, run here beside the learner's so a big input is built where it is
+used and a reference is timed in the same process); with `keep` its result stays here as a
+`$remote` ("always", or "objects": what is not data) that later calls pass back or call.
 """
 
 from __future__ import annotations
@@ -52,6 +57,9 @@ class Worker:
         self.clients: dict[int, Any] = {}
         self.client_specs: dict[int, dict] = {}
         self.modules: dict[str, Any] = {}
+        self.kept: dict[int, Any] = {}  # values later calls name by number (see `keep`)
+        self.kept_numbers = itertools.count(1)
+        self.graders: dict[str, Any] = {}  # the grader's own modules, by name
         self.main_thread = threading.get_ident()
 
     # -- the channel -----------------------------------------------------------------------------
@@ -148,13 +156,58 @@ class Worker:
     def call(self, message: dict) -> dict:
         for key, spec in (message.get("clients") or {}).items():
             self.client_specs[int(key)] = spec
-        function = getattr(self.module(message["module"]), message["function"])
-        args = wire.decode(message.get("args", []), clients=self.client)
-        kwargs = wire.decode(message.get("kwargs", {"$dict": []}), clients=self.client)
+        for number in message.get("release") or []:
+            self.kept.pop(number, None)
+        function = getattr(self.callee(message), message["function"])
+        sent = message.get("args", [])
+        args = wire.decode(sent, clients=self.client, remotes=self.kept_value)
+        kwargs = wire.decode(message.get("kwargs", {"$dict": []}), clients=self.client, remotes=self.kept_value)
         with self.defaults(message.get("defaults")), self.refusing(message.get("stuck")):
             value = function(*args, **kwargs)
-        after = [wire.encode(a) if isinstance(a, (list, dict, set, bytearray)) or _is_array(a) else None for a in args]
-        return {"op": "result", "value": wire.encode(value), "after": after}
+        after = [
+            wire.encode(a) if (isinstance(a, (list, dict, set, bytearray)) or _is_array(a)) and not _is_remote(raw) else None
+            for a, raw in zip(args, sent if isinstance(sent, list) else [])
+        ]
+        keep = message.get("keep")
+        if keep == "always":
+            return {"op": "result", "value": wire.remote(self.keep(value), value), "after": after}
+        return {"op": "result", "value": wire.encode(value, remotes=self.keep if keep == "objects" else None), "after": after}
+
+    def callee(self, message: dict):
+        """What a call names its function in: a value kept here, the grader's code, or a learner module."""
+        if message.get("on") is not None:
+            return self.kept_value({"id": message["on"]})
+        if message.get("grader"):
+            return self.grader_module(message["grader"])
+        return self.module(message["module"])
+
+    def keep(self, value: Any) -> int:
+        """Keep `value` here; its number (the same number for the same object)."""
+        for number, kept in self.kept.items():
+            if kept is value:
+                return number
+        number = next(self.kept_numbers)
+        self.kept[number] = value
+        return number
+
+    def kept_value(self, spec: dict) -> Any:
+        number = spec.get("id")
+        if number not in self.kept:
+            raise LookupError(f"the worker keeps no value number {number!r} (it was released, or lived in another worker)")
+        return self.kept[number]
+
+    def grader_module(self, spec: dict):
+        """The grader's own module from its source (numpy and the standard library only): never on
+        sys.path, so no learner file can stand in for it."""
+        name = str(spec["name"])
+        if name not in self.graders:
+            import types
+
+            module = types.ModuleType(f"embedlab_grader_{len(self.graders) + 1}")
+            module.__file__ = f"<the grader's {name}>"
+            exec(compile(str(spec["source"]), module.__file__, "exec"), module.__dict__)  # noqa: S102 - the grader's own code
+            self.graders[name] = module
+        return self.graders[name]
 
     def client(self, handle: int):
         """The real openai client for a test's client handle, made once, forwarding its HTTP."""
@@ -315,6 +368,10 @@ class AlreadyStuck(BaseException):
 
 def _plain_error(name: str, message: str) -> dict:
     return {"types": [name, "Exception", "BaseException"], "module": "embedlab", "message": message, "location": None}
+
+
+def _is_remote(raw: Any) -> bool:
+    return isinstance(raw, dict) and "$remote" in raw
 
 
 def _is_array(value: Any) -> bool:

@@ -39,6 +39,65 @@ def f(text: str) -> str:
     return textwrap.dedent(text).strip() + "\n"
 
 
+STORE = """
+class VectorStore:
+    def __init__(self, path, *, client=None, model=None):
+        self.client, self.model = client_and_model(client, model)
+        if not os.path.exists(path):
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        self.db = sqlite3.connect(path)
+        self.db.execute("CREATE TABLE IF NOT EXISTS vectors (id INTEGER PRIMARY KEY, text TEXT UNIQUE, model TEXT, vector BLOB)")
+        self.db.commit()
+        held = [m for (m,) in self.db.execute("SELECT DISTINCT model FROM vectors")]
+        if any(m != self.model for m in held):
+            raise ValueError(f"the store holds {held[0]!r} vectors, not {self.model!r}")
+
+    def __len__(self):
+        return self.db.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]
+
+    def add(self, texts):
+        held = {t for (t,) in self.db.execute("SELECT text FROM vectors")}
+        new = [t for t in dict.fromkeys(texts) if t not in held]
+        if not new:
+            return 0
+        vectors = embed(new, client=self.client, model=self.model).astype("<f4")
+        with self.db:
+            self.db.executemany("INSERT INTO vectors (text, model, vector) VALUES (?, ?, ?)",
+                                [(t, self.model, v.tobytes()) for t, v in zip(new, vectors)])
+        return len(new)
+
+    def search(self, query, k=5):
+        rows = self.db.execute("SELECT text, vector FROM vectors ORDER BY id").fetchall()
+        if not rows:
+            raise ValueError("the store is empty")
+        matrix = np.stack([np.frombuffer(blob, dtype="<f4") for _, blob in rows])
+        q = embed([query], client=self.client, model=self.model)[0]
+        return [(s, rows[i][0]) for i, s in top_k(q, matrix, k)]
+
+    def close(self):
+        self.db.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+"""
+
+
+def store(**methods: str) -> str:
+    """A whole VectorStore class (the swap replaces it at once) with some methods written otherwise."""
+    lines = STORE.strip("\n").splitlines()
+    tree = ast.parse(STORE)
+    cls = tree.body[0]
+    for node in sorted((n for n in cls.body if isinstance(n, ast.FunctionDef)), key=lambda n: n.lineno, reverse=True):
+        key = node.name.strip("_")
+        if key in methods:
+            new = textwrap.indent(textwrap.dedent(methods[key]).strip("\n"), "    ").splitlines()
+            lines[node.lineno - 2 : node.end_lineno - 1] = new
+    return "\n".join(lines) + "\n"
+
+
 MISTAKES = [
     # -- embed -----------------------------------------------------------------------------------
     Mistake("embed-returns-a-list", "embed.py", f("""
@@ -391,6 +450,262 @@ MISTAKES = [
             import pytest
             pytest.skip("no cosine today")
         """), "test_same_direction_scores_one", "Skipped"),
+    # -- top_k (beyond the section) ---------------------------------------------------------------
+    Mistake("top-k-ascending", "applications.py", f("""
+        def top_k(query_vector, vectors, k=5):
+            m = np.asarray(vectors)
+            q = np.asarray(query_vector, dtype=m.dtype)
+            scores = m @ q / (np.linalg.norm(m, axis=1) * np.linalg.norm(q))
+            order = np.argsort(scores, kind="stable")[-k:]
+            return [(int(i), float(scores[i])) for i in order]
+        """), "test_finds_the_most_similar_recorded_vectors", "lowest score first"),
+    Mistake("top-k-ties-by-the-higher-index", "applications.py", f("""
+        def top_k(query_vector, vectors, k=5):
+            m = np.asarray(vectors)
+            q = np.asarray(query_vector, dtype=m.dtype)
+            if m.ndim != 2 or not len(m) or m.shape[1] != q.shape[0] or k < 1 or not q.any():
+                raise ValueError("bad arguments")
+            scores = m @ q / (np.linalg.norm(m, axis=1) * np.linalg.norm(q))
+            order = np.argsort(scores, kind="stable")[::-1][:k]
+            return [(int(i), float(scores[i])) for i in order]
+        """), "test_highest_first_and_equal_scores_by_lower_index", "equal scores go by the lower index"),
+    Mistake("top-k-loops-over-rows", "applications.py", f("""
+        def top_k(query_vector, vectors, k=5):
+            q = np.asarray(query_vector, dtype=float)
+            length = np.linalg.norm(q)
+            scores = []
+            for row in vectors:
+                row = np.asarray(row, dtype=float)
+                scores.append(float(row @ q) / float(np.linalg.norm(row) * length))
+            order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))[:k]
+            return [(i, scores[i]) for i in order]
+        """), "test_scores_every_row_at_once_not_in_a_python_loop", "a Python loop over the rows"),
+    Mistake("top-k-dot-product-on-rows-not-of-length-one", "applications.py", f("""
+        def top_k(query_vector, vectors, k=5):
+            m = np.asarray(vectors)
+            scores = m @ np.asarray(query_vector, dtype=m.dtype)
+            order = np.argsort(-scores, kind="stable")[:k]
+            return [(int(i), float(scores[i])) for i in order]
+        """), "test_scores_by_cosine_on_a_big_matrix", "Divide each dot product"),
+    Mistake("top-k-off-by-one", "applications.py", f("""
+        def top_k(query_vector, vectors, k=5):
+            m = np.asarray(vectors)
+            q = np.asarray(query_vector, dtype=m.dtype)
+            scores = m @ q / (np.linalg.norm(m, axis=1) * np.linalg.norm(q))
+            order = np.argsort(-scores, kind="stable")[:k]
+            return [(int(i) + 1, float(scores[i])) for i in order]
+        """), "test_finds_the_most_similar_recorded_vectors", "one too high"),
+    Mistake("top-k-numpy-scalars", "applications.py", f("""
+        def top_k(query_vector, vectors, k=5):
+            m = np.asarray(vectors)
+            q = np.asarray(query_vector, dtype=m.dtype)
+            scores = m @ q / (np.linalg.norm(m, axis=1) * np.linalg.norm(q))
+            order = np.argsort(-scores, kind="stable")[:k]
+            return list(zip(order, scores[order]))
+        """), "test_returns_plain_int_and_float_pairs", "a plain int and a plain float"),
+    Mistake("top-k-a-2d-array", "applications.py", f("""
+        def top_k(query_vector, vectors, k=5):
+            m = np.asarray(vectors)
+            q = np.asarray(query_vector, dtype=m.dtype)
+            scores = m @ q / (np.linalg.norm(m, axis=1) * np.linalg.norm(q))
+            order = np.argsort(-scores, kind="stable")[:k]
+            return np.column_stack([order, scores[order]])
+        """), "test_returns_plain_int_and_float_pairs", "returned a numpy array"),
+    # -- VectorStore -----------------------------------------------------------------------------
+    Mistake("store-re-embeds-what-it-holds", "applications.py", store(add="""
+            def add(self, texts):
+                new = list(dict.fromkeys(texts))
+                held = {t for (t,) in self.db.execute("SELECT text FROM vectors")}
+                vectors = embed(new, client=self.client, model=self.model).astype("<f4")
+                with self.db:
+                    self.db.executemany("INSERT OR REPLACE INTO vectors (text, model, vector) VALUES (?, ?, ?)",
+                                        [(t, self.model, v.tobytes()) for t, v in zip(new, vectors)])
+                return len([t for t in new if t not in held])
+        """), "test_add_embeds_only_new_texts_once_in_one_request", "again, which the store already holds"),
+    Mistake("store-one-request-per-text", "applications.py", store(add="""
+            def add(self, texts):
+                held = {t for (t,) in self.db.execute("SELECT text FROM vectors")}
+                new = [t for t in dict.fromkeys(texts) if t not in held]
+                with self.db:
+                    for t in new:
+                        v = embed([t], client=self.client, model=self.model)[0].astype("<f4")
+                        self.db.execute("INSERT INTO vectors (text, model, vector) VALUES (?, ?, ?)", (t, self.model, v.tobytes()))
+                return len(new)
+        """), "test_add_embeds_only_new_texts_once_in_one_request", "embed all the new texts in one request"),
+    Mistake("store-only-in-memory", "applications.py", f("""
+        class VectorStore:
+            def __init__(self, path, *, client=None, model=None):
+                self.client, self.model = client_and_model(client, model)
+                self.texts, self.vectors = [], []
+
+            def __len__(self):
+                return len(self.texts)
+
+            def add(self, texts):
+                new = [t for t in dict.fromkeys(texts) if t not in self.texts]
+                if not new:
+                    return 0
+                self.vectors += list(embed(new, client=self.client, model=self.model))
+                self.texts += new
+                return len(new)
+
+            def search(self, query, k=5):
+                if not self.texts:
+                    raise ValueError("empty")
+                q = embed([query], client=self.client, model=self.model)[0]
+                return [(s, self.texts[i]) for i, s in top_k(q, np.array(self.vectors), k)]
+
+            def close(self):
+                pass
+
+            def __enter__(self):
+                return self
+
+            def __exit__(self, *exc):
+                self.close()
+        """), "test_a_reopened_store_in_a_new_process", "nothing the store held survived"),
+    Mistake("store-pickles-the-vectors", "applications.py", store(add="""
+            def add(self, texts):
+                import pickle
+                held = {t for (t,) in self.db.execute("SELECT text FROM vectors")}
+                new = [t for t in dict.fromkeys(texts) if t not in held]
+                if not new:
+                    return 0
+                vectors = embed(new, client=self.client, model=self.model)
+                with self.db:
+                    self.db.executemany("INSERT INTO vectors (text, model, vector) VALUES (?, ?, ?)",
+                                        [(t, self.model, pickle.dumps(v)) for t, v in zip(new, vectors)])
+                return len(new)
+        """, search="""
+            def search(self, query, k=5):
+                import pickle
+                rows = self.db.execute("SELECT text, vector FROM vectors ORDER BY id").fetchall()
+                if not rows:
+                    raise ValueError("empty")
+                matrix = np.stack([pickle.loads(blob) for _, blob in rows])
+                q = embed([query], client=self.client, model=self.model)[0]
+                return [(s, rows[i][0]) for i, s in top_k(q, matrix, k)]
+        """), "test_stores_text_model_and_float32_bytes_not_pickle", "pickled vectors"),
+    Mistake("store-world-readable", "applications.py", store(init="""
+            def __init__(self, path, *, client=None, model=None):
+                self.client, self.model = client_and_model(client, model)
+                self.db = sqlite3.connect(path)
+                self.db.execute("CREATE TABLE IF NOT EXISTS vectors (id INTEGER PRIMARY KEY, text TEXT UNIQUE, model TEXT, vector BLOB)")
+                held = [m for (m,) in self.db.execute("SELECT DISTINCT model FROM vectors")]
+                if any(m != self.model for m in held):
+                    raise ValueError(f"the store holds {held[0]!r} vectors, not {self.model!r}")
+        """), "test_the_file_it_creates_is_readable_by_its_owner_only", "other users of the machine can read"),
+    Mistake("store-mixes-two-models", "applications.py", store(init="""
+            def __init__(self, path, *, client=None, model=None):
+                self.client, self.model = client_and_model(client, model)
+                if not os.path.exists(path):
+                    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+                self.db = sqlite3.connect(path)
+                self.db.execute("CREATE TABLE IF NOT EXISTS vectors (id INTEGER PRIMARY KEY, text TEXT UNIQUE, model TEXT, vector BLOB)")
+        """), "test_another_model_is_refused_naming_both", "it should raise ValueError"),
+    Mistake("store-never-commits", "applications.py", store(add="""
+            def add(self, texts):
+                held = {t for (t,) in self.db.execute("SELECT text FROM vectors")}
+                new = [t for t in dict.fromkeys(texts) if t not in held]
+                if not new:
+                    return 0
+                vectors = embed(new, client=self.client, model=self.model).astype("<f4")
+                self.db.executemany("INSERT INTO vectors (text, model, vector) VALUES (?, ?, ?)",
+                                    [(t, self.model, v.tobytes()) for t, v in zip(new, vectors)])
+                return len(new)
+        """), "test_a_reopened_store_in_a_new_process", "commit()"),
+    # -- near_duplicates -------------------------------------------------------------------------
+    Mistake("near-duplicates-each-pair-twice", "applications.py", f("""
+        def near_duplicates(texts, threshold=0.9, *, client=None, model=None):
+            texts = list(texts)
+            if len(texts) < 2:
+                return []
+            v = embed(texts, client=client, model=model)
+            unit = v / np.linalg.norm(v, axis=1, keepdims=True)
+            sim = unit @ unit.T
+            pairs = [(i, j, float(sim[i, j])) for i in range(len(texts)) for j in range(len(texts)) if i != j and sim[i, j] >= threshold]
+            return sorted(pairs, key=lambda p: (-p[2], p[0], p[1]))
+        """), "test_finds_the_planted_pairs_and_nothing_else", "give each pair once"),
+    Mistake("near-duplicates-pairs-a-text-with-itself", "applications.py", f("""
+        def near_duplicates(texts, threshold=0.9, *, client=None, model=None):
+            texts = list(texts)
+            if len(texts) < 2:
+                return []
+            v = embed(texts, client=client, model=model)
+            unit = v / np.linalg.norm(v, axis=1, keepdims=True)
+            sim = unit @ unit.T
+            rows, cols = np.triu_indices(len(texts))
+            pairs = [(int(i), int(j), float(sim[i, j])) for i, j in zip(rows, cols) if sim[i, j] >= threshold]
+            return sorted(pairs, key=lambda p: (-p[2], p[0], p[1]))
+        """), "test_finds_the_planted_pairs_and_nothing_else", "with itself"),
+    Mistake("near-duplicates-above-not-at-least", "applications.py", f("""
+        def near_duplicates(texts, threshold=0.9, *, client=None, model=None):
+            texts = list(texts)
+            if len(texts) < 2:
+                return []
+            v = embed(texts, client=client, model=model)
+            unit = v / np.linalg.norm(v, axis=1, keepdims=True)
+            sim = unit @ unit.T
+            rows, cols = np.triu_indices(len(texts), k=1)
+            pairs = [(int(i), int(j), float(sim[i, j])) for i, j in zip(rows, cols) if sim[i, j] > threshold]
+            return sorted(pairs, key=lambda p: (-p[2], p[0], p[1]))
+        """), "test_a_pair_exactly_at_the_threshold_counts", "not > threshold"),
+    Mistake("near-duplicates-double-loop", "applications.py", f("""
+        def near_duplicates(texts, threshold=0.9, *, client=None, model=None):
+            texts = list(texts)
+            vectors = embed(texts, client=client, model=model) if len(texts) > 1 else []
+            pairs = []
+            for i in range(len(texts)):
+                for j in range(i + 1, len(texts)):
+                    score = cosine(vectors[i], vectors[j])
+                    if score >= threshold:
+                        pairs.append((i, j, score))
+            return sorted(pairs, key=lambda p: (-p[2], p[0], p[1]))
+
+        from .similarity import cosine
+        """), "test_one_matrix_product_not_a_double_loop", "a double loop of cosine() calls"),
+    # -- classify --------------------------------------------------------------------------------
+    Mistake("classify-most-examples", "applications.py", f("""
+        def classify(text, examples, *, client=None, model=None):
+            if not examples or not all(examples.values()):
+                raise ValueError("no examples")
+            embed([text] + [t for ts in examples.values() for t in ts], client=client, model=model)
+            return max(examples, key=lambda label: len(examples[label]))
+        """), "test_the_nearest_example_wins", "the label with the most examples"),
+    Mistake("classify-majority-of-three", "applications.py", f("""
+        def classify(text, examples, *, client=None, model=None):
+            if not examples or not all(examples.values()):
+                raise ValueError("no examples")
+            labels = [label for label, ts in examples.items() for _ in ts]
+            v = embed([text] + [t for ts in examples.values() for t in ts], client=client, model=model)
+            nearest = [labels[i] for i, _ in top_k(v[0], v[1:], k=3)]
+            return max(dict.fromkeys(nearest), key=nearest.count)
+        """), "test_the_nearest_example_wins", "a majority vote"),
+    Mistake("classify-keyword-overlap", "applications.py", f("""
+        def classify(text, examples, *, client=None, model=None):
+            if not examples or not all(examples.values()):
+                raise ValueError("no examples")
+            embed([text] + [t for ts in examples.values() for t in ts], client=client, model=model)
+            words = set(text.lower().replace(".", " ").replace("?", " ").split())
+            overlap = {label: max(len(words & set(t.lower().replace(".", " ").replace("?", " ").split())) for t in ts)
+                       for label, ts in examples.items()}
+            return max(overlap, key=overlap.get)
+        """), "test_the_nearest_example_wins", "shares the most words"),
+    Mistake("classify-centroid", "applications.py", f("""
+        def classify(text, examples, *, client=None, model=None):
+            if not examples or not all(examples.values()):
+                raise ValueError("no examples")
+            v = embed([text] + [t for ts in examples.values() for t in ts], client=client, model=model)
+            v = v / np.linalg.norm(v, axis=1, keepdims=True)
+            best, start = None, 1
+            for label, ts in examples.items():
+                centre = v[start:start + len(ts)].mean(axis=0)
+                start += len(ts)
+                score = float(v[0] @ centre / np.linalg.norm(centre))
+                if best is None or score > best[0]:
+                    best = (score, label)
+            return best[1]
+        """), "test_the_nearest_example_wins", "their centroid"),
     # -- accidents the class grader must survive -------------------------------------------------
     Mistake("hangs-forever", "challenges.py", f("""
         def batch_vs_loop(texts, *, client=None, model=None):
@@ -520,6 +835,95 @@ VARIANTS = [
                 return result
             """),
     }),
+    Variant("applications-plain", {  # float64 and a full argsort, row-by-row SQLite, loops over labels
+        "applications.py": f("""
+            def top_k(query_vector, vectors, k=5):
+                m = np.array(vectors, dtype=np.float64)
+                q = np.array(query_vector, dtype=np.float64)
+                if k < 1 or m.ndim != 2 or m.shape[0] == 0 or q.ndim != 1 or m.shape[1] != q.shape[0]:
+                    raise ValueError("bad arguments")
+                if np.linalg.norm(q) == 0 or not np.all(np.linalg.norm(m, axis=1)):
+                    raise ValueError("a zero vector")
+                scores = (m / np.linalg.norm(m, axis=1, keepdims=True)) @ (q / np.linalg.norm(q))
+                order = np.argsort(-scores, kind="stable")[:k]
+                return [(int(i), float(scores[i])) for i in order]
+
+
+            class VectorStore:
+                def __init__(self, path, *, client=None, model=None):
+                    self.client, self.model = client_and_model(client, model)
+                    old = os.umask(0o077)
+                    try:
+                        self.db = sqlite3.connect(path)
+                        self.db.execute("CREATE TABLE IF NOT EXISTS store (text TEXT PRIMARY KEY, model TEXT, vector BLOB, n INTEGER)")
+                        self.db.commit()
+                    finally:
+                        os.umask(old)
+                    for (other,) in self.db.execute("SELECT model FROM store WHERE model != ? LIMIT 1", (self.model,)):
+                        raise ValueError(f"this store holds vectors of {other}, not of {self.model}")
+
+                def __len__(self):
+                    return self.db.execute("SELECT COUNT(*) FROM store").fetchone()[0]
+
+                def add(self, texts):
+                    new = []
+                    for text in texts:
+                        if text not in new and self.db.execute("SELECT 1 FROM store WHERE text = ?", (text,)).fetchone() is None:
+                            new.append(text)
+                    if not new:
+                        return 0
+                    for text, vector in zip(new, embed(new, client=self.client, model=self.model)):
+                        self.db.execute("INSERT INTO store VALUES (?, ?, ?, ?)", (text, self.model, np.float32(vector).tobytes(), len(self) + 1))
+                        self.db.commit()
+                    return len(new)
+
+                def search(self, query, k=5):
+                    stored = self.db.execute("SELECT text, vector FROM store ORDER BY n").fetchall()
+                    if not stored:
+                        raise ValueError("nothing stored yet")
+                    q = embed(query, client=self.client, model=self.model)[0]
+                    scored = [(cosine(q, np.frombuffer(blob, dtype=np.float32)), text) for text, blob in stored]
+                    return sorted(scored, key=lambda pair: pair[0], reverse=True)[:k]
+
+                def close(self):
+                    self.db.close()
+
+                def __enter__(self):
+                    return self
+
+                def __exit__(self, *exc):
+                    self.close()
+
+
+            def near_duplicates(texts, threshold=0.9, *, client=None, model=None):
+                if len(texts) < 2:
+                    return []
+                v = embed(list(texts), client=client, model=model).astype(np.float32)
+                v /= np.linalg.norm(v, axis=1, keepdims=True)
+                sim = np.triu(v @ v.T, k=1)
+                i, j = np.nonzero(np.triu(sim >= threshold, k=1))
+                found = [(int(a), int(b), float(sim[a, b])) for a, b in zip(i, j)]
+                return sorted(found, key=lambda p: -p[2])
+
+
+            def classify(text, examples, *, client=None, model=None):
+                if not examples or any(len(ts) == 0 for ts in examples.values()):
+                    raise ValueError("every label needs an example")
+                texts = [t for ts in examples.values() for t in ts]
+                v = embed(texts + [text], client=client, model=model)
+                best_label, best_score, i = None, None, 0
+                for label, ts in examples.items():
+                    for _ in ts:
+                        score = cosine(v[-1], v[i])
+                        i += 1
+                        if best_score is None or score > best_score:
+                            best_label, best_score = label, score
+                return best_label
+
+
+            from .similarity import cosine
+            """),
+    }),
 ]
 
 
@@ -539,10 +943,10 @@ def swap(module: str, replacement: str) -> str:
         new = ast.parse(replacement)
     except SyntaxError:
         return module + "\n" + replacement  # a deliberately broken file
-    names = {node.name for node in new.body if isinstance(node, ast.FunctionDef)}
+    names = {node.name for node in new.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))}
     lines = module.splitlines(keepends=True)
     for node in sorted(
-        (n for n in ast.parse(module).body if isinstance(n, ast.FunctionDef) and n.name in names),
+        (n for n in ast.parse(module).body if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name in names),
         key=lambda n: n.lineno,
         reverse=True,
     ):
