@@ -252,13 +252,14 @@ def draw(
             if recordings is not None
             else "from your endpoint in .env"
         )
+        reference = np.vstack([endpoint.reference(group).vectors for group in groups])  # first: an endpoint that fails says so at once
         learner_result = None
         if spec is not None:
             learner_result = _with_learner(root, catalogue, spec, exercises, endpoint, groups, set_name if offline else None, timeout)
         if isinstance(learner_result, tuple):
             vectors, cosines, drawn_with = learner_result
         else:
-            vectors = np.vstack([endpoint.reference(group).vectors for group in groups])
+            vectors = reference
             cosines = cosine_matrix(vectors)
             why = learner_result or "the course names no functions to draw with (no [map] in course.toml)"
             drawn_with = f"the reference computation — the endpoint's vectors, compared with numpy — because {why}"
@@ -432,4 +433,6 @@ def run(args: argparse.Namespace) -> int:
 def _endpoint_problem(err: Exception) -> str:
     from embedlab.common import api_message
 
+    if "Connect" in type(err).__name__:
+        return "nothing answers at OPENAI_BASE_URL: is the server running? `embedlab serve` starts one; `--offline` needs none"
     return f"{type(err).__name__}: {pictures.shorten(api_message(err), 200)}"

@@ -446,3 +446,9 @@ def test_a_class_of_one_and_an_unreadable_results_file(klass, tmp_path):
     page = pages.write_report(tmp_path / "grades.csv", folder, {"ada": "ada.json", "zed": "broken.json", "odd": "odd.json"}).read_text(encoding="utf-8")
     assert 'data-submissions="2"' in page and "1 results file(s) could not be read" in page
     assert page.rstrip().endswith("</html>") and page.count("<svg") == 1
+
+
+def test_map_against_an_endpoint_that_is_not_there_says_so_at_once(tmp_path):
+    done = run_cli("map", "--out", str(tmp_path / "map.html"), env=clean_env(OPENAI_BASE_URL="http://127.0.0.1:9/v1", EMBED_MODEL="m"))
+    assert done.returncode == 1 and "nothing answers at OPENAI_BASE_URL" in done.stderr and "--offline" in done.stderr
+    assert not (tmp_path / "map.html").exists()
