@@ -189,8 +189,15 @@ def _exercises(catalogue: course.Course, entries: list[Entry], graded: list[Entr
     total = max(1, len(entries))
     parts = catalogue.parts()
     for part in parts:
-        if len(parts) > 1:
-            rows.append(f'<tr class="part"><th colspan="8">{pictures.text(course.PARTS.get(part, part))}</th></tr>')
+        if len(parts) > 1:  # each part with its mean subtotal
+            mine = [e.name for e in catalogue.exercises if e.part == part]
+            totals = [sum(g.exercises.get(n, {}).get("score", 0) for n in mine) for g in graded]
+            most = max((sum(g.exercises.get(n, {}).get("max_score", 0) for n in mine) for g in graded), default=0.0)
+            mean = f"{statistics.fmean(totals):.2f} / {most:g}" if totals else ""
+            rows.append(
+                f'<tr class="part"><th colspan="7">{pictures.text(course.PARTS.get(part, part))}</th>'
+                f'<th class="num" data-part="{pictures.text(part)}">{mean}</th></tr>'
+            )
         for exercise in (e for e in catalogue.exercises if e.part == part):
             counts = Counter(e.state(exercise.name) for e in entries)
             points = [float(e.exercises.get(exercise.name, {}).get("score", 0)) for e in graded]

@@ -200,6 +200,10 @@ def test_the_report_in_a_browser_says_what_the_gradebook_says(klass, browser):
         assert sum(cells.values()) == len(rows)
         mean = row.find_element(By.CSS_SELECTOR, "td[data-mean]").get_attribute("data-mean")
         assert mean == f"{statistics.fmean(float(r[name]) for r in graded):.2f}", name
+    catalogue = course.load()
+    for cell in browser.find_elements(By.CSS_SELECTOR, "#exercises th[data-part]"):  # a course in parts: each part's subtotal
+        mine = [e.name for e in catalogue.exercises if e.part == cell.get_attribute("data-part")]
+        assert cell.text.split(" / ")[0] == f"{statistics.fmean(sum(float(r[n]) for n in mine) for r in graded):.2f}"
     first = browser.find_element(By.CSS_SELECTOR, "#mistakes > li")
     assert int(first.get_attribute("data-count")) == 2  # carol's and the hostile cosine break the same checks
     assert {a.text for a in first.find_elements(By.CSS_SELECTOR, ".who a")} == {"carol", HOSTILE_NAME}
