@@ -116,9 +116,10 @@ def _not_passed_on() -> RuntimeError:
         callee, caller = caller, caller.f_back
     if caller is None or "model" not in caller.f_code.co_varnames:
         return RuntimeError(NOT_PASSED_ON)
+    missing = "its model" if callee.f_locals.get("client") is not None else "them"
     err = RuntimeError(
         f"{caller.f_code.co_name}() was given a client and a model, but calls {callee.f_code.co_name}() "
-        "without them: pass client=client, model=model on to it."
+        f"without {missing}: pass client=client, model=model on to it."
     )
     err.embedlab_frame = (caller.f_code.co_filename, caller.f_lineno, caller.f_code.co_name)
     return err

@@ -143,7 +143,7 @@ class Watch:
         book = self.book
         done = sum(e.status == "done" for e in exercises)
         lines = [
-            f"embedlab watch — {done} of {len(exercises)} exercises done  {_bar(book.earned, book.possible)}  "
+            f"embedlab watch — {done} of {len(exercises)} {'exercise' if len(exercises) == 1 else 'exercises'} done  {_bar(book.earned, book.possible)}  "
             f"{_num(book.earned)}/{_num(book.possible)} points"[:width],
             "",
         ]

@@ -28,7 +28,7 @@ def brief(value: Any, limit: int = 60) -> str:
     if len(shown) <= limit:
         return shown
     if isinstance(value, (list, tuple)) and value:
-        return f"[{brief(value[0], 30)}, … {len(value)} items]"
+        return f"[{brief(value[0], 30)}, … ({len(value)} items in all)]"
     return shown[: limit - 1] + "…"
 
 

@@ -61,7 +61,18 @@ def raises(expected: type[BaseException], function, *args, shown: str, why: str)
     except expected as err:
         return err
     except Exception as err:  # noqa: BLE001 - any other exception is the learner's answer
-        if NO_RECORDING in str(err) or type(err).__name__ == "CannotOverwriteExistingCassetteException":
+        details = getattr(err, "details", None) or {}
+        if isinstance(details.get("status_code"), int):  # the endpoint refused what it was sent
+            refusal = str(details.get("api_message") or err).rstrip(".")
+            fail(
+                f"{shown} sent its input to the endpoint, which refused it ({details['status_code']}: {refusal}); "
+                f"it should raise {expected.__name__} before any request ({why})"
+            )
+        if (
+            NO_RECORDING in str(err)
+            or "APIConnectionError" in details.get("types", [])
+            or type(err).__name__ == "CannotOverwriteExistingCassetteException"
+        ):
             fail(f"{shown} sent a request to the endpoint; it should raise {expected.__name__} first ({why})")
         first = (str(err).strip().splitlines() or [""])[0][:120]
         kind = getattr(err, "learner_type", "") or type(err).__name__
@@ -125,8 +136,12 @@ def check_dog_between(ranked, shown: str) -> None:
 
 
 def expect_defaults_used(api, shown: str) -> None:
-    """After a call with no client or model: its requests went through get_client() with EMBED_MODEL."""
-    expect(api.sent, f"{shown} with no client made no request through get_client(): use it when client is None")
+    """After a call with no client or model: its requests went through the configured client with EMBED_MODEL."""
+    expect(
+        api.sent,
+        f"{shown} with no client made no request through the configured client: "
+        "`client, model = client_and_model(client, model)` picks it when client is None",
+    )
     expect(
         all(s.inputs and s.inputs.model == api.model for s in api.sent),
         f"{shown} with no model did not send EMBED_MODEL ({api.model!r}): use it when model is None",

@@ -182,7 +182,7 @@ def test_a_non_string_raises_type_error_naming_its_position(embed, api):
 @pytest.mark.synthetic
 @pytest.mark.points(1)
 def test_uses_the_configured_client_and_model_by_default(embed, synthetic_api):
-    """With no client or model, uses get_client() and EMBED_MODEL"""
+    """With no client or model, uses the configured client and EMBED_MODEL (client_and_model)"""
     api = synthetic_api(Synthetic())
     attempt(embed.using_defaults(client=api.client, model=api.model), TEXTS)
     expect_defaults_used(api, SHOWN)

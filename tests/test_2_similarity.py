@@ -68,15 +68,25 @@ class TestCosine:
 
     @pytest.mark.points(1)
     def test_accepts_lists_and_arrays_and_returns_a_float(self, cosine):
-        """Accepts lists and numpy arrays, returns a float"""
+        """Accepts lists and numpy arrays, returns a float, and leaves its arguments unchanged"""
         a, b = [3, 4], [4, 3]
         for shown, x, y in (
             ("two lists", a, b),
             ("two numpy arrays", np.array(a), np.array(b)),
             ("float32 arrays", np.array(a, dtype=np.float32), np.array(b, dtype=np.float32)),
             ("a list and an array", a, np.array(b, dtype=float)),
+            ("two float arrays", np.array(a, dtype=float), np.array(b, dtype=float)),
         ):
-            result = attempt(cosine, x, y)
+            x, y = (v.copy() if isinstance(v, np.ndarray) else list(v) for v in (x, y))
+            before = [np.array(x, dtype=float), np.array(y, dtype=float)]
+            result = attempt(cosine, watch(x), watch(y))
+            for name, value, was in (("a", x, before[0]), ("b", y, before[1])):
+                expect(
+                    np.array_equal(np.asarray(value, dtype=float), was),
+                    f"cosine() of {shown} changed its argument {name} from {brief(was.tolist())} to "
+                    f"{brief(np.asarray(value, dtype=float).tolist())}: a /= … divides the caller's own array. "
+                    "Compute new values instead (a / np.linalg.norm(a)) and leave the arguments as they were",
+                )
             expect(
                 isinstance(result, float) and not isinstance(result, np.ndarray),
                 f"cosine() of {shown} returned {brief(result)} (a {type(result).__name__}); return a plain "
@@ -184,7 +194,7 @@ class TestRank:
     @pytest.mark.synthetic
     @pytest.mark.points(1)
     def test_uses_the_configured_client_and_model_by_default(self, rank, synthetic_api):
-        """With no client or model, uses get_client() and EMBED_MODEL"""
+        """With no client or model, uses the configured client and EMBED_MODEL (client_and_model)"""
         api = synthetic_api(Synthetic())
         attempt(rank.using_defaults(client=api.client, model=api.model), QUERY, DOCS)
         expect_defaults_used(api, f"rank({QUERY!r}, DOCS)")

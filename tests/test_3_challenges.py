@@ -24,6 +24,19 @@ THREE_SHOWN = f"batch_vs_loop({brief(THREE)})"
 KEYS = {"batch_requests", "loop_requests", "batch_tokens", "loop_tokens", "cheaper"}
 
 
+def verdict_sentence(how: str, want: dict) -> str:
+    """Why the verdict is what it is, by the rule that decides it here."""
+    batch = f"the batch cost {want['batch_tokens']} tokens in {want['batch_requests']} request"
+    loop = f"the loop {want['loop_tokens']} tokens in {want['loop_requests']} request" + ("" if want["loop_requests"] == 1 else "s")
+    if want["batch_tokens"] != want["loop_tokens"]:
+        rule = "fewer tokens is cheaper"
+    elif want["batch_requests"] != want["loop_requests"]:
+        rule = "with equal tokens, fewer requests is cheaper"
+    else:
+        rule = "equal tokens in as many requests cost the same"
+    return f"{how}: its responses said {batch} and {loop}, and {rule}, so the answer is {want['cheaper']!r}"
+
+
 @pytest.mark.exercise("confirm_intuition")
 class TestConfirmIntuition:
     @pytest.fixture
@@ -61,7 +74,7 @@ class TestConfirmIntuition:
     @pytest.mark.synthetic
     @pytest.mark.points(1)
     def test_uses_the_configured_client_and_model_by_default(self, confirm_intuition, synthetic_api):
-        """With no client or model, uses get_client() and EMBED_MODEL"""
+        """With no client or model, uses the configured client and EMBED_MODEL (client_and_model)"""
         api = synthetic_api(Synthetic())
         attempt(confirm_intuition.using_defaults(client=api.client, model=api.model))
         expect_defaults_used(api, "confirm_intuition()")
@@ -143,7 +156,7 @@ class TestSelfSimilarity:
     @pytest.mark.synthetic
     @pytest.mark.points(1)
     def test_uses_the_configured_client_and_model_by_default(self, self_similarity, synthetic_api):
-        """With no client or model, uses get_client() and EMBED_MODEL"""
+        """With no client or model, uses the configured client and EMBED_MODEL (client_and_model)"""
         api = synthetic_api(Synthetic())
         attempt(self_similarity.using_defaults(client=api.client, model=api.model), QUERY)
         expect_defaults_used(api, f"self_similarity({QUERY!r})")
@@ -238,27 +251,21 @@ class TestBatchVsLoop:
     def test_the_verdict_follows_the_numbers(self, batch_vs_loop, synthetic_api):
         """The verdict follows the tokens, then the requests: batch, loop or the same"""
         cases = (
-            (Synthetic(overhead=5), TEN_SENTENCES, "each request costs 5 tokens more"),
-            (Synthetic(pad_batches=True), THREE + ["Hi."], "a batch pads every text to its longest"),
-            (Synthetic(), THREE[:1], "one text"),
+            (Synthetic(overhead=5), TEN_SENTENCES, "On this server each request costs 5 tokens more"),
+            (Synthetic(pad_batches=True), THREE + ["Hi."], "On this server a batch pads every text to its longest"),
+            (Synthetic(), THREE[:1], "With one text the batch and the loop are the same single request"),
         )
         for server, texts, how in cases:
             api = synthetic_api(server)
             shown = f"batch_vs_loop({texts if len(texts) < 3 else 'TEN_SENTENCES' if texts == TEN_SENTENCES else '4 texts'})"
             result = self.run(batch_vs_loop, api, texts, shown)
             want = self.received(api, texts, 0, shown)
-            expect(
-                result["cheaper"] == want["cheaper"],
-                f"{shown} says {result['cheaper']!r} is cheaper; on a server where {how}, its responses said "
-                f"{want['batch_tokens']} vs {want['loop_tokens']} tokens for {want['batch_requests']} vs "
-                f"{want['loop_requests']} requests, so it is {want['cheaper']!r}. Tokens decide; with equal tokens, "
-                "fewer requests wins",
-            )
+            expect(result["cheaper"] == want["cheaper"], f"{shown} says {result['cheaper']!r} is cheaper. {verdict_sentence(how, want)}")
 
     @pytest.mark.synthetic
     @pytest.mark.points(1)
     def test_uses_the_configured_client_and_model_by_default(self, batch_vs_loop, synthetic_api):
-        """With no client or model, uses get_client() and EMBED_MODEL"""
+        """With no client or model, uses the configured client and EMBED_MODEL (client_and_model)"""
         api = synthetic_api(Synthetic())
         attempt(batch_vs_loop.using_defaults(client=api.client, model=api.model), THREE)
         expect_defaults_used(api, THREE_SHOWN)

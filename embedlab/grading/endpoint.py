@@ -20,7 +20,7 @@ import numpy as np
 
 from embedlab.grading.cassettes import Inputs, shared_tls
 from embedlab.worker.handle import ClientHandle, LearnerRaised, Watched
-from embedlab.grading.outcomes import NotStarted, brief, describe_exception, fail
+from embedlab.grading.outcomes import NotStarted, brief, fail, fail_raised
 from embedlab.worker.inside import NO_RECORDING
 
 FORWARDED_HEADERS = frozenset({"content-type", "accept"})
@@ -150,6 +150,11 @@ class Endpoint:
             body = base64.b64decode(str(frame.get("body", "")), validate=True)
         except ValueError:
             return _error_answer(400, "the request body could not be read")
+        refused = self.refused(body) if (self.is_recorded is not None and last == "embeddings") else None
+        if refused:  # what any embeddings endpoint answers, so replay answers it too
+            payload = _json_or_none(body)
+            self.sent.append(Sent(inputs=Inputs.from_body(payload), body=payload if isinstance(payload, dict) else {}, status=400))
+            return _error_answer(400, refused)
         request = self._learners_http.build_request(method, self.base_url.rstrip("/") + "/" + last, headers=headers, content=body)
         try:
             response = self._learners_http.send(request)
@@ -166,6 +171,24 @@ class Endpoint:
             "headers": [[k, v] for k, v in response.headers.items() if k.lower() in ANSWER_HEADERS],
             "body": base64.b64encode(response.content).decode("ascii"),
         }
+
+    @staticmethod
+    def refused(body: bytes) -> str | None:
+        """Why an embeddings endpoint refuses this body's `input` (400), judged before any
+        recording is looked up: an empty list, or an item that is neither text nor token ids."""
+        payload = _json_or_none(body)
+        texts = payload.get("input") if isinstance(payload, dict) else None
+        if not isinstance(texts, list):
+            return None
+        if not texts:
+            return "'input' is an empty list: there is nothing to embed"
+        if all(isinstance(t, int) and not isinstance(t, bool) for t in texts) or all(isinstance(t, list) for t in texts):
+            return None  # token ids
+        for i, text in enumerate(texts):
+            if not isinstance(text, str):
+                kind = "null" if text is None else {"bool": "a boolean", "int": "a number", "float": "a number"}.get(type(text).__name__, f"a {type(text).__name__}")
+                return f"input[{i}] is {kind} ({brief(text, 30)}), not a string"
+        return None
 
     # -- what tests use --------------------------------------------------------------------------
 
@@ -201,6 +224,7 @@ class Endpoint:
         """
         first = len(self.sent)
         shown = f"{function.__name__}({', '.join(brief(a.value if isinstance(a, Watched) else a) for a in args)})"
+        given = _texts_in(args)
         try:
             return function(*args, client=self.client, model=self.model, **kwargs)
         except NotImplementedError as err:
@@ -208,20 +232,25 @@ class Endpoint:
         except Exception as err:
             unrecorded = [s for s in self.sent[first:] if not s.recorded]
             if unrecorded:
-                fail(self.explain_unrecorded(shown, unrecorded[0], hint))
+                fail(self.explain_unrecorded(shown, unrecorded[0], hint, given))
             other = next((s for s in self.sent[first:] if s.inputs and s.inputs.model != self.model), None)
             if other is not None:
-                fail(self.explain_unrecorded(shown, other, hint))
+                fail(self.explain_unrecorded(shown, other, hint, given))
             types = err.details.get("types", []) if isinstance(err, LearnerRaised) else []
             if "APIStatusError" in types:
                 status = err.details.get("status_code", "an error")
-                fail(f"{shown}: the endpoint answered {status}: {err.details.get('api_message') or err}")
+                fail(f"{shown}: the endpoint answered {status}: {err.details.get('api_message') or err}", raised=types[0])
             if "APIConnectionError" in types and not self.sent[first:]:
-                fail(f"{shown} raised {types[0]}: it made no request through the `client` it was given. Use that client.")
-            fail(describe_exception(shown, err))
+                fail(f"{shown} raised {types[0]}: it made no request through the `client` it was given. Use that client.", raised=types[0])
+            fail_raised(shown, err)
 
-    def explain_unrecorded(self, shown: str, sent: Sent, hint: str = "") -> str:
+    def explain_unrecorded(self, shown: str, sent: Sent, hint: str = "", given: list[str] | None = None) -> str:
+        """Why the grader cannot answer a request: another model, texts the function was not given
+        (said against what it was given), or a gap in the recordings."""
         inputs = sent.inputs
+        strange = [t for t in inputs.texts if t not in given] if (inputs is not None and given) else []
+        if inputs is not None and inputs.model == self.model and strange:
+            return _other_texts(shown, list(inputs.texts), strange[0], given or [], hint)
         if inputs is not None and inputs.model != self.model:
             why = (
                 f"it asked for model {inputs.model!r}, but the test passed model={self.model!r}: "
@@ -231,6 +260,53 @@ class Endpoint:
             described = inputs.describe() if inputs else json.dumps(sent.body)[:120]
             why = f"no recorded request matches what it sent: {described}." + (f" {hint}" if hint else "")
         return f"{shown} sent a request the grader cannot answer — {why}\n{RECORD_HINT}"
+
+
+def _texts_in(args: tuple) -> list[str]:
+    """The texts a test passed: string arguments and the strings of list arguments."""
+    texts: list[str] = []
+    for arg in args:
+        value = arg.value if isinstance(arg, Watched) else arg
+        if isinstance(value, str):
+            texts.append(value)
+        elif isinstance(value, (list, tuple)):
+            texts.extend(v for v in value if isinstance(v, str))
+    return texts
+
+
+def _other_texts(shown: str, texts: list, sent: object, given: list[str], hint: str = "") -> str:
+    """The learner's code sent a text it was not given (`sent`, one of the request's `texts`): say
+    what it sent against what it got, then the test's `hint`."""
+    return _other_texts_said(shown, texts, sent, given) + (f" {hint}" if hint else "")
+
+
+def _other_texts_said(shown: str, texts: list, sent: object, given: list[str]) -> str:
+    import difflib
+
+    split = next((g for g in given if len(g) > 1 and texts == list(g)), None)
+    if split is not None:
+        return f"{shown} sent the {len(split)} characters of {brief(split)} as {len(split)} texts, one each."
+    if isinstance(sent, str):
+        joined = [t for t in dict.fromkeys(given) if t in sent]
+        if len(joined) > 1:
+            return (
+                f"{shown} sent {brief(sent)} as one text: it joined {len(joined)} of the texts it was given "
+                "into one string. Send them as a list, one item per text: input=texts"
+            )
+        close = difflib.get_close_matches(sent, list(dict.fromkeys(given)), n=1, cutoff=0.6)
+        if close:
+            return (
+                f"{shown} sent {brief(sent)}, but the text it was given is {brief(close[0])}: send each text "
+                "exactly as it was given (no lower-casing, stripping or adding)"
+            )
+    return f"{shown} sent {brief(sent)}, which is not one of the texts it was given ({brief(given)}): embed the texts it is given"
+
+
+def _json_or_none(body: bytes):
+    try:
+        return json.loads(body or b"null")
+    except (ValueError, RecursionError):
+        return None
 
 
 def _error_answer(status: int, message: str) -> dict:

@@ -30,10 +30,22 @@ class NotStarted(pytest.fail.Exception):
         return self.msg
 
 
-def fail(sentence: str) -> NoReturn:
-    """Fail the test with this sentence: no traceback, and no exception it was handling."""
+def fail(sentence: str, **facts: str) -> NoReturn:
+    """Fail the test with this sentence: no traceback, and no exception it was handling.
+
+    `facts` travel with it to the report (see `facts_of`): `raised`, the type of the exception the
+    learner's code raised; `broken`, the learner's file that does not import.
+    """
     __tracebackhide__ = True
-    raise pytest.fail.Exception(sentence, pytrace=False) from None
+    failure = pytest.fail.Exception(sentence, pytrace=False)
+    failure.embedlab_facts = {k: v for k, v in facts.items() if v}
+    raise failure from None
+
+
+def facts_of(err: BaseException) -> dict[str, str]:
+    """What `fail()` said about a failure beyond its sentence ({} for any other exception)."""
+    facts = getattr(err, "embedlab_facts", None)
+    return dict(facts) if isinstance(facts, dict) else {}
 
 
 def expect(condition: Any, sentence: str) -> None:
@@ -49,12 +61,25 @@ def attempt(function: Callable, *args: Any, **kwargs: Any) -> Any:
     except NotImplementedError as err:
         raise NotStarted(str(err) or f"{function.__name__}() is not written yet.") from None
     except Exception as err:
-        fail(describe_exception(f"{function.__name__}({', '.join(brief(a) for a in args)})", err))
+        shown = ", ".join(brief(getattr(a, "value", a) if type(a).__name__ == "Watched" else a) for a in args)
+        fail_raised(f"{function.__name__}({shown})", err)
+
+
+def fail_raised(shown: str, err: BaseException) -> NoReturn:
+    """Fail the test because the learner's code raised `err`: the exception leads, and the report
+    gives the exercise's hint with it."""
+    __tracebackhide__ = True
+    fail(describe_exception(shown, err), raised=kind_of(err))
+
+
+def kind_of(err: BaseException) -> str:
+    """The exception's type as the learner's code named it (`TypeError`, `BadRequestError`)."""
+    return getattr(err, "learner_type", "") or type(err).__name__
 
 
 def describe_exception(shown: str, err: BaseException) -> str:
     where = learner_location(err)
-    kind = getattr(err, "learner_type", "") or type(err).__name__
+    kind = kind_of(err)
     message = short_text(str(err), 300)
     return f"{shown} raised {kind}" + (f": {message}" if message else "") + (f"\n  at {where}" if where else "")
 

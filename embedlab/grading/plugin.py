@@ -109,7 +109,7 @@ def _guarded(item: pytest.Item):
         try:
             yield
         except CallFailed as err:  # the worker's handle says why a call could not be made
-            outcomes.fail(str(err))
+            outcomes.fail(str(err), broken=getattr(err, "file", None) or "")
 
 
 @pytest.hookimpl(wrapper=True)
@@ -134,6 +134,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         report.embedlab_status = status
     if sentence is not None:
         report.longrepr = sentence
+    facts = outcomes.facts_of(call.excinfo.value)
+    if isinstance(call.excinfo.value, LearnerRaised):
+        facts["raised"] = outcomes.kind_of(call.excinfo.value)
+    report.embedlab_facts = facts
     return report
 
 
@@ -185,6 +189,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     else:
         status = getattr(report, "embedlab_status", None) or "failed"
         message = str(report.longrepr)
+    facts = getattr(report, "embedlab_facts", None) or {}
+    printed = report.capstdout if status == "failed" else ""
     existing = next((r for r in grading.gradebook.results if r.nodeid == report.nodeid), None)
     if existing is not None:  # a teardown failure after the call
         if status == "failed":
@@ -207,6 +213,9 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
             live=live,
             status=status,
             message=message,
+            raised=facts.get("raised", ""),
+            broken=facts.get("broken", ""),
+            printed=printed,
         )
     )
 
@@ -350,3 +359,36 @@ def _send_results(fd: int, results: dict) -> None:
             view = view[os.write(fd, view) :]
     finally:
         os.close(fd)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    """`pytest exercises/embed.py` collects nothing (pytest's exit 5): the learner named their own
+    answer. Say where its tests are and how to grade just that exercise."""
+    if exitstatus != pytest.ExitCode.NO_TESTS_COLLECTED or _graded_items:
+        return
+    grading = _grading(config)
+    here = Path(config.invocation_params.dir)
+    named = [(here / str(a).split("::", 1)[0]).resolve() for a in config.args]
+    folders = {(grading.root / f).resolve() for f in ("exercises", "solutions")}
+    if config.option.exercises_dir:
+        folders.add(Path(config.option.exercises_dir).resolve())
+    mine = [p for p in named if p in folders or p.parent in folders]
+    if not mine:
+        return
+    try:
+        exercises = grading.course.exercises
+    except pytest.UsageError:
+        return
+    names = [e.name for p in mine for e in exercises if p.suffix == ".py" and e.file == p.name] or [e.name for e in exercises[:1]]
+    shown = ", ".join(str(a) for a in config.args)
+    ways = " or ".join(f"`pytest -k {n}`" for n in dict.fromkeys(names))
+    from embedlab.grading.report import _wrap
+
+    width = terminalreporter._tw.fullwidth
+    terminalreporter.write_line("")
+    for line in _wrap(
+        f"No tests in {shown}: that is your code. The tests that grade it are in tests/. "
+        f"Grade it with {ways}, or the whole section with `pytest`.",
+        width=width,
+    ):
+        terminalreporter.write_line(line)

@@ -29,6 +29,9 @@ class Result:
     live: bool
     status: str = "passed"  # passed | failed | not started | skipped
     message: str = ""
+    raised: str = ""  # the exception the learner's code raised, when that is what failed the check
+    broken: str = ""  # the learner's file that does not import, when that is what failed it
+    printed: str = ""  # what the learner's code printed during a failed check (shortened)
 
 
 @dataclass
@@ -47,7 +50,18 @@ class Exercise:
             return "done"
         if statuses <= {"not started", "skipped"}:
             return "not started"
+        if self.waits_on():
+            return "waiting"
         return "failing"
+
+    def waits_on(self) -> str | None:
+        """The other file this exercise waits on: every check it failed, failed because that file,
+        which its own file imports, does not import (so nothing of its own was tried)."""
+        failed = [r for r in self.results if r.status not in ("passed", "skipped")]
+        others = {r.broken for r in failed}
+        if failed and len(others) == 1 and "" not in others and self.file not in others:
+            return others.pop()
+        return None
 
     @property
     def earned(self) -> float:
@@ -97,6 +111,9 @@ class Gradebook:
                     live=bool(extra.get("live")),
                     status=str(extra.get("embedlab_status", "failed")),
                     message=str(extra.get("message", "")),
+                    raised=str(extra.get("raised", "")),
+                    broken=str(extra.get("broken", "")),
+                    printed=str(extra.get("printed", "")),
                 )
             )
         return book
@@ -149,9 +166,9 @@ class Gradebook:
             checks = f"{passed}/{len(exercise.results)} checks"
             points = "not scored" if exercise.live and not self.score_live else f"{_num(exercise.earned)}/{_num(exercise.possible)} pts"
             status = exercise.status
-            if status == "skipped":
+            if status == "skipped":  # the reason wraps under itself: it is what to do next
                 detail = _first_line(exercise.results[0].message)
-                lines.append(_fit(f"  {'skipped':<12} {exercise.name:<18} {detail}", width))
+                lines.extend(_hanging(f"  {'skipped':<12} {exercise.name:<18} ", detail, width))
                 continue
             where = f"{exercise.file:<26} " if show_file and not exercise.live else ""
             row = f"  {status:<12} {exercise.name:<18} {where}{checks:<11} {points}"
@@ -169,7 +186,7 @@ class Gradebook:
             return lines
         lines.append(
             f"  Total: {_num(self.earned)}/{_num(self.possible)} points  {_bar(self.earned, self.possible)}  "
-            f"{done} of {len(graded)} exercises done"
+            f"{done} of {len(graded)} {'exercise' if len(graded) == 1 else 'exercises'} done"
         )
         ran = len(self.results)
         if run.collected and ran < run.collected:
@@ -181,10 +198,16 @@ class Gradebook:
         """What to do next, Rustlings-style: the first exercise that is not done, and why — a cause
         shared by several tests (a syntax error, a missing function) said once, with their count."""
         run = run or RunInfo()
-        broken = next((r for r in self.results if r.status == "failed" and r.file and r.message.startswith(r.file)), None)
-        if broken is not None:  # a file that does not import: it blocks everything in it, fix it first
-            same = sum(r.message == broken.message for r in self.results)
-            return ["", *_wrap(f"Next: fix {broken.file} (this stops {same} checks):", width=width), *_wrap(broken.message, "    ", width)]
+        broken = next((r.broken for r in self.results if r.status == "failed" and r.broken), None)
+        if broken is not None:  # a file that does not import: it blocks everything that imports it, fix it first
+            stopped = [r for r in self.results if r.broken == broken and r.status == "failed"]
+            own = next((r for r in stopped if r.file == broken), stopped[0])
+            waiting = [f for f in dict.fromkeys(r.file for r in stopped) if f != broken]
+            why = f"this stops {len(stopped)} {'check' if len(stopped) == 1 else 'checks'}"
+            if waiting:
+                why += f"; {_and(waiting)} {'imports' if len(waiting) == 1 else 'import'} it and {'waits' if len(waiting) == 1 else 'wait'} on it"
+            message = own.message if own.file == broken else own.message.partition("which does not import: ")[2] or own.message
+            return ["", *_wrap(f"Next: fix {broken} ({why}):", width=width), *_wrap(message, "    ", width), *self._printed(own, width)]
         for exercise in graded:
             problem = exercise.first_problem()
             if problem is None:
@@ -193,12 +216,39 @@ class Gradebook:
             blocks = f" (this stops {same} checks)" if same > 1 and problem.status != "not started" else ""
             if problem.status == "not started":
                 return ["", *_wrap(f"Next: {problem.message}", width=width)]
+            if problem.raised:  # the exception leads, with the exercise's advice
+                same = sum(_same_exception(r, problem) for r in self.results)
+                blocks = f" (this stops {same} checks)" if same > 1 else ""
+                listed = self.course.get(exercise.name) if self.course is not None else None
+                hint = f"Hint: {' '.join(listed.hint.split())}" if listed is not None and listed.hint.strip() else ""
+                return [
+                    "",
+                    *_wrap(f"Next: fix {exercise.name} in {exercise.file} — it raised {problem.raised}{blocks}:", width=width),
+                    *_wrap(problem.message, "    ", width),
+                    *(_wrap(hint, "    ", width) if hint else []),
+                    *self._printed(problem, width),
+                ]
             return [
                 "",
                 *_wrap(f"Next: fix {exercise.name} in {exercise.file} — {problem.title}{blocks}:", width=width),
                 *_wrap(problem.message, "    ", width),
+                *self._printed(problem, width),
             ]
         return ["", *_wrap(self.closing(run), width=width)]
+
+    @staticmethod
+    def _printed(result: Result, width: int, shown: int = 3) -> list[str]:
+        """What the learner's code printed during the check, its first lines shortened: a beginner
+        debugs with print(), and pytest keeps it out of sight."""
+        lines = [line for line in result.printed.splitlines() if line.strip()]
+        if not lines:
+            return []
+        how = f"`pytest -s -k {result.exercise}` shows it all" if result.exercise and result.exercise != LIVE else "`pytest -s -m live` shows it all"
+        cut = re.fullmatch(r"… \(([\d,]+) bytes in all\)", lines[-1].strip())  # the worker kept only its start
+        count = f"{cut.group(1)} bytes" if cut else f"{len(lines)} line" + ("" if len(lines) == 1 else "s")
+        lines = lines[:-1] if cut else lines
+        head = _wrap(f"Your code printed {count} during this check ({how}):", "    ", width)
+        return head + [_fit("      " + " ".join(line.split()), width) for line in lines[:shown]] + (["      …"] if len(lines) > shown else [])
 
     def closing(self, run: RunInfo) -> str:
         """The last line when nothing is left to fix: it speaks of what actually ran."""
@@ -211,6 +261,8 @@ class Gradebook:
         if live and any(r.status == "failed" for r in live):
             first = next(r for r in live if r.status == "failed")
             return f"Everything passes offline. On your endpoint: {first.title} — {_first_line(first.message)}"
+        if live and all(r.status == "skipped" for r in live):  # why they did not run says what to do
+            return f"Everything passes. Well done! The live checks did not run: {_first_line(live[0].message)}."
         return "Everything passes. Well done! Now try the live checks: set EMBED_MODEL in .env, or run `pytest --live local`."
 
     # -- machine-readable ------------------------------------------------------------------------
@@ -248,6 +300,7 @@ class Gradebook:
                         "message": result.message,
                         "points": result.points,
                         "live": result.live,
+                        **{k: v for k, v in (("raised", result.raised), ("broken", result.broken), ("printed", result.printed)) if v},
                     },
                 }
             )
@@ -261,7 +314,12 @@ class Gradebook:
             "tests": tests,
             "extra_data": {
                 "exercises": {
-                    e.name: {"status": e.status, "score": e.earned, "max_score": e.possible, "live": e.live}
+                    e.name: {
+                        "status": e.status,
+                        "score": e.earned if (self.score_live or not e.live) else 0,
+                        "max_score": e.possible if (self.score_live or not e.live) else 0,
+                        "live": e.live,
+                    }
                     for e in self.exercises()
                 },
                 **(extra or {}),
@@ -322,6 +380,26 @@ def _wrap(text: str, indent: str = "  ", width: int = WIDTH) -> list[str]:
         ) or [""]
         lines.extend(line.replace(_NBSP, " ") for line in wrapped)
     return lines
+
+
+def _same_exception(result: Result, problem: Result) -> bool:
+    """`result` failed on the exception `problem` shows (same type, same words), raised where a
+    value was expected or where another exception was."""
+    raised = next((line.partition(" raised ")[2] for line in problem.message.splitlines() if " raised " in line), "")
+    return result.status == "failed" and bool(raised) and f" raised {raised[:80]}" in result.message
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _hanging(prefix: str, text: str, width: int) -> list[str]:
+    """`prefix` then `text`, wrapped under the text's own start (a table row's last column)."""
+    if len(prefix) + 20 > width:
+        return [_fit(prefix + text, width)]
+    kept = re.sub(r"`[^`]*`", lambda m: m.group(0).replace(" ", _NBSP), text)
+    lines = textwrap.wrap(kept, width - len(prefix), break_on_hyphens=False, break_long_words=False) or [""]
+    return [(prefix if i == 0 else " " * len(prefix)) + line.replace(_NBSP, " ") for i, line in enumerate(lines)]
 
 
 def _fit(line: str, width: int) -> str:

@@ -309,7 +309,7 @@ MISTAKES = [
             loop = [client.embeddings.create(model=model, input=[t]) for t in texts]
             return {"batch_requests": 1, "loop_requests": len(loop), "batch_tokens": batch.usage.prompt_tokens,
                     "loop_tokens": sum(r.usage.prompt_tokens for r in loop), "cheaper": "batch"}
-        """), "test_the_verdict_follows_the_numbers", "fewer requests wins"),
+        """), "test_the_verdict_follows_the_numbers", "fewer tokens is cheaper, so the answer is 'loop'"),
     Mistake("batch-vs-loop-assumes-ten", "challenges.py", f("""
         def batch_vs_loop(texts, *, client=None, model=None):
             client, model = client_and_model(client, model)
@@ -434,7 +434,7 @@ MISTAKES = [
                       "loop_tokens": sum(r.usage.prompt_tokens for r in loop)}
             result["cheaper"] = "batch" if result["batch_requests"] < result["loop_requests"] else "same"
             return result
-        """), "test_the_verdict_follows_the_numbers", "Tokens decide"),
+        """), "test_the_verdict_follows_the_numbers", "fewer tokens is cheaper, so the answer is 'loop'"),
     Mistake("batch-vs-loop-ignores-the-defaults", "challenges.py", f("""
         def batch_vs_loop(texts, *, client=None, model=None):
             batch = client.embeddings.create(model=model, input=list(texts))
@@ -706,6 +706,59 @@ MISTAKES = [
                     best = (score, label)
             return best[1]
         """), "test_the_nearest_example_wins", "their centroid"),
+    # -- issue 17: mistakes whose advice must name the real cause ------------------------------
+    Mistake("cosine-section-formula-on-lists", "similarity.py", f("""
+        def cosine(a, b):
+            return a @ b / (np.linalg.norm(a) * np.linalg.norm(b))
+        """), "test_same_direction_scores_one", "raised TypeError: unsupported operand type(s) for @"),
+    Mistake("embed-tidies-the-texts", "embed.py", f("""
+        def embed(texts, *, client=None, model=None):
+            texts = [texts] if isinstance(texts, str) else list(texts)
+            if not texts:
+                raise ValueError("empty")
+            for i, t in enumerate(texts):
+                if not isinstance(t, str):
+                    raise TypeError(f"texts[{i}] is not a string")
+            client, model = client_and_model(client, model)
+            response = client.embeddings.create(model=model, input=[t.strip().lower() for t in texts])
+            return np.array([item.embedding for item in sorted(response.data, key=lambda i: i.index)])
+        """), "test_returns_a_float_array", "exactly as it was given"),
+    Mistake("self-similarity-adds-a-space", "challenges.py", f("""
+        def self_similarity(text, *, client=None, model=None):
+            vectors = embed([text, text + " "], client=client, model=model)
+            return cosine(vectors[0], vectors[1])
+        """), "test_a_sentence_embedded_twice_scores_about_one", "exactly as it was given"),
+    Mistake("batch-vs-loop-joins-the-batch", "challenges.py", f("""
+        def batch_vs_loop(texts, *, client=None, model=None):
+            client, model = client_and_model(client, model)
+            batch = client.embeddings.create(model=model, input=" ".join(texts))
+            loop = [client.embeddings.create(model=model, input=[t]) for t in texts]
+            b, l = batch.usage.prompt_tokens, sum(r.usage.prompt_tokens for r in loop)
+            return {"batch_requests": 1, "loop_requests": len(loop), "batch_tokens": b, "loop_tokens": l,
+                    "cheaper": "same" if (b, 1) == (l, len(loop)) else ("batch" if (b, 1) < (l, len(loop)) else "loop")}
+        """), "test_works_for_any_list_of_texts", "Send them as a list"),
+    Mistake("cosine-divides-its-arguments", "similarity.py", f("""
+        def cosine(a, b):
+            a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+            if len(a) != len(b) or len(a) == 0 or not a.any() or not b.any():
+                raise ValueError("bad vectors")
+            a /= np.linalg.norm(a)
+            b /= np.linalg.norm(b)
+            return float(a @ b)
+        """), "test_accepts_lists_and_arrays_and_returns_a_float", "changed its argument"),
+    Mistake("confirm-drops-client-and-model", "challenges.py", f("""
+        def confirm_intuition(*, client=None, model=None):
+            return rank(QUERY, DOCS + [DOG])
+        """), "test_ranks_the_docs_and_the_dog", "challenges.py, line"),
+    Mistake("embed-without-a-type-check", "embed.py", f("""
+        def embed(texts, *, client=None, model=None):
+            texts = [texts] if isinstance(texts, str) else list(texts)
+            if not texts:
+                raise ValueError("empty")
+            client, model = client_and_model(client, model)
+            response = client.embeddings.create(model=model, input=texts)
+            return np.array([item.embedding for item in sorted(response.data, key=lambda i: i.index)])
+        """), "test_a_non_string_raises_type_error", "which refused it (400: input[1] is a number"),
     # -- accidents the class grader must survive -------------------------------------------------
     Mistake("hangs-forever", "challenges.py", f("""
         def batch_vs_loop(texts, *, client=None, model=None):

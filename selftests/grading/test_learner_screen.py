@@ -67,7 +67,7 @@ CASES = {
     "section-formula-on-lists": ("similarity.py", SECTION_FORMULA_ON_LISTS, "raised TypeError", None),
     "truth-of-an-array": ("similarity.py", TRUTH_OF_AN_ARRAY, "raised ValueError", None),
     "forgot-i-plus-one": ("similarity.py", FORGOT_I_PLUS_ONE, "Stopped after 2 s", None),
-    "rank-without-client": ("challenges.py", RANK_WITHOUT_CLIENT, "pass client=client, model=model on", "Set EMBED_MODEL"),
+    "rank-without-client": ("challenges.py", RANK_WITHOUT_CLIENT, "calls rank() without them: pass client=client, model=model on", "exercises/embed.py, line"),
     "array-of-items": ("embed.py", ARRAY_OF_ITEMS, "Embedding items", "base64"),
     "bare-strings": ("similarity.py", BARE_STRINGS, "returned the docs alone", "[':'"),
     "one-request-per-text": ("embed.py", CATALOGUE["embed-one-request-per-text"], "made 3 requests", None),
