@@ -2,8 +2,9 @@
 
 - `classroom`   `embedlab grade`: a folder of submissions into a gradebook, one bad one never
                 stopping the rest (reading them safely, the kit's snapshot, the CSV)
-- `runner`      its grading processes: one per submission, results accepted only from one that
-                exited by itself, each row written as it is done
+- `runner`      its runner: submissions `jobs` at a time, results accepted only from a grading
+                process that exited by itself, each row written as it is done
+- `grading_process`  one submission's grading process: a fork of the runner on a scratch kit
 - `shards`      its `--shard` and `--merge`
 - `autograde`   one submission for Gradescope or GitHub Classroom
 - `gradescope`  the Gradescope autograder zip

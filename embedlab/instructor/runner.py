@@ -1,6 +1,6 @@
 """`embedlab grade`'s runner: each submission graded in a process of its own, `jobs` at a time.
 
-Each grading process is a fork of this warm process (numpy, openai, vcrpy, pytest and the grader
+Each grading process (`embedlab.instructor.grading_process`) is a fork of this warm process (numpy, openai, vcrpy, pytest and the grader
 already imported, so it never reads the grader's code from disk again), runs pytest on a fresh
 scratch copy of the kit, and sends its results.json up an inherited pipe. They are accepted only
 from a grading process that exited by itself with the status its results imply (0 when every
@@ -23,16 +23,16 @@ import json
 import os
 import select
 import shutil
-import signal
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from embedlab.instructor import classroom
 from embedlab.instructor.classroom import OUTPUT_FLAGGED, RESULTS_CAP, Graded, Progress, Snapshot, Submission
+from embedlab.instructor.grading_process import Job, catalog, grade_once, start  # noqa: F401 (classroom names them)
 
 
 @dataclass(frozen=True)
@@ -55,20 +55,6 @@ PRELOAD = [
     "embedlab.course", "embedlab.common",
 ]  # fmt: skip
 SECRET_PREFIXES = ("OPENAI_", "EMBED_", "GITHUB_", "AZURE_OPENAI")
-
-
-@dataclass
-class _Job:
-    submission: Submission
-    scratch: Path
-    pid: int
-    results_fd: int
-    deadline: float
-    started: float
-    data: bytearray = field(default_factory=bytearray)
-    status: int | None = None
-    eof: bool = False
-    slot: int = 0
 
 
 def prepare_grader() -> None:
@@ -127,7 +113,7 @@ def grade_all(
                     if progress:
                         progress.step(done)
                     continue
-                running.append(_start(submission, settings, snapshot, scratch_root, readonly, slots.pop(0)))
+                running.append(start(submission, settings, snapshot, scratch_root, readonly, slots.pop(0)))
             if not running:
                 continue
             _wait(running)
@@ -163,150 +149,7 @@ def grade_all(
     return [graded[s.name] for s in submissions]
 
 
-def _start(submission: Submission, settings: GradeSettings, snapshot: Snapshot, scratch_root: Path, readonly: tuple, slot: int = 0) -> _Job:
-    scratch = Path(tempfile.mkdtemp(prefix="s-", dir=scratch_root))
-    kit = scratch / "kit"
-    snapshot.write(kit)
-    exercises = scratch / "exercises"
-    exercises.mkdir()
-    for relative, data in submission.files.items():
-        path = exercises / relative
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    _make_package(exercises)
-    log = scratch_root / f"{scratch.name}.log"
-    results_r, results_w = os.pipe()
-    arguments = [*_arguments(kit, exercises, settings, readonly), f"--grade-fd={results_w}"]
-    started = time.monotonic()
-    runner = os.getpid()
-    pid = os.fork()
-    if pid == 0:  # the submission's grading process
-        try:
-            os.close(results_r)
-            _die_with(runner)
-            os.environ[walls_slot_env()] = str(slot)
-            _grade_here(arguments, kit, log, results_w)
-        finally:
-            os._exit(70)
-    os.close(results_w)
-    os.set_blocking(results_r, False)
-    return _Job(submission, scratch, pid, results_r, started + settings.timeout, started, slot=slot)
-
-
-def _make_package(exercises: Path) -> None:
-    """A regular package, whether or not the learner handed in its `__init__.py`: a folder without
-    one is only a namespace portion, which any `exercises/` package on sys.path (the kit's stubs,
-    when grading from the kit's folder with `python -m embedlab`) would take precedence over."""
-    exercises.mkdir(exist_ok=True)
-    if not (exercises / "__init__.py").exists():
-        (exercises / "__init__.py").write_bytes(b"")
-
-
-def _arguments(kit: Path, exercises: Path, settings: GradeSettings, readonly: tuple) -> list[str]:
-    """pytest's arguments for grading `exercises` with the scratch kit `kit`, offline."""
-    arguments = [
-        "-q", "-p", "no:cacheprovider", f"--rootdir={kit}", "-c", str(kit / "pyproject.toml"), str(kit / "tests"),
-        f"--exercises-dir={exercises}", "--live=off", f"--grade-timeout={settings.test_timeout}",
-        *(f"--sandbox-readonly={p}" for p in readonly),
-        *(f"--sandbox-hidden={settings.kit_root / name}" for name in ("cassettes", "solutions")),
-    ]  # fmt: skip
-    if settings.cassettes:
-        arguments.append(f"--cassettes={settings.cassettes}")
-    return arguments
-
-
-def catalog(settings: GradeSettings, snapshot: Snapshot) -> dict | None:
-    """Every grading test, as a run on no exercise files reports it: the list that a submission
-    which timed out, crashed or sent nothing is given, each test at 0 of its points."""
-    scratch = Path(tempfile.mkdtemp(prefix="embedlab-catalog-"))
-    try:
-        snapshot.write(scratch / "kit")
-        _make_package(scratch / "exercises")
-        arguments = _arguments(scratch / "kit", scratch / "exercises", settings, (*settings.readonly, scratch))
-        return grade_once(scratch / "kit", arguments, timeout=max(60.0, settings.timeout))
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-
-
-def grade_once(kit: Path, arguments: list[str], timeout: float = 600.0) -> dict | None:
-    """One grading run in a fork of this (warm) process: its results.json, or None if it broke."""
-    from embedlab.worker import walls
-
-    results_r, results_w = os.pipe()
-    runner = os.getpid()
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.close(results_r)
-            _die_with(runner)
-            os.environ[walls_slot_env()] = os.environ.get(walls_slot_env()) or "999"  # not a running submission's user
-            _grade_here([*arguments, f"--grade-fd={results_w}"], kit, Path(os.devnull), results_w)
-        finally:
-            os._exit(70)
-    os.close(results_w)
-    data = bytearray()
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            if not select.select([results_r], [], [], max(0.0, deadline - time.monotonic()))[0]:
-                break
-            chunk = os.read(results_r, 1 << 20)
-            if not chunk:
-                break
-            data += chunk
-    finally:
-        os.close(results_r)
-        walls.kill_tree(pid)
-        try:
-            os.waitpid(pid, 0)
-        except ChildProcessError:
-            pass
-    return _parse_results(bytes(data))
-
-
-def walls_slot_env() -> str:
-    from embedlab.worker import walls
-
-    return walls.SLOT_ENV
-
-
-def _die_with(runner: int) -> None:
-    """A grading process ends with its runner: killed, the runner leaves no grader behind."""
-    from embedlab.worker import walls
-
-    walls.die_with_parent()
-    if os.getppid() != runner:  # it went before we could ask
-        os._exit(70)
-
-
-def _grade_here(arguments: list[str], kit: Path, log: Path, results_fd: int) -> None:
-    """In the submission's grading process: its own process group, output to a log, then pytest."""
-    from embedlab.worker.start import _close_other_fds
-
-    os.setsid()  # killed as a group on timeout
-    _close_other_fds({0, 1, 2, results_fd})
-    output = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.dup2(output, 1)
-    os.dup2(output, 2)
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(devnull, 0)
-    for fd in (output, devnull):
-        os.close(fd)
-    sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
-    sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    os.chdir(kit)
-    for name in [n for n in sys.modules if n == "tests" or n.startswith("tests.")]:
-        del sys.modules[name]  # the scratch copy's tests, not any other
-    import pytest
-
-    code = pytest.main(arguments)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(int(code))
-
-
-def _wait(running: list[_Job]) -> None:
+def _wait(running: list[Job]) -> None:
     """Read whatever the grading processes sent, until one finishes or a deadline comes."""
     nearest = min(job.deadline for job in running)
     open_fds = [job.results_fd for job in running if not job.eof]
@@ -335,7 +178,7 @@ def _wait(running: list[_Job]) -> None:
                 job.status = status
 
 
-def _finish(job: _Job, settings: GradeSettings, timed_out: bool) -> Graded:
+def _finish(job: Job, settings: GradeSettings, timed_out: bool) -> Graded:
     from embedlab.worker import walls
 
     if job.status is None:
@@ -437,9 +280,9 @@ class Rows:
     """Each finished row goes to the gradebook and its results file at once, so a runner that is
     killed leaves what it graded (in the order it finished; the final gradebook is in the class's)."""
 
-    def __init__(self, out: Path, results_dir: Path, names: dict[str, str], catalog: Callable[[], dict | None]) -> None:
+    def __init__(self, out: Path, results_dir: Path, names: dict[str, str], every_test: Callable[[], dict | None]) -> None:
         self.out, self.results_dir, self.names = out, results_dir, names
-        self._catalog, self._every_test, self._asked = catalog, None, False
+        self._catalog, self._every_test, self._asked = every_test, None, False
         self.done: list[Graded] = []
 
     def every_test(self) -> dict | None:

@@ -7,7 +7,9 @@
 - `start`    the worker's first moments: its walls go up, in order, before any learner import
 - `inside`   the worker itself: imports the learner's files, runs calls, forwards HTTP
 - `wire`     the typed, data-only encoding between the two (JSON with tags; never pickle), bounded
-- `walls`    what the worker may not do: its user, limits, namespaces, read-only mounts, the sweep
+- `walls`    what the worker may not do: limits, namespaces, read-only mounts, in-process blocks
+- `users`    who the worker runs as when the grader is root: a user of its own, per submission
+- `sweep`    in the grading process: every stray process killed, reading /proc once a round
 
 Never imports the grading side (`embedlab.grading`) or `embedlab.instructor`: what the worker runs
 must not be able to reach the grade. Failures the handle reports are `CallFailed` sentences, which

@@ -25,8 +25,9 @@ Applied in the worker right after it is forked, before any learner file is impor
 
 In the grading process: it is a *child subreaper* (Linux), so a process that the learner's code
 detaches (double fork, setsid) is re-parented to it instead of to init, and `sweep()` kills every
-descendant it does not manage, reading `/proc` once per round (linear in the processes). It is not
-dumpable, so a worker running as the same user cannot ptrace it or open its `/proc/<pid>/fd`.
+descendant it does not manage, reading `/proc` once per round (linear in the processes; in
+`embedlab.worker.sweep`). It is not dumpable, so a worker running as the same user cannot ptrace
+it or open its `/proc/<pid>/fd`. Who the worker runs as is decided in `embedlab.worker.users`.
 
 `describe()` / `isolated()` say which walls stood; with neither namespaces nor another user, the
 run says so (results' `extra_data.isolation`; for instructors, the class CSV's flags and the
@@ -38,23 +39,27 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
-import pwd
 import signal
-import stat
 import sys
-import time
 from pathlib import Path
+
+from embedlab.worker.sweep import become_subreaper, children_of, descendants, kill_tree, process_table, sweep  # noqa: F401
+from embedlab.worker.users import (  # noqa: F401 - the walls' one name for each
+    SLOT_ENV,
+    SLOT_UIDS,
+    WORKER_USER_ENV,
+    drop_user,
+    unreachable,
+    worker_needs,
+    worker_user,
+)
 
 MEMORY_LIMIT = 2 * 1024**3  # bytes of address space the learner's code may add
 FILE_LIMIT = 64 * 1024**2  # the largest file the worker may write
 PROCESS_LIMIT = 256  # processes and threads the worker's user may have (in its namespace)
 OPEN_FILES = 256  # file descriptors the worker may hold
-WORKER_USER_ENV = "EMBEDLAB_WORKER_USER"
 NO_NAMESPACES_ENV = "EMBEDLAB_NO_NAMESPACES"  # "1": the in-process walls only (as --no-sandbox)
 PROCESS_LIMIT_ENV = "EMBEDLAB_WORKER_PROCESSES"
-SLOT_ENV = "EMBEDLAB_WORKER_SLOT"  # set by `embedlab grade` per concurrent submission: 1, 2, … get users of their own
-SLOT_UIDS = 2_147_400_000  # slot k > 0 runs as uid and gid SLOT_UIDS + k (no account needed)
-DEFAULT_USERS = ("embedlab-worker", "nobody")
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
@@ -63,7 +68,7 @@ CLONE_NEWNET = 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 MS_NOATIME, MS_NODIRATIME, MS_RELATIME = 1024, 2048, 1 << 21
-PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 1, 4, 36
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE = 1, 4
 UNWALLED = ("/proc", "/sys", "/dev")  # mounts left as they are (devices, the kernel's views)
 
 
@@ -77,88 +82,6 @@ def _prctl(option: int, value: int) -> bool:
         return False
     libc = _libc()
     return bool(libc) and libc.prctl(option, value, 0, 0, 0) == 0
-
-
-# -- who the worker runs as (decided in the grading process) --------------------------------------
-
-
-def worker_user() -> tuple[int, int, str] | None:
-    """(uid, gid, name) the worker drops to, or None: only when this process is root. Submissions
-    graded at the same time by `embedlab grade` each get their own (slot 0 the configured user,
-    slot k the unnamed uid SLOT_UIDS + k), so none can signal another's worker."""
-    if not hasattr(os, "geteuid") or os.geteuid() != 0:
-        return None
-    wanted = os.environ.get(WORKER_USER_ENV, "").strip()
-    if wanted.lower() in ("off", "root", "0"):
-        return None
-    slot = os.environ.get(SLOT_ENV, "")
-    if slot.isdigit() and int(slot) > 0:
-        return SLOT_UIDS + int(slot), SLOT_UIDS + int(slot), f"uid {SLOT_UIDS + int(slot)}"
-    if wanted and ":" in wanted:
-        uid, _, gid = wanted.partition(":")
-        if uid.isdigit() and gid.isdigit() and int(uid) > 0:
-            return int(uid), int(gid), wanted
-        return None
-    for name in [wanted] if wanted else DEFAULT_USERS:
-        try:
-            entry = pwd.getpwnam(name)
-        except KeyError:
-            continue
-        if entry.pw_uid > 0:
-            return entry.pw_uid, entry.pw_gid, name
-    return None
-
-
-def unreachable(paths: list[Path], uid: int, gid: int) -> Path | None:
-    """The first of `paths` that user `uid`/`gid` could not read (every folder on the way must let
-    it through), judged from the modes; None if it can read them all."""
-    checked: dict[str, bool] = {}
-
-    def allowed(path: str, want: int) -> bool:
-        try:
-            info = os.stat(path)
-        except OSError:
-            return True  # nothing there: nothing to read either
-        if info.st_uid == uid:
-            return bool(info.st_mode & (want << 6))
-        if info.st_gid == gid:
-            return bool(info.st_mode & (want << 3))
-        return bool(info.st_mode & want)
-
-    for path in paths:
-        path = Path(os.path.abspath(path))
-        parts = [str(p) for p in reversed(path.parents)] + [str(path)]
-        for part in parts:
-            if part not in checked:
-                checked[part] = allowed(part, 1)
-            if not checked[part]:
-                return Path(part)
-        if path.is_dir() and not allowed(str(path), 4 | 1):
-            return path
-    return None
-
-
-def worker_needs() -> list[Path]:
-    """What the worker reads as it starts and runs: the interpreter's folders, and the folders of
-    the kit and of the packages it imports (not every folder on sys.path: the tests' are not)."""
-    import importlib.util
-
-    found = [Path(p) for p in (sys.prefix, sys.base_prefix) if os.path.isdir(p)]
-    for name in ("embedlab", "numpy", "openai", "httpx2"):
-        try:
-            spec = importlib.util.find_spec(name)
-        except (ImportError, ValueError):
-            continue
-        if spec is not None and spec.origin:
-            found.append(Path(spec.origin).parent)
-    return found
-
-
-def drop_user(uid: int, gid: int) -> None:
-    """This process becomes `uid`/`gid`, with no supplementary groups, for good."""
-    os.setgroups([])
-    os.setresgid(gid, gid, gid)
-    os.setresuid(uid, uid, uid)
 
 
 # -- in the worker -------------------------------------------------------------------------------
@@ -233,10 +156,9 @@ def _tasks_of(uid: int) -> int:
 
 
 def _proc_entries() -> list[str]:
-    try:
-        return [e for e in os.listdir("/proc") if e.isdigit()]
-    except OSError:
-        return []
+    from embedlab.worker.sweep import _proc_entries as entries
+
+    return entries()
 
 
 def readonly_paths(extra: list[Path]) -> list[Path]:
@@ -408,111 +330,3 @@ def describe(namespaces: str | None, user: str | None, why_no_user: str | None =
 def isolated(isolation: str | None) -> bool:
     """Namespaces or another user stood between the learner's code and the grader."""
     return bool(isolation) and (isolation.startswith("namespaces") or isolation.startswith("user "))
-
-
-# -- in the grading process ----------------------------------------------------------------------
-
-
-def become_subreaper() -> bool:
-    """Orphans of our descendants come to us instead of init (Linux); True if it took."""
-    return _prctl(PR_SET_CHILD_SUBREAPER, 1)
-
-
-def process_table(zombies: bool = False) -> dict[int, int]:
-    """pid -> parent pid of every process this one can see (not the dead, unless asked), read
-    from /proc once."""
-    table = {}
-    for entry in _proc_entries():
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as handle:
-                data = handle.read()
-        except OSError:
-            continue
-        fields = data[data.rfind(b")") + 2 :].split()
-        if len(fields) > 1 and (zombies or fields[0] not in (b"Z", b"X")):
-            table[int(entry)] = int(fields[1])
-    return table
-
-
-def descendants(table: dict[int, int], roots: set[int]) -> list[int]:
-    """Every process below `roots` in `table` (linear: one pass to index children)."""
-    children: dict[int, list[int]] = {}
-    for pid, parent in table.items():
-        children.setdefault(parent, []).append(pid)
-    found, frontier = [], list(roots)
-    seen = set(roots)
-    while frontier:
-        pid = frontier.pop()
-        for child in children.get(pid, ()):
-            if child not in seen:
-                seen.add(child)
-                found.append(child)
-                frontier.append(child)
-    return found
-
-
-def children_of(pid: int) -> list[int]:
-    return [p for p, parent in process_table().items() if parent == pid]
-
-
-def _signal_all(victims, number: int) -> None:
-    for victim in victims:
-        try:
-            os.kill(victim, number)
-        except (ProcessLookupError, PermissionError, OSError):
-            pass
-
-
-def kill_tree(pid: int, rounds: int = 5) -> None:
-    """SIGKILL a process, its group and every descendant (stopped first, so none forks meanwhile)."""
-    for _ in range(rounds):
-        victims = [pid, *descendants(process_table(), {pid})]
-        _signal_all(victims, signal.SIGSTOP)
-        victims = list(dict.fromkeys([*victims, *descendants(process_table(), {pid})]))
-        _signal_all(victims, signal.SIGKILL)
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError, OSError):
-            pass
-        if len(victims) <= 1:
-            return
-
-
-def sweep(keep: frozenset[int] | set[int] = frozenset(), rounds: int = 20) -> int:
-    """Kill every descendant of this process not in `keep` (nor below one) and reap them; how many.
-    Each round reads /proc once and signals every stray at once."""
-    me, killed = os.getpid(), 0
-    for _ in range(rounds):
-        table = process_table()
-        kept = set(keep) | set(descendants(table, set(keep)))
-        strays = [p for p in descendants(table, {me}) if p not in kept]
-        if not strays:
-            break
-        _signal_all(strays, signal.SIGSTOP)
-        table = process_table()
-        kept = set(keep) | set(descendants(table, set(keep)))
-        strays = list(dict.fromkeys([*strays, *(p for p in descendants(table, {me}) if p not in kept)]))
-        _signal_all(strays, signal.SIGKILL)
-        killed += len(strays)
-        time.sleep(0.01)
-        _reap(keep)
-    _reap(keep)
-    return killed
-
-
-def _reap(keep) -> None:
-    """Collect the exit status of our direct children that are strays (not the ones we manage)."""
-    me = os.getpid()
-    for pid, parent in process_table(zombies=True).items():
-        if parent == me and pid not in keep:
-            try:
-                os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
-
-
-def is_regular_dir(path: Path) -> bool:
-    try:
-        return stat.S_ISDIR(os.lstat(path).st_mode)
-    except OSError:
-        return False
