@@ -68,11 +68,8 @@ def create_app(backend: Backend, settings: ServerSettings) -> Starlette:
         codings = compression.request_codings(request.headers.get("content-encoding", ""))
         body = await _read_body(request, limits.max_body_bytes)
         big = len(body) > _THREAD_BODY_BYTES
-        if codings:
-            if big:
-                body = await run_in_threadpool(compression.inflate, body, codings, limits.max_body_bytes)
-            else:
-                body = compression.inflate(body, codings, limits.max_body_bytes)
+        if codings:  # off the event loop whatever its size: a few kilobytes may inflate to the limit
+            body = await run_in_threadpool(compression.inflate, body, codings, limits.max_body_bytes)
             big = len(body) > _THREAD_BODY_BYTES
         if big:
             query = await run_in_threadpool(_parse, body)
