@@ -583,7 +583,7 @@ class TestVectorStore:
     @pytest.mark.synthetic
     @pytest.mark.points(1)
     def test_uses_the_configured_client_and_model_by_default(self, target, folder, synthetic_api):
-        """With no client or model, uses get_client() and EMBED_MODEL"""
+        """With no client or model, uses the configured client and EMBED_MODEL (client_and_model)"""
         api = synthetic_api(Synthetic())
         make = target.function("applications", "VectorStore", objects=True)
         store = attempt(make.using_defaults(client=api.client, model=api.model), str(folder / "defaults.db"))
@@ -760,7 +760,7 @@ class TestNearDuplicates:
     @pytest.mark.synthetic
     @pytest.mark.points(1)
     def test_uses_the_configured_client_and_model_by_default(self, near_duplicates, synthetic_api):
-        """With no client or model, uses get_client() and EMBED_MODEL"""
+        """With no client or model, uses the configured client and EMBED_MODEL (client_and_model)"""
         api = synthetic_api(Synthetic())
         attempt(near_duplicates.using_defaults(client=api.client, model=api.model), NOTES[:3])
         expect_defaults_used(api, "near_duplicates(NOTES[:3])")
@@ -902,7 +902,7 @@ class TestClassify:
     @pytest.mark.synthetic
     @pytest.mark.points(1)
     def test_uses_the_configured_client_and_model_by_default(self, classify, synthetic_api):
-        """With no client or model, uses get_client() and EMBED_MODEL"""
+        """With no client or model, uses the configured client and EMBED_MODEL (client_and_model)"""
         api = synthetic_api(Synthetic())
         attempt(classify.using_defaults(client=api.client, model=api.model), TICKET, TICKET_EXAMPLES)
         expect_defaults_used(api, "classify(TICKET, examples)")

@@ -88,7 +88,12 @@ def test_an_exit_at_import_blames_its_file_and_counts_every_check_it_stops(tmp_p
     exercises = stubs_with(tmp_path, {"embed.py": ("import numpy as np", "import os\nos._exit(1)\nimport numpy as np")})
     shown, results = screen(exercises, "--live=off")
     read = tail(shown)
-    assert "Next: fix exercises/embed.py (this stops 37 checks; exercises/similarity.py and exercises/challenges.py import it and wait on it)" in read, shown
+    stopped = [t for t in results["tests"] if t["extra_data"]["embedlab_status"] == "failed"]
+    assert all(t["extra_data"].get("broken") == "exercises/embed.py" for t in stopped)  # every check but the skipped live ones
+    assert len(stopped) == sum(not t["extra_data"]["live"] for t in results["tests"]), shown
+    importers = sorted({t["extra_data"]["file"] for t in stopped} - {"exercises/embed.py"})
+    assert f"Next: fix exercises/embed.py (this stops {len(stopped)} checks; " in read, shown
+    assert all(f in read.split("Next:")[1] for f in importers) and "import it and wait on it)" in read, shown
     similarity = [m for n, m in messages(results).items() if "test_2_similarity" in n]
     assert all("waits on exercises/embed.py" in m and "exercises/similarity.py could not be imported" not in m for m in similarity), similarity[0]
 
