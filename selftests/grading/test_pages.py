@@ -214,16 +214,22 @@ def test_the_report_in_a_browser_says_what_the_gradebook_says(klass, browser):
 
 
 def test_hostile_names_and_messages_make_no_element_and_no_dialog(klass, browser):
-    from selenium.common.exceptions import NoAlertPresentException
     from selenium.webdriver.common.by import By
 
     load(browser, klass["page"])
     no_markup_from_outside(browser)
     assert len(browser.find_elements(By.TAG_NAME, "svg")) == 1
     assert any(HOSTILE_MESSAGE in quote.text for quote in browser.find_elements(By.TAG_NAME, "blockquote"))
-    scripted = start_browser(javascript=True)  # even with JavaScript on, nothing runs
+    no_dialog_with_javascript_on(klass["page"])
+
+
+def no_dialog_with_javascript_on(page: Path) -> None:
+    """Even with JavaScript on, nothing on the page runs."""
+    from selenium.common.exceptions import NoAlertPresentException
+
+    scripted = start_browser(javascript=True)
     try:
-        scripted.get(klass["page"].resolve().as_uri())
+        scripted.get(page.resolve().as_uri())
         time.sleep(0.5)  # an <img onerror> would have fired by now
         with pytest.raises(NoAlertPresentException):
             scripted.switch_to.alert.text  # noqa: B018
@@ -424,17 +430,22 @@ def test_the_map_through_a_live_endpoint_draws_any_text(local_server, tmp_path, 
     from embedlab.section import DOCS, DOG, QUERY
 
     mine = "My cat sleeps all day"
+    hostile = HOSTILE_MESSAGE + HOSTILE_NAME  # drawn this time: in the SVG, the heatmap and the ranking
     out = tmp_path / "map.html"
-    done = run_cli("map", "--text", mine, "--out", str(out), env=clean_env(**local_server.environ))
+    done = run_cli("map", "--text", mine, "--text", hostile, "--out", str(out), env=clean_env(**local_server.environ))
     assert done.returncode == 0, done.stdout + done.stderr
     import httpx2
 
-    texts = [*DOCS, DOG, QUERY, mine]
+    texts = [*DOCS, DOG, QUERY, mine, hostile]
     answer = httpx2.post(local_server.base_url + "/embeddings", json={"model": local_server.model, "input": texts}, timeout=30).json()
     vectors = np.array([item["embedding"] for item in sorted(answer["data"], key=lambda item: item["index"])], dtype=np.float64)
     load(browser, out)
     check_numbers(browser, numpy_cosines(vectors), texts)
     assert "from your endpoint" in browser.find_element("tag name", "body").text
+    no_markup_from_outside(browser)
+    assert len(browser.find_elements("tag name", "svg")) == 1
+    assert hostile in browser.find_element("id", "ranking").text
+    no_dialog_with_javascript_on(out)
 
 
 def test_a_class_of_one_and_an_unreadable_results_file(klass, tmp_path):
