@@ -15,6 +15,10 @@ Points stay on the tests (`@pytest.mark.points`); a test says which exercise it 
 `@pytest.mark.exercise("cosine")`. Nothing under `embedlab/` knows an exercise by name: an
 instructor adds one with a stub, a solution, a test module and an entry here.
 
+An optional `[map]` table says which learner functions `embedlab map` draws with, by role, as
+"module:function" of an exercise (`embedding = "embed:embed"`, `similarity = "similarity:cosine"`),
+and may replace the texts and query it embeds (`texts = [...]`, `query = "..."`).
+
 A catalogue that disagrees with itself, the files or the tests is refused with one sentence
 (`CourseError`), before anything is graded.
 """
