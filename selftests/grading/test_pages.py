@@ -25,9 +25,12 @@ import statistics
 import struct
 import time
 from pathlib import Path
+from urllib.parse import unquote
 
 import numpy as np
 import pytest
+
+from embedlab import course
 
 from .conftest import ROOT, SETS, clean_env, run_cli
 from .submissions import build
@@ -185,8 +188,6 @@ def test_the_report_in_a_browser_says_what_the_gradebook_says(klass, browser):
         counts[min(int(score // step), len(counts) - 1)] += 1
     bars = browser.find_elements(By.CSS_SELECTOR, "#distribution g.bar")
     assert [int(b.get_attribute("data-count")) for b in bars] == counts
-    from embedlab import course
-
     names = course.load().names
     assert [n for n in rows[0] if n in names] == names  # the gradebook's columns, in the course's order
     shown = browser.find_elements(By.CSS_SELECTOR, "#exercises tr[data-exercise]")
@@ -208,7 +209,7 @@ def test_the_report_in_a_browser_says_what_the_gradebook_says(klass, browser):
     assert int(first.get_attribute("data-count")) == 2  # carol's and the hostile cosine break the same checks
     assert {a.text for a in first.find_elements(By.CSS_SELECTOR, ".who a")} == {"carol", HOSTILE_NAME}
     link = first.find_element(By.CSS_SELECTOR, ".who a").get_attribute("href")
-    assert link.startswith("file://") and Path(link.removeprefix("file://").replace("%20", " ")).is_file()
+    assert link.startswith("file://") and Path(unquote(link.removeprefix("file://"))).is_file()  # that learner's results file
     assert browser.find_element(By.ID, "notgraded").get_attribute("data-count") == "0"
     assert HOSTILE_NAME in browser.find_element(By.ID, "flagged").text
 
@@ -410,8 +411,6 @@ def test_map_without_an_endpoint_says_how_to_get_one(tmp_path):
 
 
 def test_the_map_table_of_the_catalogue_is_checked_in_one_sentence(tmp_path):
-    from embedlab import course
-
     text = (ROOT / "course.toml").read_text(encoding="utf-8")
     for change, sentence in (
         (('similarity = "similarity:cosine"', 'similarity = "similarity:nowhere"'), "[map]: similarity = 'similarity:nowhere' is no exercise's"),
