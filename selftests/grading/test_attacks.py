@@ -126,6 +126,17 @@ def run(command: list[str], *, env: dict, cwd: Path = ROOT, timeout: float = 240
     return process.returncode, output, time.monotonic() - started
 
 
+def lost_points(results: dict, time_limits_too: bool = False) -> list[str]:
+    """The failed checks of a full-marks submission, but for the ones that time the learner's
+    code against a reference (a machine busy with other work can fail those; no attack is needed)
+    and, with `time_limits_too`, the ones stopped at their time limit."""
+
+    def excused(output: str) -> bool:
+        return (" took " in output and " ms" in output) or (time_limits_too and output.startswith("failed: Stopped after"))
+
+    return [f"{t['name']}: {t['output'][:300]}" for t in results["tests"] if t.get("status") == "failed" and not excused(t.get("output", ""))]
+
+
 def peak_megabytes() -> float:
     """The largest resident size of any process this one has waited for (its descendants too)."""
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -211,7 +222,7 @@ def test_1_a_plant_in_the_venv_or_the_kit_changes_nothing(venv, scratch, tmp_pat
     env = clean_env(EMBEDLAB_AUTOGRADER_ROOT=str(root), **MODES[mode])
     code, output, seconds = run([str(root / "source" / "run_autograder")], env=env, cwd=root)
     results = json.loads((root / "results" / "results.json").read_text())
-    assert code == 0 and results["score"] == 0 and results["max_score"] == 49, output
+    assert code == 0 and results["score"] == 0 < results["max_score"], output  # the stubs' 0
     assert fingerprint(*targets) == before
     isolation = results["extra_data"]["isolation"]
     assert ("user " in isolation) and (isolation.startswith("namespaces") == (mode == "namespaces")), isolation
@@ -256,9 +267,10 @@ def test_2_results_written_into_the_graders_pipe_are_never_accepted(venv, tmp_pa
     command = [str(venv / "bin" / "python"), "-m", "embedlab", "autograde", str(submission), "--results", str(results_path), "--test-timeout", "3"]
     code, output, _ = run(command, env=clean_env(**env))
     results = json.loads(results_path.read_text())
-    assert code == 0 and results["score"] == 0 and results["max_score"] == 49, output
-    if mode == "no walls at all":
-        assert results["extra_data"]["status"] == "error" and "were not accepted" in results["extra_data"]["reason"], results["extra_data"]
+    assert code == 0 and results["score"] == 0 < results["max_score"], output
+    if mode == "no walls at all":  # its forged results arrive alone (refused: it was killed) or beside the real ones (unreadable)
+        reason = results["extra_data"]["reason"]
+        assert results["extra_data"]["status"] == "error" and ("were not accepted" in reason or "unreadable" in reason), results["extra_data"]
     else:
         assert results["extra_data"]["status"] == "graded", results["extra_data"]
     assert strays() == []
@@ -364,8 +376,8 @@ def attackers() -> dict[str, dict[str, str]]:
 def test_3_4_signals_and_many_processes_harm_no_one(venv, tmp_path, mode):
     """A class of five attackers (signals up the chain, daemons stopping its classmates' grading
     processes or its own user's, 300 sleepers under a process limit of 64) and three honest learners, graded with
-    --jobs 2, plus a reverse plant in the venv: every one of them gets 49, in bounded time, and
-    nothing outlives the run."""
+    --jobs 2, plus a reverse plant in the venv: every one of them gets full marks, in bounded time,
+    and nothing outlives the run."""
     folder = tmp_path / "class"
     for name, changes in attackers().items():
         build(folder / name, ROOT / "solutions", changes)
@@ -382,7 +394,9 @@ def test_3_4_signals_and_many_processes_harm_no_one(venv, tmp_path, mode):
     rows = {row["submission"]: row for row in csv.DictReader(out.open())}
     assert len(rows) == 9, rows
     for name, row in rows.items():
-        assert (row["status"], row["score"]) == ("graded", "49"), (name, row, output[-2000:])
+        results = json.loads((tmp_path / "grades-results" / f"{name}.json").read_text())
+        lost = lost_points(results, time_limits_too=name == "starts-300-sleepers")  # its own sleepers hold its process budget
+        assert row["status"] == "graded" and lost == [], (name, row, lost, output[-2000:])
         assert "not isolated" not in row["flags"], row
     assert fingerprint(venv / "lib" / "python3.11" / "site-packages" / "numpy") == before
     assert strays() == [] and seconds < 150, seconds
@@ -404,9 +418,10 @@ def test_a_killed_runner_leaves_what_it_graded_and_no_grader_behind(tmp_path):
         os.kill(process.pid, signal.SIGKILL)
         process.wait(timeout=30)
         rows = list(csv.DictReader(out.open()))
-        assert len(rows) >= 2 and all(r["score"] == "49" for r in rows), rows
+        assert len(rows) >= 2 and all(r["status"] == "graded" for r in rows), rows
         for name in (r["submission"] for r in rows):
-            assert json.loads((tmp_path / "grades-results" / f"{name}.json").read_text())["score"] == 49
+            results = json.loads((tmp_path / "grades-results" / f"{name}.json").read_text())
+            assert results["max_score"] > 0 and lost_points(results) == [], lost_points(results)
         time.sleep(1.0)
         assert [c for c in children if Path(f"/proc/{c}").exists() and _state(c) != "Z"] == []
     finally:
@@ -495,7 +510,7 @@ def channel_attacker(tmp_path: Path, name: str) -> Path:
 def honest_twin(tmp_path_factory) -> dict:
     folder = build(tmp_path_factory.mktemp("twin") / "twin", ROOT / "solutions", {"challenges.py": BATCH_VS_LOOP_RAISES})
     results, output, _ = grade_one(folder / "exercises", tmp_path_factory.mktemp("twin-results"), "--grade-timeout=3")
-    assert results is not None and results["score"] == 42, output
+    assert results is not None and 0 < results["score"] < results["max_score"], output  # all but batch_vs_loop
     return results
 
 
@@ -505,7 +520,7 @@ def test_5_6_the_channel_is_bounded(tmp_path, honest_twin, name):
     """batch_vs_loop attacks the grading process through its channel (frames over the limit, too
     many values, type names or locations, requests over the endpoint's limits, a flood of HTTP
     frames while it stops reading): the grading process stays small and on time, the attacker
-    gets its honest twin's 42 (the rest of its code is the solutions), and its report stays small."""
+    gets its honest twin's score (the rest of its code is the solutions), and its report stays small."""
     exercises = channel_attacker(tmp_path, name)
     env = {"EMBEDLAB_FRAME_LIMIT": str(FRAME_LIMIT)}
     results, output, seconds = grade_one(exercises, tmp_path, "--grade-timeout=3", env_extra=env)

@@ -256,9 +256,10 @@ def test_each_gets_exactly_what_its_honest_twin_gets(hostile_class, name):
 
 def test_the_twins_are_what_they_should_be(hostile_class):
     rows = hostile_class["rows"]
-    assert rows["honest-solutions"]["score"] == rows["honest-solutions"]["max_score"] == "49"
+    total = float(rows["honest-solutions"]["max_score"])
+    assert float(rows["honest-solutions"]["score"]) == total > 0
     assert rows["honest-stubs"]["score"] == "0"
-    assert rows["honest-no-challenges"]["score"] == "32" and rows["honest-cosine-raises"]["score"] == "20"
+    assert 0 < float(rows["honest-no-challenges"]["score"]) < total and 0 < float(rows["honest-cosine-raises"]["score"]) < total
 
 
 def test_the_kit_is_untouched_and_no_process_outlives_the_run(hostile_class):
@@ -319,13 +320,13 @@ def test_the_learners_env_cannot_change_the_score(tmp_path):
         run = run_pytest("--live=off", f"--exercises-dir={folder}", tmp_path=tmp_path, env=env)
         assert run.code == 1, run.output
         scores.append(run.results["score"])
-    assert scores[0] == scores[1] < 49
+    assert scores[0] == scores[1] < run.results["max_score"]
 
 
 def test_a_skip_in_the_learners_code_is_not_a_pass(tmp_path):
     folder = build(tmp_path / "skips", ROOT / "solutions", {"similarity.py": "def cosine(a, b):\n    import pytest\n    pytest.skip('later')\n"})
     run = run_pytest("--live=off", f"--exercises-dir={folder / 'exercises'}", tmp_path=tmp_path)
-    assert run.code == 1 and run.results["score"] < 49, run.output
+    assert run.code == 1 and run.results["score"] < run.results["max_score"], run.output
     assert "Everything passes" not in run.output
 
 
@@ -352,7 +353,8 @@ def test_a_folder_without_init_is_graded_not_the_kits_stubs(tmp_path):
     own exercises/ package is importable from where pytest runs."""
     folder = tmp_path / "exercises"
     folder.mkdir()
-    for name in ("embed.py", "similarity.py", "challenges.py"):
-        (folder / name).write_bytes((ROOT / "solutions" / name).read_bytes())
+    for path in (ROOT / "solutions").glob("*.py"):
+        if path.name != "__init__.py":
+            (folder / path.name).write_bytes(path.read_bytes())
     run = run_pytest("--live=off", f"--exercises-dir={folder}", tmp_path=tmp_path)
-    assert run.code == 0 and run.results["score"] == 49, run.output
+    assert run.code == 0 and run.results["score"] == run.results["max_score"], run.output
