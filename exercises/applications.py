@@ -91,11 +91,11 @@ class VectorStore:
     def close(self):
         raise NotImplementedError(hint("vector_store"))
 
-    def __enter__(self):
-        return self
+    def __enter__(self):  # `with VectorStore(path) as store:` gets the store itself
+        raise NotImplementedError(hint("vector_store"))
 
-    def __exit__(self, *exc):
-        self.close()
+    def __exit__(self, *exc):  # leaving the `with` block closes it
+        raise NotImplementedError(hint("vector_store"))
 
 
 def near_duplicates(texts, threshold=0.9, *, client=None, model=None):

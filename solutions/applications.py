@@ -61,23 +61,23 @@ def top_k(query_vector, vectors, k=5):
         raise ValueError("a zero query vector has no direction, so no cosine with it")
     if matrix.dtype not in (np.float32, np.float64):
         matrix = matrix.astype(np.float64)  # float16, ints: computed in float64
-    # One pass over the matrix for the dot products, one for the lengths (no copy of it).
-    dots = matrix @ query.astype(matrix.dtype)
+    # Two passes over the matrix, no copy of it: the dot products, then the rows' lengths.
+    scores = matrix @ query.astype(matrix.dtype)
     lengths = np.sqrt(np.einsum("ij,ij->i", matrix, matrix))
-    if not np.all(lengths > 0):
+    if not lengths.all():
         raise ValueError("a zero row has no direction, so no cosine with it")
-    scores = np.clip(dots / (lengths * query_length), -1.0, 1.0)
+    scores /= lengths
+    scores /= query_length
     n = len(scores)
     k = min(int(k), n)
     if k < n:
-        # The k best in linear time; the one we must keep as a tie is settled below by index.
-        kept = np.argpartition(-scores, k - 1)[:k]
-        cutoff = scores[kept].min()
-        kept = np.flatnonzero(scores >= cutoff)  # every row tied with the k-th comes along
+        # The k best in linear time; rows tied with the k-th come along, and the index settles it.
+        cutoff = scores[np.argpartition(scores, n - k)[n - k]]
+        kept = np.flatnonzero(scores >= cutoff)
     else:
         kept = np.arange(n)
     order = kept[np.lexsort((kept, -scores[kept]))][:k]  # best score first, then lower index
-    return [(int(i), float(scores[i])) for i in order]
+    return [(int(i), min(1.0, max(-1.0, float(scores[i])))) for i in order]
 
 
 class VectorStore:

@@ -139,7 +139,7 @@ def test_stopping_early_says_the_total_is_partial():
 
 def test_pytest_inside_exercises_grades_the_section():
     done = grade(None, columns=100, cwd=ROOT / "exercises")
-    assert "0 of 6 exercises done" in done.stdout, done.stdout
+    assert "0 of 10 exercises done" in done.stdout, done.stdout
 
 
 @pytest.mark.parametrize("how", ["file", "module"])

@@ -21,7 +21,7 @@ def test_a_fresh_checkout_is_not_started_with_hints_and_no_traceback(tmp_path):
     graded = {k: v for k, v in run.statuses().items() if "test_4_live" not in k}
     assert graded and set(graded.values()) == {"not started"}, graded
     assert "Traceback" not in run.output and "NotImplementedError" not in run.output
-    assert "not started  embed" in run.output and "0 of 6 exercises done" in run.output
+    assert "not started  embed" in run.output and "0 of 10 exercises done" in run.output
     assert "Next: embed() in exercises/embed.py is not written yet" in run.output and "Hint:" in run.output
     assert "EMBED_MODEL is not set" in run.output or all(
         v == "skipped" for k, v in run.statuses().items() if "test_4_live" in k
@@ -33,7 +33,7 @@ def test_the_solutions_get_full_marks_on_every_set(tmp_path, cassettes):
     run = run_pytest("--solutions", f"--cassettes={cassettes}", "--live=off", tmp_path=tmp_path)
     assert run.code == 0, run.output
     assert run.results["score"] == run.results["max_score"] > 0
-    assert "6 of 6 exercises done" in run.output
+    assert "10 of 10 exercises done" in run.output
 
 
 def test_live_checks_pass_against_a_local_server(tmp_path):
