@@ -262,15 +262,18 @@ class Endpoint:
         return f"{shown} sent a request the grader cannot answer — {why}\n{RECORD_HINT}"
 
 
-def _texts_in(args: tuple) -> list[str]:
-    """The texts a test passed: string arguments and the strings of list arguments."""
+def _texts_in(args: tuple | list, depth: int = 3) -> list[str]:
+    """The texts a test passed: string arguments and the strings inside list, tuple and dict
+    arguments (a dict's keys and values: classify's examples are a dict of lists)."""
     texts: list[str] = []
     for arg in args:
         value = arg.value if isinstance(arg, Watched) else arg
         if isinstance(value, str):
             texts.append(value)
-        elif isinstance(value, (list, tuple)):
-            texts.extend(v for v in value if isinstance(v, str))
+        elif depth and isinstance(value, dict):
+            texts.extend(_texts_in([*value.keys(), *value.values()], depth - 1))
+        elif depth and isinstance(value, (list, tuple)):
+            texts.extend(_texts_in(value, depth - 1))
     return texts
 
 
