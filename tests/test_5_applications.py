@@ -92,6 +92,8 @@ SLOWER = 4.0  # how many times a plain vectorised answer's time top_k may take
 DUPLICATES_SLOWER = 3.0  # near_duplicates' time once its vectors are in, against the reference's
 
 WORKER_CODE = Path(__file__).with_name("in_the_worker.py")
+CLASSIFY_HINT = "classify() embeds the text and every example in one request: the text first (or last), then the examples label by label, in the order given."
+DUPLICATES_HINT = "near_duplicates() embeds the texts it is given, as given and in their order, in one request."
 
 
 # -- shared helpers --------------------------------------------------------------------------------
@@ -673,7 +675,7 @@ class TestNearDuplicates:
         note_scores(NOTES, vectors)
         given = list(NOTES)
         shown = f"near_duplicates(NOTES, threshold={LOW})"
-        result = api.call(near_duplicates, watch(given), LOW)
+        result = api.call(near_duplicates, watch(given), LOW, hint=DUPLICATES_HINT)
         api.expect_explained(NOTES, shown)
         check_pairs(result, pairs_ref(vectors, LOW), NOTES, shown)
         expect(given == NOTES, f"{shown} changed the list of texts it was given; leave it as it was")
@@ -689,7 +691,7 @@ class TestNearDuplicates:
             "The recorded model does not put exactly the pairs "
             f"{CLOSE} above 0.9 ({expected}): this cassette set cannot grade near_duplicates — tell your instructor",
         )
-        result = api.call(near_duplicates, NOTES)
+        result = api.call(near_duplicates, NOTES, hint=DUPLICATES_HINT)
         check_pairs(result, expected, NOTES, "near_duplicates(NOTES)")
 
     @pytest.mark.points(1)
@@ -699,7 +701,7 @@ class TestNearDuplicates:
         for text in NOTES:  # a request per text is recorded, so it is counted rather than refused
             api.vectors([text])
         api.vectors(NOTES[:1])
-        api.call(near_duplicates, NOTES, LOW)
+        api.call(near_duplicates, NOTES, LOW, hint=DUPLICATES_HINT)
         expect(api.sent, "near_duplicates(NOTES) sent no request through the `client` it was given")
         expect(len(api.sent) == 1, f"near_duplicates(NOTES) made {len(api.sent)} requests; embed all the texts in one request")
         for texts in ([], NOTES[:1]):
@@ -851,7 +853,7 @@ class TestClassify:
             )
             given = {k: list(v) for k, v in examples.items()}
             shown = f"classify({text!r}, examples)"
-            result = api.call(classify, text, watch(given))
+            result = api.call(classify, text, watch(given), hint=CLASSIFY_HINT)
             expect(given == examples, f"{shown} changed the examples it was given; leave them as they were")
             api.expect_explained([text, texts[best]], shown)
             if result != label:
@@ -867,7 +869,7 @@ class TestClassify:
     def test_the_text_and_examples_in_one_request(self, classify, api):
         """Embeds the text and all the examples in one request"""
         record_classify(api, TICKET, TICKET_EXAMPLES)
-        api.call(classify, TICKET, TICKET_EXAMPLES)
+        api.call(classify, TICKET, TICKET_EXAMPLES, hint=CLASSIFY_HINT)
         expect(api.sent, "classify() sent no request through the `client` it was given")
         expect(
             len(api.sent) == 1,
