@@ -39,6 +39,9 @@ def get_client() -> OpenAI:
     return OpenAI(api_key=os.environ.get("OPENAI_API_KEY") or "no-key-needed")
 
 
+_CONFIGURED = get_client  # while a test calls with no client, the grader's worker puts its own in its place
+
+
 def package_of(file: str) -> str:
     """For an exercise file run as a script (`python exercises/similarity.py`, as the course runs
     its scripts): make its folder importable as a package and return the package's name, so its
@@ -101,22 +104,26 @@ def client_and_model(client: OpenAI | None, model: str | None) -> tuple[OpenAI, 
     if not model:
         if not os.environ.get("EMBEDLAB_WORKER"):
             raise RuntimeError(NO_MODEL_MESSAGE)
-        raise _not_passed_on()
+        raise _not_passed_on("model")
+    if client is None and os.environ.get("EMBEDLAB_WORKER") and get_client is _CONFIGURED:
+        raise _not_passed_on("client")  # while grading, no client is configured unless a test says so
     return client or get_client(), model
 
 
-def _not_passed_on() -> RuntimeError:
-    """While grading: the function that had a model and called on without it is the mistake, so
-    the error names that caller and points at its line (the grader's worker reads `embedlab_frame`)."""
+def _not_passed_on(what: str) -> RuntimeError:
+    """While grading: the function that had a client and a model and called on without `what` is
+    the mistake, so the error names that caller and points at its line (the grader's worker reads
+    `embedlab_frame`)."""
     import sys
 
     callee = sys._getframe(2)  # the function that called client_and_model()
     caller = callee.f_back
-    while caller is not None and caller.f_locals.get("model") is None:
+    while caller is not None and caller.f_locals.get(what) is None:
         callee, caller = caller, caller.f_back
-    if caller is None or "model" not in caller.f_code.co_varnames:
-        return RuntimeError(NOT_PASSED_ON)
-    missing = "its model" if callee.f_locals.get("client") is not None else "them"
+    if caller is None or what not in caller.f_code.co_varnames:
+        return RuntimeError(NOT_PASSED_ON.replace("model is None", f"{what} is None", 1))
+    given = [name for name in ("client", "model") if callee.f_locals.get(name) is not None]
+    missing = "them" if not given else ("its model" if given == ["client"] else "its client")
     err = RuntimeError(
         f"{caller.f_code.co_name}() was given a client and a model, but calls {callee.f_code.co_name}() "
         f"without {missing}: pass client=client, model=model on to it."

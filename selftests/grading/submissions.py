@@ -750,6 +750,10 @@ MISTAKES = [
         def confirm_intuition(*, client=None, model=None):
             return rank(QUERY, DOCS + [DOG])
         """), "test_ranks_the_docs_and_the_dog", "challenges.py, line"),
+    Mistake("confirm-drops-the-client", "challenges.py", f("""
+        def confirm_intuition(*, client=None, model=None):
+            return rank(QUERY, DOCS + [DOG], model=model)
+        """), "test_ranks_the_docs_and_the_dog", "calls rank() without its client"),
     Mistake("embed-without-a-type-check", "embed.py", f("""
         def embed(texts, *, client=None, model=None):
             texts = [texts] if isinstance(texts, str) else list(texts)
