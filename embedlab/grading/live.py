@@ -50,6 +50,8 @@ def probe(config: LiveConfig) -> None:
     openai here would cost this process a second, and a closed port should cost nothing."""
     import httpx2
 
+    from embedlab.grading.cassettes import shared_tls  # the session's one TLS context: a new one costs 0.2 s
+
     url = config.base_url.rstrip("/") + "/embeddings"
     try:
         response = httpx2.post(
@@ -57,6 +59,7 @@ def probe(config: LiveConfig) -> None:
             json={"model": config.model, "input": ["ping"], "encoding_format": "float"},
             headers={"Authorization": f"Bearer {config.api_key}"},
             timeout=PROBE_TIMEOUT,
+            verify=shared_tls(),
         )
     except (httpx2.HTTPError, OSError, ValueError):  # refused, unresolvable, timed out, a bad URL
         raise LiveUnavailable(
