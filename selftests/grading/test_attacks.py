@@ -409,7 +409,10 @@ def test_a_killed_runner_leaves_what_it_graded_and_no_grader_behind(tmp_path):
         build(folder / f"learner-{n}", ROOT / "solutions", {})
     out = tmp_path / "grades.csv"
     command = [sys.executable, "-m", "embedlab", "grade", str(folder), f"--out={out}", "--jobs=1"]
-    process = subprocess.Popen(command, cwd=ROOT, env=clean_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    scratch = tmp_path / "tmp"  # the killed runner's scratch folders go with this test's
+    scratch.mkdir()
+    env = clean_env(TMPDIR=str(scratch))
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not (out.exists() and len(out.read_text().splitlines()) >= 3):
