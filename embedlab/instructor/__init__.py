@@ -1,7 +1,8 @@
 """The instructor's commands: whole classes, releases and recordings.
 
 - `classroom`   `embedlab grade`: a folder of submissions into a gradebook, one bad one never
-                stopping the rest (reading them safely, the kit's snapshot, the CSV)
+                stopping the rest (reading them safely, the kit's snapshot)
+- `gradebook`   the CSV, the results files' names, the summary and progress lines
 - `runner`      its runner: submissions `jobs` at a time, results accepted only from a grading
                 process that exited by itself, each row written as it is done
 - `grading_process`  one submission's grading process: a fork of the runner on a scratch kit
@@ -12,6 +13,7 @@
 - `record`      `embedlab record`: a cassette set from the reference solutions
 - `lint`        `embedlab cassettes check`: no secrets, real hosts or strays in a set
 - `integrity`   the SHA-256 manifest of the tests and cassettes
+- `pages`       `grades-report.html`: what the class got wrong, as one self-contained page
 
 May import the grading side and the worker side; nothing imports this package except the
 `embedlab` command (a grading run never does).

@@ -1,7 +1,11 @@
 """The learner's process: where the learner's files are imported and run, and its walls.
 
-- `handle`   the grading side's handle on a worker: `Learner`, `RemoteFunction`, time limits,
-             crashes, the forwarded HTTP and its limits (what the grading side imports)
+- `handle`   the grading side's handle on a worker: `Learner`, its calls, time limits, crashes
+             (what the grading side imports; it re-exports what tests use from the next three)
+- `values`   what crosses with a call: the client handle, watched arguments, values that stay in
+             the worker, the grader's own code, rebuilt exceptions, `CallFailed`
+- `forwarding` the learner's HTTP on its way out, checked against OpenAI's limits before any work
+- `files`    the learner's folder read from source: copies, locations, imports, import sentences
 - `process`  one worker process as the grading side holds it: its pipes, bounded reads,
              non-blocking writes under the call's deadline, its end
 - `start`    the worker's first moments: its walls go up, in order, before any learner import
