@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, clean_env
+from .conftest import ROOT, clean_env, kill_carrying, processes_carrying
 from .submissions import build
 
 MARKER = f"embedlab-attack-{uuid.uuid4().hex[:12]}"
@@ -42,23 +42,12 @@ MODES = {"namespaces": {}, "no namespaces, own user": {"EMBEDLAB_NO_NAMESPACES":
 
 
 def strays() -> list[int]:
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if MARKER.encode() in Path(f"/proc/{entry}/cmdline").read_bytes():
-                    found.append(int(entry))
-            except OSError:
-                pass
-    return found
+    """Processes still running that a hostile submission started (they carry MARKER)."""
+    return processes_carrying(MARKER)
 
 
 def kill_strays() -> None:
-    for pid in strays():
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
+    kill_carrying(MARKER)
 
 
 def fingerprint(*folders: Path) -> dict[str, str]:

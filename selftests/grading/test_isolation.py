@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import signal
 import socket
 import sys
 import textwrap
@@ -25,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, SETS, clean_env, run_cli, run_pytest
+from .conftest import ROOT, SETS, clean_env, kill_carrying, processes_carrying, run_cli, run_pytest
 from .submissions import build
 
 MARKER = f"embedlab-stray-{uuid.uuid4().hex[:12]}"
@@ -35,23 +34,11 @@ COSINE_RAISES = "def cosine(a, b):\n    raise RuntimeError(\"not written yet\")\
 
 def strays() -> list[int]:
     """Processes still running that a hostile submission started (they carry MARKER)."""
-    found = []
-    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
-        if entry.isdigit():
-            try:
-                if MARKER.encode() in Path(f"/proc/{entry}/cmdline").read_bytes():
-                    found.append(int(entry))
-            except OSError:
-                pass
-    return found
+    return processes_carrying(MARKER)
 
 
 def kill_strays() -> None:
-    for pid in strays():
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
+    kill_carrying(MARKER)
 
 
 class Listener:
