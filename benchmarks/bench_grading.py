@@ -10,7 +10,11 @@ and prints each row's median and the median of its per-round ratio to the floor.
 The learner's code runs in a worker process (embedlab.worker.handle), so both grading rows include
 starting it.
 
-    python benchmarks/bench_grading.py [--runs 9]
+    python benchmarks/bench_grading.py [--runs 9] [--part section]
+
+`--part NAME` also times the solutions graded on that part of the course alone (course.toml's
+`part`: `section` is the course section's six exercises), so a figure stays comparable with one
+measured before the course grew.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ def timed(command: list[str], cwd: Path, env: dict[str, str]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=9)
+    parser.add_argument("--part", help="also grade the solutions on this part of course.toml alone")
     args = parser.parse_args()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "EMBED_"))}
     pytest = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
@@ -48,12 +53,19 @@ def main() -> None:
             "grading the solutions (offline)": ([*pytest, "--solutions", "--live=off"], ROOT),
             "grading the stubs (offline)": ([*pytest, "--live=off"], ROOT),
         }
+        if args.part:
+            sys.path.insert(0, str(ROOT))
+            from embedlab import course
+
+            names_in_part = {e.name for e in course.load(ROOT / "course.toml").exercises if e.part == args.part}
+            files = sorted({f for name, f in course.tested_exercises(ROOT / "tests").items() if name in names_in_part})
+            commands[f"grading the solutions, part {args.part!r} alone"] = ([*pytest, "--solutions", "--live=off", *files], ROOT)
         names = list(commands)
         for command, cwd in commands.values():
             timed(command, cwd, env)  # warm the file cache
         times: dict[str, list[float]] = {name: [] for name in names}
         for round_number in range(args.runs):
-            order = names[round_number % 3 :] + names[: round_number % 3]
+            order = names[round_number % len(names) :] + names[: round_number % len(names)]
             for name in order:
                 command, cwd = commands[name]
                 times[name].append(timed(command, cwd, env))

@@ -388,7 +388,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     terminalreporter.write_line("")
     for line in _wrap(
         f"No tests in {shown}: that is your code. The tests that grade it are in tests/. "
-        f"Grade it with {ways}, or the whole section with `pytest`.",
+        f"Grade it with {ways}, or the whole course with `pytest`.",
         width=width,
     ):
         terminalreporter.write_line(line)

@@ -255,7 +255,7 @@ class Gradebook:
         live = [r for r in self.results if r.live]
         if not run.whole_section:
             names = ", ".join(dict.fromkeys(r.exercise for r in self.results if not r.live))
-            return f"Everything selected passes ({names}). Run `pytest` to grade the whole section."
+            return f"Everything selected passes ({names}). Run `pytest` to grade the whole course."
         if live and all(r.status == "passed" for r in live):
             return f"Everything passes, and so do the live checks ({run.live_label}). Well done: the section is complete."
         if live and any(r.status == "failed" for r in live):
