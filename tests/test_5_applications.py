@@ -90,6 +90,14 @@ BIG = (100_000, 384, 16)  # rows, dimensions, seed
 THIN = (100_000, 8, 17)  # for the speed check: with few dimensions, what a loop costs per row shows
 SLOWER = 4.0  # how many times a plain vectorised answer's time top_k may take
 DUPLICATES_SLOWER = 3.0  # near_duplicates' time once its vectors are in, against the reference's
+# Slow means both: past the factor, and by more than a busy machine's hiccup. A loop costs far more
+# (a Python loop over 100,000 rows, or 19,900 cosine() calls, is a tenth of a second or more); a
+# correct answer graded beside another submission on two cores can lose tens of milliseconds.
+SLOW_BY = 0.04  # seconds
+
+
+def too_slow(took: float, base: float, factor: float) -> bool:
+    return took > factor * base and took - base > SLOW_BY
 
 WORKER_CODE = Path(__file__).with_name("in_the_worker.py")
 CLASSIFY_HINT = "classify() embeds the text and every example in one request: the text first (or last), then the examples label by label, in the order given."
@@ -310,12 +318,14 @@ class TestTopK:
         shown = f"top_k(query, a {rows:,} × {dims} matrix, k=10)"
         result = attempt(top_k, query, matrix, 10)
         took = target.last_call.seconds  # timed in the grading process, around the call alone
-        if took > SLOWER * reference:  # once more, in case the machine was busy just then
+        for _ in range(2):  # again while it looks slow, in case the machine was busy just then
+            if not too_slow(took, reference, SLOWER):
+                break
             reference = min(reference, seconds(target, plain, query, matrix, 10))
             attempt(top_k, query, matrix, 10)
             took = min(took, target.last_call.seconds)
         expect(
-            took <= SLOWER * reference,
+            not too_slow(took, reference, SLOWER),
             f"{shown} took {took * 1000:.0f} ms, {took / reference:.0f} times as long as a plain vectorised answer "
             f"in the same process ({reference * 1000:.0f} ms): is there a Python loop over the rows? Score them all "
             "at once with one matrix product, vectors @ query, and divide by all the lengths at once",
@@ -746,13 +756,13 @@ class TestNearDuplicates:
         result = api.call(near_duplicates, texts, 0.5)
         took = target.last_call.after_answers
         for _ in range(2):  # again while it looks slow, in case the machine was busy just then
-            if took <= DUPLICATES_SLOWER * base:
+            if not too_slow(took, base, DUPLICATES_SLOWER):
                 break
             base = min(base, reference_time())
             api.call(near_duplicates, texts, 0.5)
             took = min(took, target.last_call.after_answers)
         expect(
-            took <= DUPLICATES_SLOWER * base,
+            not too_slow(took, base, DUPLICATES_SLOWER),
             f"{shown} took {took * 1000:.0f} ms once its vectors came back, {took / base:.0f} times as long as one "
             f"matrix product in the same process ({base * 1000:.0f} ms): a double loop of cosine() calls scores "
             "19,900 pairs one by one. Make the rows unit length; unit @ unit.T scores them all at once",
