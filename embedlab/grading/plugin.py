@@ -239,6 +239,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
                 f"{item.nodeid} grades exercise {name!r}, which {catalogue.FILENAME} does not list: "
                 "add an [[exercises]] entry for it or fix the marker"
             )
+        item.extra_keyword_matches.add(name)  # -k "top_k or classify", -k "not embed": by exercise too
     if all(_graded(i) for i in items):  # the course's order, stable within an exercise
         items.sort(key=lambda i: (_exercise_of(i) == LIVE, course.index(_exercise_of(i))))
     keyword = (config.option.keyword or "").strip()

@@ -131,6 +131,16 @@ def test_k_selects_exactly_one_exercise(tmp_path, name):
     assert [row.split()[1] for row in rows] == [name], done.stdout
     assert f"Everything selected passes ({name})" in done.stdout
 
+def test_k_expressions_know_the_exercises_by_name():
+    """pytest's own -k expressions: the exercise's name matches its tests, whatever they are called."""
+    done = grade(None, "--solutions", "-k", "top_k or classify", columns=100)
+    rows = [line.split()[1] for line in done.stdout.splitlines() if line.startswith("  done")]
+    assert done.returncode == 0 and rows == ["top_k", "classify"], done.stdout
+    done = grade(None, "--solutions", "-k", "not top_k and not vector_store", columns=100)
+    rows = [line.split()[1] for line in done.stdout.splitlines() if line.startswith("  done")]
+    assert done.returncode == 0 and "top_k" not in rows and "vector_store" not in rows and "classify" in rows, done.stdout
+
+
 
 def test_stopping_early_says_the_total_is_partial():
     done = grade(None, "-x", columns=100)
