@@ -21,7 +21,7 @@ table{border-collapse:collapse}th,td{padding:3px 8px;text-align:left;vertical-al
 th{font-weight:600;color:#38415a}tr.part th{background:#eef1f6;padding-top:6px}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 .pill{display:inline-block;border-radius:9px;padding:0 7px;font-size:12px}
-.done{background:#d7f0dd}.failing{background:#fbe0d8}.notstarted{background:#eceef2}.stopped{background:#f6e7b6}
+.done{background:#d7f0dd}.failing{background:#fbe0d8}.notstarted{background:#eceef2}.waiting{background:#e3e8f7}.stopped{background:#f6e7b6}
 ol.mistakes>li{margin:0 0 14px}blockquote{margin:4px 0;padding:4px 10px;border-left:3px solid #e29a82;background:#fbf3f0;white-space:pre-wrap;overflow-wrap:anywhere}
 .who a{margin-right:6px}svg text{font-family:inherit}
 .row{display:flex;gap:28px;flex-wrap:wrap;align-items:flex-start}

@@ -1,10 +1,11 @@
 """The class report page: `grades-report.html` beside the gradebook of every `embedlab grade`.
 
 What the CSV cannot show at a glance after a lab: the class's score distribution; per exercise,
-in the course's order and parts, how many learners are done, failing, not started or stopped (a
-time-out or a crash); the most common mistakes — failing checks grouped by check, most learners
-first, each with the sentence the learners saw and who, each name linking to that learner's
-results file; and the submissions that were flagged or not graded.
+in the course's order and parts, how many learners are done, failing, waiting (its file imports
+one that does not import), not started or stopped (a time-out or a crash); the most common
+mistakes — failing checks grouped by check, most learners first, each with the sentence the
+learners saw and who, each name linking to that learner's results file; and the submissions
+that were flagged or not graded.
 
 It is read from what grading wrote — each submission's results.json (Gradescope's shape, see
 `embedlab.grading.report.Gradebook.gradescope`: `tests[].extra_data` has exercise, title,
@@ -27,7 +28,7 @@ from urllib.parse import quote
 
 from embedlab import course, pictures
 
-STATES = ("done", "failing", "not started", "stopped")
+STATES = ("done", "failing", "waiting", "not started", "stopped")
 STOPPED_STATUSES = ("timeout", "crashed", "error")
 STOPPED_MESSAGES = ("Stopped after", "ended the whole process")
 NAMES_SHOWN = 40  # learners named per mistake; the rest are counted
@@ -57,7 +58,7 @@ class Entry:
         if any(str(t.get("message", "")).startswith(STOPPED_MESSAGES) or STOPPED_MESSAGES[1] in str(t.get("message", "")) for t in mine):
             return "stopped"
         status = self.exercises.get(exercise, {}).get("status") if self.status == "graded" else None
-        return status if status in ("done", "failing") else "not started"
+        return status if status in ("done", "failing", "waiting") else "not started"
 
 
 def report_path(out: Path) -> Path:
@@ -195,7 +196,7 @@ def _exercises(catalogue: course.Course, entries: list[Entry], graded: list[Entr
             most = max((sum(g.exercises.get(n, {}).get("max_score", 0) for n in mine) for g in graded), default=0.0)
             mean = f"{statistics.fmean(totals):.2f} / {most:g}" if totals else ""
             rows.append(
-                f'<tr class="part"><th colspan="7">{pictures.text(course.PARTS.get(part, part))}</th>'
+                f'<tr class="part"><th colspan="{3 + len(STATES)}">{pictures.text(course.PARTS.get(part, part))}</th>'
                 f'<th class="num" data-part="{pictures.text(part)}">{mean}</th></tr>'
             )
         for exercise in (e for e in catalogue.exercises if e.part == part):
@@ -217,7 +218,7 @@ def _exercises(catalogue: course.Course, entries: list[Entry], graded: list[Entr
             )
     rows.append("</table>")
     legend = " ".join(f'<span class="pill {s.replace(" ", "")}">{s}</span>' for s in STATES)
-    return "\n".join(rows) + f'<p class="note">{legend} — stopped: the submission or the exercise\'s code timed out or crashed.</p>'
+    return "\n".join(rows) + f'<p class="note">{legend} — waiting: its file imports one of the learner\'s files that does not import, so none of its own code ran; stopped: the submission or the exercise\'s code timed out or crashed.</p>'
 
 
 @dataclass

@@ -462,6 +462,23 @@ def test_a_class_of_one_and_an_unreadable_results_file(klass, tmp_path):
     assert page.rstrip().endswith("</html>") and page.count("<svg") == 1
 
 
+def test_exercises_waiting_on_a_broken_file_are_counted_as_waiting(tmp_path):
+    """An embed.py that does not import: embed fails, and the exercises whose files import it wait."""
+    folder = tmp_path / "class"
+    build(folder / "dave", ROOT / "solutions", {"embed.py": "def embed(texts:\n"})
+    graded = run_cli("grade", str(folder), "--out", str(tmp_path / "grades.csv"))
+    assert graded.returncode == 0, graded.stdout + graded.stderr
+    page = (tmp_path / "grades-report.html").read_text(encoding="utf-8")
+    rows = {}
+    for row in page.split('<tr data-exercise="')[1:]:
+        name = row.split('"', 1)[0]
+        rows[name] = {state: row.split(f'data-state="{state}">', 1)[1].split("<", 1)[0] for state in ("failing", "waiting", "not started")}
+    assert rows["embed"]["failing"] == "1" and rows["embed"]["waiting"] == "0", rows
+    for name in ("cosine", "rank", "top_k"):  # similarity.py and applications.py import embed.py
+        assert rows[name]["waiting"] == "1" and rows[name]["not started"] == "0", (name, rows)
+    assert '<span class="pill waiting">waiting</span>' in page
+
+
 def test_map_against_an_endpoint_that_is_not_there_says_so_at_once(tmp_path):
     done = run_cli("map", "--out", str(tmp_path / "map.html"), env=clean_env(OPENAI_BASE_URL="http://127.0.0.1:9/v1", EMBED_MODEL="m"))
     assert done.returncode == 1 and "nothing answers at OPENAI_BASE_URL" in done.stderr and "--offline" in done.stderr
