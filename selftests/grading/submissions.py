@@ -512,6 +512,41 @@ MISTAKES = [
             return np.column_stack([order, scores[order]])
         """), "test_returns_plain_int_and_float_pairs", "returned a numpy array"),
     # -- VectorStore -----------------------------------------------------------------------------
+    Mistake("top-k-argpartition-left-unsorted", "applications.py", f("""
+        def top_k(query_vector, vectors, k=5):
+            m = np.asarray(vectors, dtype=float)
+            q = np.asarray(query_vector, dtype=float)
+            if k < 1 or m.ndim != 2 or len(m) == 0 or m.shape[1] != len(q) or not q.any() or not np.linalg.norm(m, axis=1).all():
+                raise ValueError("bad arguments")
+            scores = m @ q / np.linalg.norm(m, axis=1) / np.linalg.norm(q)
+            k = min(k, len(scores))
+            return [(int(i), float(scores[i])) for i in np.argpartition(-scores, k - 1)[:k]]
+        """), "test_highest_first_and_equal_scores_by_lower_index", "np.argpartition keeps the k best in no particular order"),
+    Mistake("top-k-normalises-the-matrix-in-place", "applications.py", f("""
+        def top_k(query_vector, vectors, k=5):
+            m = np.asarray(vectors)
+            if not np.issubdtype(m.dtype, np.floating):
+                m = m.astype(float)
+            q = np.asarray(query_vector, dtype=float)
+            if k < 1 or m.ndim != 2 or len(m) == 0 or m.shape[1] != len(q) or not q.any() or not np.linalg.norm(m, axis=1).all():
+                raise ValueError("bad arguments")
+            m /= np.linalg.norm(m, axis=1, keepdims=True)
+            scores = m @ q / np.linalg.norm(q)
+            order = np.argsort(-scores, kind="stable")[:k]
+            return [(int(i), float(scores[i])) for i in order]
+        """), "test_finds_the_most_similar_recorded_vectors", "changed the matrix it was given"),
+    Mistake("store-repeats-a-text-given-twice", "applications.py", store(add="""
+            def add(self, texts):
+                held = {t for (t,) in self.db.execute("SELECT text FROM vectors")}
+                new = [t for t in texts if t not in held]
+                if not new:
+                    return 0
+                vectors = embed(new, client=self.client, model=self.model).astype("<f4")
+                with self.db:
+                    self.db.executemany("INSERT OR IGNORE INTO vectors (text, model, vector) VALUES (?, ?, ?)",
+                                        [(t, self.model, v.tobytes()) for t, v in zip(new, vectors)])
+                return len(new)
+        """), "test_add_embeds_only_new_texts_once_in_one_request", "once each"),
     Mistake("store-re-embeds-what-it-holds", "applications.py", store(add="""
             def add(self, texts):
                 new = list(dict.fromkeys(texts))
@@ -665,6 +700,25 @@ MISTAKES = [
         from .similarity import cosine
         """), "test_one_matrix_product_not_a_double_loop", "a double loop of cosine() calls"),
     # -- classify --------------------------------------------------------------------------------
+    Mistake("near-duplicates-left-in-index-order", "applications.py", f("""
+        def near_duplicates(texts, threshold=0.9, *, client=None, model=None):
+            if len(texts) < 2:
+                return []
+            v = embed(list(texts), client=client, model=model)
+            v = v / np.linalg.norm(v, axis=1, keepdims=True)
+            s = v @ v.T
+            i, j = np.nonzero(np.triu(s >= threshold, k=1))
+            return [(int(a), int(b), float(s[a, b])) for a, b in zip(i, j)]
+        """), "test_finds_the_planted_pairs_and_nothing_else", "is not sorted highest score first"),
+    Mistake("classify-embeds-the-text-apart", "applications.py", f("""
+        def classify(text, examples, *, client=None, model=None):
+            if not examples or not all(examples.values()):
+                raise ValueError("every label needs an example")
+            labels = [label for label, texts in examples.items() for _ in texts]
+            v = embed([t for texts in examples.values() for t in texts], client=client, model=model)
+            q = embed([text], client=client, model=model)[0]
+            return labels[int(np.argmax(v @ q / np.linalg.norm(v, axis=1) / np.linalg.norm(q)))]
+        """), "test_the_text_and_examples_in_one_request", "in one request"),
     Mistake("classify-most-examples", "applications.py", f("""
         def classify(text, examples, *, client=None, model=None):
             if not examples or not all(examples.values()):
@@ -979,6 +1033,83 @@ VARIANTS = [
 
 
             from .similarity import cosine
+            """),
+    }),
+    Variant("applications-alternative", {  # float32 and lexsort; the model in a table of its own and chmod; triu_indices; argmax with the text last
+        "applications.py": f("""
+            def top_k(query_vector, vectors, k=5):
+                m = np.asarray(vectors, dtype=np.float32)
+                q = np.asarray(query_vector, dtype=np.float32)
+                if k < 1 or m.ndim != 2 or len(m) == 0 or m.shape[1] != q.shape[0]:
+                    raise ValueError("bad")
+                qn = np.linalg.norm(q); rn = np.linalg.norm(m, axis=1)
+                if qn == 0 or np.any(rn == 0):
+                    raise ValueError("zero")
+                s = (m @ q) / (rn * qn)
+                order = np.lexsort((np.arange(len(s)), -s))[:k]
+                return [(int(i), float(s[i])) for i in order]
+
+            class VectorStore:
+                def __init__(self, path, *, client=None, model=None):
+                    self.client, self.model = client_and_model(client, model)
+                    new = not os.path.exists(path)
+                    self.db = sqlite3.connect(path)
+                    if new:
+                        os.chmod(path, 0o600)
+                    self.db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+                    self.db.execute("CREATE TABLE IF NOT EXISTS docs (id INTEGER PRIMARY KEY AUTOINCREMENT, text TEXT UNIQUE, vec BLOB)")
+                    row = self.db.execute("SELECT value FROM meta WHERE key='model'").fetchone()
+                    if row is None:
+                        self.db.execute("INSERT INTO meta VALUES ('model', ?)", (self.model,))
+                        self.db.commit()
+                    elif row[0] != self.model:
+                        raise ValueError(f"store made with {row[0]}, opened with {self.model}")
+                def __len__(self):
+                    return self.db.execute("SELECT COUNT(*) FROM docs").fetchone()[0]
+                def add(self, texts):
+                    have = {t for (t,) in self.db.execute("SELECT text FROM docs")}
+                    new = [t for t in dict.fromkeys(texts) if t not in have]
+                    if not new:
+                        return 0
+                    vecs = embed(new, client=self.client, model=self.model)
+                    with self.db:
+                        self.db.executemany("INSERT INTO docs (text, vec) VALUES (?, ?)", [(t, sqlite3.Binary(np.asarray(v, dtype="<f4").tobytes())) for t, v in zip(new, vecs)])
+                    return len(new)
+                def search(self, query, k=5):
+                    rows = self.db.execute("SELECT text, vec FROM docs ORDER BY id").fetchall()
+                    if not rows:
+                        raise ValueError("empty store")
+                    m = np.stack([np.frombuffer(b, dtype="<f4") for _, b in rows])
+                    q = embed([query], client=self.client, model=self.model)[0]
+                    return [(s, rows[i][0]) for i, s in top_k(q, m, k)]
+                def close(self):
+                    self.db.close()
+                def __enter__(self):
+                    return self
+                def __exit__(self, *a):
+                    self.close()
+
+            def near_duplicates(texts, threshold=0.9, *, client=None, model=None):
+                texts = list(texts)
+                if len(texts) < 2:
+                    return []
+                v = embed(texts, client=client, model=model)
+                v = v / np.linalg.norm(v, axis=1, keepdims=True)
+                sims = v @ v.T
+                i, j = np.triu_indices(len(texts), k=1)
+                keep = sims[i, j] >= threshold
+                pairs = [(int(a), int(b), float(s)) for a, b, s in zip(i[keep], j[keep], sims[i, j][keep])]
+                pairs.sort(key=lambda p: (-p[2], p[0], p[1]))
+                return pairs
+
+            def classify(text, examples, *, client=None, model=None):
+                if not examples or not all(examples.values()):
+                    raise ValueError("need examples for every label")
+                labels = [lab for lab, ts in examples.items() for _ in ts]
+                flat = [t for ts in examples.values() for t in ts]
+                v = embed(flat + [text], client=client, model=model)
+                v = v / np.linalg.norm(v, axis=1, keepdims=True)
+                return labels[int(np.argmax(v[:-1] @ v[-1]))]
             """),
     }),
 ]
