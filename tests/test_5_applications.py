@@ -495,6 +495,8 @@ class TestVectorStore:
         sent = api.sent[first:]
         expect(len(sent) <= 1, f"{shown} made {len(sent)} requests; embed the query in one request, and use the stored vectors")
         check_search(result, expected, 3, shown)
+        shown = f"store.search({STORE_QUERY!r}) with the default k"
+        check_search(store.call("search", STORE_QUERY, shown=shown), expected, 5, shown)  # search(query, k=5)
         store.close()
 
     @pytest.mark.points(3)

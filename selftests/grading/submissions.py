@@ -547,6 +547,15 @@ MISTAKES = [
                                         [(t, self.model, v.tobytes()) for t, v in zip(new, vectors)])
                 return len(new)
         """), "test_add_embeds_only_new_texts_once_in_one_request", "once each"),
+    Mistake("store-search-default-k-of-3", "applications.py", store(search="""
+            def search(self, query, k=3):
+                rows = self.db.execute("SELECT text, vector FROM vectors ORDER BY id").fetchall()
+                if not rows:
+                    raise ValueError("the store is empty")
+                matrix = np.stack([np.frombuffer(blob, dtype="<f4") for _, blob in rows])
+                q = embed([query], client=self.client, model=self.model)[0]
+                return [(s, rows[i][0]) for i, s in top_k(q, matrix, k)]
+        """), "test_search_ranks_the_stored_texts_like_rank", "with the default k returned 3 results; expected the 5 best"),
     Mistake("store-re-embeds-what-it-holds", "applications.py", store(add="""
             def add(self, texts):
                 new = list(dict.fromkeys(texts))
