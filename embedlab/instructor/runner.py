@@ -24,7 +24,6 @@ import os
 import select
 import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,10 +92,10 @@ def grade_all(
 ) -> list[Graded]:
     """Grade every submission, `jobs` at a time, each in its own process with a deadline;
     `on_done(row)` as soon as each is finished."""
-    from embedlab.worker import walls
+    from embedlab.worker import sweep, walls
 
     prepare_grader()
-    scratch_root = Path(tempfile.mkdtemp(prefix="embedlab-grade-"))
+    scratch_root = sweep.scratch_folder("embedlab-grade-")  # and those of killed runs go
     readonly = (*settings.readonly, scratch_root)
     pending, running, graded = list(reversed(submissions)), [], {}
     slots = list(range(jobs))  # one worker user per submission graded at the same time (see walls.worker_user)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from embedlab.worker import walls
+from embedlab.worker import sweep, walls
 from embedlab.worker import wire
 from embedlab.worker.files import _copy_tree, _import_sentence, _module_of, _sibling_imports, _top_level_file, stopped_sentence  # noqa: F401
 from embedlab.worker.forwarding import MAX_INPUTS, MAX_TOKENS, CallTiming, _forward, _http_error, _no_http, over_the_limits  # noqa: F401
@@ -78,7 +78,7 @@ class Learner:
         self.stuck: dict[tuple[str, str], str] = {}
         self._printed_before = 0
         self.isolation = "not started"
-        self._scratch = Path(tempfile.mkdtemp(prefix="embedlab-worker-"))
+        self._scratch = sweep.scratch_folder("embedlab-worker-")
         if os.environ.get(walls.NO_NAMESPACES_ENV, "") not in ("", "0"):
             self.isolate = False
         self._imported_before: set[str] | None = None  # sys.modules when learner code first ran

@@ -1,4 +1,5 @@
-"""The sweep: every process the learner's code left behind is killed, reading /proc once a round.
+"""The sweep: every process the learner's code left behind is killed, reading /proc once a round;
+and the scratch folders of graders that were killed (`scratch_folder`) are removed.
 
 In the grading process, which is a child subreaper (`become_subreaper()`): whatever a worker
 detaches (a double fork, setsid) is re-parented to it, so `sweep()` finds every stray among its
@@ -13,9 +14,13 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import shutil
 import signal
+import stat
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -127,3 +132,20 @@ def _reap(keep) -> None:
                 os.waitpid(pid, os.WNOHANG)
             except ChildProcessError:
                 pass
+
+
+def scratch_folder(prefix: str) -> Path:
+    """A new private folder in the temporary directory, named for this process (`{prefix}{pid}-…`),
+    after removing this prefix's folders whose process is gone: a SIGKILL leaves no time to clean."""
+    root = Path(tempfile.gettempdir())
+    for path in root.glob(f"{prefix}*-*"):
+        pid = path.name[len(prefix) :].split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid() or os.path.exists(f"/proc/{pid}"):
+            continue
+        try:
+            info = path.lstat()
+        except OSError:
+            continue
+        if stat.S_ISDIR(info.st_mode) and (info.st_uid == os.getuid() or os.getuid() == 0):  # never a link
+            shutil.rmtree(path, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-"))

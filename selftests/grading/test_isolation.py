@@ -345,3 +345,36 @@ def test_a_folder_without_init_is_graded_not_the_kits_stubs(tmp_path):
             (folder / path.name).write_bytes(path.read_bytes())
     run = run_pytest("--live=off", f"--exercises-dir={folder}", tmp_path=tmp_path)
     assert run.code == 0 and run.results["score"] == run.results["max_score"], run.output
+
+
+def test_a_killed_graders_scratch_folder_goes_with_the_next_grader(tmp_path):
+    """SIGKILL leaves a grader no time to remove its scratch folder: the next one removes it, and
+    leaves alone the folders of graders still running, links, and what is not its own kind."""
+    import signal
+    import subprocess
+
+    env = clean_env(TMPDIR=str(tmp_path))
+    start = "from embedlab.worker.handle import Learner; import sys, time; print(Learner(sys.argv[1])._scratch, flush=True); time.sleep(60)"
+    killed = subprocess.Popen([sys.executable, "-c", start, str(ROOT / "solutions")], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    running = subprocess.Popen([sys.executable, "-c", start, str(ROOT / "solutions")], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        left, alive = Path(killed.stdout.readline().strip()), Path(running.stdout.readline().strip())
+        (left / "big.bin").write_bytes(b"x" * 1024)
+        killed.send_signal(signal.SIGKILL)
+        killed.wait(timeout=10)
+        outside = tmp_path / "outside"
+        outside.mkdir()
+        (outside / "keep.txt").write_text("mine")
+        (tmp_path / f"embedlab-worker-{killed.pid}-link").symlink_to(outside)
+        (tmp_path / "embedlab-worker-notapid").mkdir()
+        assert left.is_dir() and alive.is_dir()
+        done = subprocess.run([sys.executable, "-c", start.replace("time.sleep(60)", "pass"), str(ROOT / "solutions")], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert not left.exists(), "the killed grader's scratch folder is still there"
+        assert alive.is_dir(), "the folder of a grader still running was removed"
+        assert (outside / "keep.txt").read_text() == "mine" and (tmp_path / "embedlab-worker-notapid").is_dir()
+        assert Path(done.stdout.strip()).name.startswith("embedlab-worker-")
+    finally:
+        for process in (killed, running):
+            process.kill()
+            process.wait(timeout=10)
