@@ -66,6 +66,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "points(n): what a grading test is worth",
         "live: a check against the configured endpoint, not the cassettes",
         "synthetic: a grading test answered by a built-in fake server, not a cassette",
+        "fresh_worker: the test calls target.fresh_worker(); a new worker warms up from its module's first test on",
     ):
         config.addinivalue_line("markers", line)
     grading = config.stash[GRADING] = Grading(config)
@@ -114,8 +115,20 @@ def _guarded(item: pytest.Item):
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item: pytest.Item):
+    _warm_a_worker_for(item)
     with _guarded(item):
         return (yield)
+
+
+def _warm_a_worker_for(item: pytest.Item) -> None:
+    """At the first test of a module whose `fresh_worker` test is selected: start that worker now,
+    so that it has finished importing by then (a new one costs about half a second)."""
+    module = getattr(item, "module", None)
+    if module is None or not _graded(item) or getattr(module, "_embedlab_spare_started", False):
+        return
+    module._embedlab_spare_started = True
+    if any(getattr(i, "module", None) is module and i.get_closest_marker("fresh_worker") for i in item.session.items):
+        _grading(item.config).learner.warm_spare()
 
 
 @pytest.hookimpl(wrapper=True)

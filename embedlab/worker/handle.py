@@ -70,6 +70,7 @@ class Learner:
         self.directory = Path(self.directory).resolve()
         self.package = self.directory.name
         self._worker: WorkerProcess | None = None
+        self._spare: tuple[WorkerProcess, dict] | None = None  # warm_spare(): fresh_worker() hands it over
         self._resolved: dict[tuple[str, str], str | None] = {}
         self._import_errors: dict[str, str] = {}
         self._culprits: dict[str, str] = {}  # module -> the learner's file whose import broke it
@@ -161,6 +162,9 @@ class Learner:
 
     def close(self) -> None:
         self.drop_worker()
+        if self._spare is not None:
+            self._spare[0].kill()
+            self._spare = None
         walls.sweep()
         shutil.rmtree(self._scratch, ignore_errors=True)
         audit = os.environ.get(IMPORT_AUDIT_ENV)
@@ -189,9 +193,31 @@ class Learner:
         return GraderCode(self, path)
 
     def fresh_worker(self) -> None:
-        """End the worker; the next call gets a new process (a test of what survives one)."""
+        """End the worker; the next call gets a new process (a test of what survives one): the one
+        `warm_spare()` started, if it was started as a worker would be now."""
         self.drop_worker()
+        spare, self._spare = self._spare, None
+        if spare is not None:
+            worker, config = spare
+            try:
+                if config == self._config():
+                    worker.wait_ready()  # it adopts the worker's init (its launcher has exited)
+            except WorkerDied:
+                pass
+            if worker.ready and worker.alive():
+                self._worker = worker
+                return
+            worker.kill()
         self.launch()
+
+    def warm_spare(self) -> None:
+        """Start, now, the process `fresh_worker()` will hand over, so that it has imported numpy and
+        openai by then. No learner code runs in it before the hand-over."""
+        if self._spare is None or not self._spare[0].alive():
+            walls.become_subreaper()
+            walls.dumpable(False)
+            config = self._config()
+            self._spare = (WorkerProcess.start(config), config)
 
     def scratch_folder(self, name: str) -> Path:
         """A new empty folder the worker may write in (under its own scratch folder), the same

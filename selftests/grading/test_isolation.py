@@ -378,3 +378,45 @@ def test_a_killed_graders_scratch_folder_goes_with_the_next_grader(tmp_path):
         for process in (killed, running):
             process.kill()
             process.wait(timeout=10)
+
+
+def test_a_warmed_spare_worker_is_new_and_never_outlives_its_learner(tmp_path):
+    """warm_spare() starts the next worker early; fresh_worker() hands it over as a process no
+    learner code has run in, and an unused spare ends with the learner."""
+    from embedlab.worker.handle import Learner
+    from embedlab.worker.sweep import process_table
+
+    package = tmp_path / "kit"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "counter.py").write_text("import os\nCALLS = []\n\n\ndef count():\n    CALLS.append(1)\n    return len(CALLS), os.getpid()\n")
+
+    def mine() -> set[int]:
+        table = process_table()
+        found, todo = set(), [os.getpid()]
+        while todo:
+            parent = todo.pop()
+            for pid, ppid in table.items():
+                if ppid == parent and pid not in found:
+                    found.add(pid)
+                    todo.append(pid)
+        return found
+
+    before = mine()
+    learner = Learner(package, timeout=20)
+    try:
+        count = learner.function("counter", "count")
+        assert count()[0] == 1 and count()[0] == 2
+        learner.warm_spare()
+        spare = learner._spare[0]
+        learner.fresh_worker()
+        assert learner._worker is spare, "fresh_worker() started another worker instead of the spare"
+        calls, _ = count()
+        assert calls == 1, "the handed-over worker had run the learner's code before"
+        learner.warm_spare()  # never handed over
+    finally:
+        learner.close()
+    deadline = time.monotonic() + 5
+    while mine() - before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not mine() - before, "a worker outlived its learner"
