@@ -32,6 +32,7 @@ from typing import Callable
 from embedlab.instructor import classroom
 from embedlab.instructor.classroom import OUTPUT_FLAGGED, RESULTS_CAP, Graded, Progress, Snapshot, Submission
 from embedlab.instructor.grading_process import Job, catalog, grade_once, start  # noqa: F401 (classroom names them)
+from embedlab.worker.handle import NO_SPARE_ENV
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,8 @@ def grade_all(
     from embedlab.worker import sweep, walls
 
     prepare_grader()
+    if jobs >= (os.cpu_count() or 1):  # no core to spare: a worker warmed ahead would only compete
+        os.environ[NO_SPARE_ENV] = "1"
     scratch_root = sweep.scratch_folder("embedlab-grade-")  # and those of killed runs go
     readonly = (*settings.readonly, scratch_root)
     pending, running, graded = list(reversed(submissions)), [], {}

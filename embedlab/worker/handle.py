@@ -57,6 +57,9 @@ IMPORT_AUDIT_ENV = "EMBEDLAB_IMPORT_AUDIT"  # a file: modules the grading proces
 # -- the grading process's side ------------------------------------------------------------------
 
 
+NO_SPARE_ENV = "EMBEDLAB_NO_SPARE_WORKER"  # set: warm_spare() starts nothing
+
+
 @dataclass
 class Learner:
     directory: Path
@@ -213,6 +216,8 @@ class Learner:
     def warm_spare(self) -> None:
         """Start, now, the process `fresh_worker()` will hand over, so that it has imported numpy and
         openai by then. No learner code runs in it before the hand-over."""
+        if os.environ.get(NO_SPARE_ENV, "") not in ("", "0"):
+            return  # every core is busy grading (embedlab grade --jobs N): it would only compete
         if self._spare is None or not self._spare[0].alive():
             walls.become_subreaper()
             walls.dumpable(False)
