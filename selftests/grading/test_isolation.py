@@ -382,41 +382,53 @@ def test_a_killed_graders_scratch_folder_goes_with_the_next_grader(tmp_path):
 
 def test_a_warmed_spare_worker_is_new_and_never_outlives_its_learner(tmp_path):
     """warm_spare() starts the next worker early; fresh_worker() hands it over as a process no
-    learner code has run in, and an unused spare ends with the learner."""
-    from embedlab.worker.handle import Learner
-    from embedlab.worker.sweep import process_table
-
+    learner code has run in, and an unused spare ends with the learner. (In a process of its own:
+    a Learner makes its process a subreaper, which must not outlast this test in pytest's.)"""
     package = tmp_path / "kit"
     package.mkdir()
     (package / "__init__.py").write_text("")
-    (package / "counter.py").write_text("import os\nCALLS = []\n\n\ndef count():\n    CALLS.append(1)\n    return len(CALLS), os.getpid()\n")
+    (package / "counter.py").write_text("import os\nCALLS = []\n\n\ndef count():\n    CALLS.append(1)\n    return len(CALLS)\n")
+    script = textwrap.dedent(
+        f"""
+        import json, os, time
+        from embedlab.worker.handle import Learner
+        from embedlab.worker.sweep import process_table
 
-    def mine() -> set[int]:
-        table = process_table()
-        found, todo = set(), [os.getpid()]
-        while todo:
-            parent = todo.pop()
-            for pid, ppid in table.items():
-                if ppid == parent and pid not in found:
-                    found.add(pid)
-                    todo.append(pid)
-        return found
+        def mine():
+            table, found, todo = process_table(), set(), [os.getpid()]
+            while todo:
+                parent = todo.pop()
+                for pid, ppid in table.items():
+                    if ppid == parent and pid not in found:
+                        found.add(pid)
+                        todo.append(pid)
+            return found
 
-    before = mine()
-    learner = Learner(package, timeout=20)
-    try:
+        learner = Learner({str(package)!r}, timeout=20)
         count = learner.function("counter", "count")
-        assert count()[0] == 1 and count()[0] == 2
+        seen = [count(), count()]
         learner.warm_spare()
         spare = learner._spare[0]
         learner.fresh_worker()
-        assert learner._worker is spare, "fresh_worker() started another worker instead of the spare"
-        calls, _ = count()
-        assert calls == 1, "the handed-over worker had run the learner's code before"
+        handed = learner._worker is spare
+        seen.append(count())
         learner.warm_spare()  # never handed over
-    finally:
         learner.close()
-    deadline = time.monotonic() + 5
-    while mine() - before and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not mine() - before, "a worker outlived its learner"
+        deadline = time.monotonic() + 5
+        while mine() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        print(json.dumps({{"seen": seen, "handed": handed, "left": sorted(mine())}}))
+        """
+    )
+    done = subprocess_run(script)
+    assert done["seen"] == [1, 2, 1], "the handed-over worker had run the learner's code before"
+    assert done["handed"], "fresh_worker() started another worker instead of the spare"
+    assert done["left"] == [], "a worker outlived its learner"
+
+
+def subprocess_run(script: str) -> dict:
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=clean_env(), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
