@@ -7,7 +7,7 @@ import httpx2
 import numpy as np
 import pytest
 
-from embedlab.worker.handle import watch
+from embedlab.worker.values import watch
 from embedlab.grading.outcomes import attempt, brief, expect, fail
 from tests.reference import expect_defaults_used, raises
 from tests.synthetic import Synthetic

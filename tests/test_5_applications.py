@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from embedlab.grading.outcomes import NotStarted, attempt, brief, describe_exception, expect, fail
-from embedlab.worker.handle import RemoteObject, watch
+from embedlab.worker.values import RemoteObject, watch
 from tests.reference import cosine_ref, expect_defaults_used, raises
 from tests.synthetic import Synthetic
 

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from embedlab.grading.cassettes import Inputs, shared_tls
-from embedlab.worker.handle import ClientHandle, LearnerRaised, Watched
+from embedlab.worker.values import ClientHandle, LearnerRaised, Watched
 from embedlab.grading.outcomes import NotStarted, brief, fail, fail_raised
 from embedlab.worker.inside import NO_RECORDING
 

@@ -24,7 +24,7 @@ from embedlab.grading.fixtures import api, synthetic_api, target  # noqa: F401 (
 from embedlab.grading.live import LiveConfig
 from embedlab.grading.report import LIVE, Result, RunInfo
 from embedlab.grading.session import GRADING, Grading, graded as _graded, grading_of as _grading
-from embedlab.worker.handle import CallFailed, LearnerRaised
+from embedlab.worker.values import CallFailed, LearnerRaised
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

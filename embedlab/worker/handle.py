@@ -26,15 +26,12 @@ from typing import Any
 
 from embedlab.worker import sweep, walls
 from embedlab.worker import wire
-from embedlab.worker.files import _copy_tree, _import_sentence, _module_of, _sibling_imports, _top_level_file, stopped_sentence  # noqa: F401
-from embedlab.worker.forwarding import MAX_INPUTS, MAX_TOKENS, CallTiming, _forward, _http_error, _no_http, over_the_limits  # noqa: F401
-from embedlab.worker.values import (  # noqa: F401 (what tests and the grading side import from here)
-    LOCATION_KEPT,
-    MESSAGE_KEPT,
+from embedlab.worker.files import _copy_tree, _import_sentence, _module_of, _sibling_imports, _top_level_file, stopped_sentence
+from embedlab.worker.forwarding import CallTiming, _no_http
+from embedlab.worker.process import ChannelBroken, TimedOut, WorkerDied, WorkerProcess
+from embedlab.worker.values import (
     CallFailed,
-    ClientHandle,
     GraderCode,
-    LearnerRaised,
     RemoteFunction,
     RemoteObject,
     StoppedAfter,
@@ -45,9 +42,7 @@ from embedlab.worker.values import (  # noqa: F401 (what tests and the grading s
     fail,
     rebuild_exception,
     trimmed,
-    watch,
 )
-from embedlab.worker.process import ChannelBroken, TimedOut, WorkerDied, WorkerProcess, describe_status  # noqa: F401
 
 OUTPUT_SHOWN = 2000  # characters of a call's printed output attached to the test
 BREACH = "your code wrote to the grader's channel"
