@@ -462,7 +462,8 @@ def check_search(result, expected: list[tuple[float, str]], k: int, shown: str) 
         expect(want[text] >= cut - 1e-4, f"{shown} returned {text!r}, which is not among the {k} most similar stored texts")
     scores = [float(score) for score, _ in result]
     unsorted = not_highest_first(shown, scores)
-    expect(not unsorted, unsorted or "")
+    if unsorted:
+        fail(unsorted)
 
 
 @pytest.mark.exercise("vector_store")
@@ -679,7 +680,8 @@ def check_pairs(result, expected: list[tuple[int, int, float]], texts: list, sho
         expect(abs(score - want[(i, j)]) <= tolerance, f"{shown} scored the pair ({i}, {j}) {score:.4f}; its cosine is {want[(i, j)]:.4f}")
     scores = [item[2] for item in result]
     unsorted = not_highest_first(shown, scores, slack=1e-9)
-    expect(not unsorted, unsorted or "")
+    if unsorted:
+        fail(unsorted)
     if order:
         expect(
             got == [(i, j) for i, j, _ in expected],

@@ -124,9 +124,9 @@ def _warm_a_worker_for(item: pytest.Item) -> None:
     """At the first test of a module whose `fresh_worker` test is selected: start that worker now,
     so that it has finished importing by then (a new one costs about half a second)."""
     module = getattr(item, "module", None)
-    if module is None or not _graded(item) or getattr(module, "_embedlab_spare_started", False):
+    if module is None or not _graded(item) or module.__name__ in _modules_started:
         return
-    module._embedlab_spare_started = True
+    _modules_started.add(module.__name__)
     if any(getattr(i, "module", None) is module and i.get_closest_marker("fresh_worker") for i in item.session.items):
         _grading(item.config).learner.warm_spare()
 
@@ -234,6 +234,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 _graded_items: dict[str, pytest.Item] = {}
+_modules_started: set[str] = set()  # test modules whose first test has begun (see _warm_a_worker_for)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -270,6 +271,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 def pytest_collection_finish(session: pytest.Session) -> None:
     config = session.config
     _graded_items.clear()
+    _modules_started.clear()
     _graded_items.update((item.nodeid, item) for item in session.items if _graded(item))
     if _graded_items:
         grading = _grading(config)
