@@ -6,78 +6,57 @@ learner's code, on the same data, so "how much slower" compares like with like. 
 process times both calls from outside (the learner's code cannot touch its clock), and keeps the
 answers: nothing here decides a point.
 
+Nothing run here in the worker works out an expected value either: learner code there could patch
+numpy or sqlite3 and so shape the answer it is compared with. The grading process imports this
+file too and runs it in its own process for those: the same seeded rows (`seeded_parts`, without
+building the whole matrix), the pairs of `pairs_above`; a reference timed here counts at most
+a few times the same work timed in the grading process.
+
 numpy and the standard library only: the worker imports nothing of the grading side.
 """
 
 from __future__ import annotations
 
-import sqlite3
-from urllib.parse import quote
-
 import numpy as np
+
+
+def seeded_parts(rows: int, dims: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """What a seeded matrix is made of: (rows, dims) int8 numbers and a float32 scale per row.
+
+    Raw bits of the seed's PCG64 stream (a bit generator's stream stays the same from one numpy
+    to the next; drawing them is ten times as fast as a normal draw), so that the grading process
+    can make them again in a tenth of a second."""
+    size = rows * dims
+    raw = np.random.PCG64(seed).random_raw(-(-size // 8)).view(np.int8)[:size].reshape(rows, dims)
+    scales = np.random.default_rng([seed, 1]).uniform(0.2 / 64, 5.0 / 64, size=rows).astype(np.float32)
+    return raw, scales
+
+
+def seeded_rows(raw: np.ndarray, scales: np.ndarray, indices) -> np.ndarray:
+    """Rows of the seeded matrix, exactly as `seeded_matrix` makes them (float32)."""
+    return raw[indices].astype(np.float32) * scales[indices, None]
 
 
 def seeded_matrix(rows: int, dims: int, seed: int) -> np.ndarray:
     """A float32 (rows, dims) matrix whose rows are not of length 1, the same for a seed.
 
-    Made from random bytes, in two passes (a normal draw of 38 million numbers takes seconds on a
-    busy machine): every row points somewhere else, and each is scaled by its own factor from 0.2
-    to 5, so that a dot product without dividing by the lengths ranks the long rows first."""
-    rng = np.random.default_rng(seed)
-    matrix = np.frombuffer(rng.bytes(rows * dims), dtype=np.int8).reshape(rows, dims).astype(np.float32)
-    matrix *= rng.uniform(0.2 / 64, 5.0 / 64, size=rows).astype(np.float32)[:, None]
+    Every row points somewhere else, and each is scaled by its own factor from 0.2 to 5, so that
+    a dot product without dividing by the lengths ranks the long rows first."""
+    raw, scales = seeded_parts(rows, dims, seed)
+    matrix = raw.astype(np.float32)
+    matrix *= scales[:, None]
     return matrix
-
-
-def row(matrix: np.ndarray, index: int) -> np.ndarray:
-    """One row, as a float32 vector (a query drawn near the matrix's rows)."""
-    return np.array(matrix[index], dtype=np.float32)
-
-
-def blend(matrix: np.ndarray, indices: list[int], seed: int) -> np.ndarray:
-    """A query near a few rows: their unit vectors added up, plus noise."""
-    rng = np.random.default_rng(seed)
-    picked = matrix[indices].astype(np.float64)
-    query = (picked / np.linalg.norm(picked, axis=1, keepdims=True)).sum(axis=0)
-    query += rng.normal(scale=0.3, size=query.shape)
-    return (query * 2.5).astype(np.float32)
 
 
 def fingerprint(matrix: np.ndarray) -> list:
     """Enough to tell whether a matrix was changed in place (normalised, sorted, zeroed), reading
-    a few of its rows: dtype, shape, and sums over every 97th row and the first column."""
+    a few of its rows: dtype, shape, and sums over every 97th row and the first column.
+
+    Worked out in the learner's process, like every answer it gives: it is the learner's code
+    telling about its own arguments, and a lie here gains nothing that leaving them alone does
+    not (each expected value is worked out in the grading process)."""
     sample = matrix[::97].astype(np.float64)
     return [str(matrix.dtype), list(matrix.shape), float(sample.sum()), float(np.abs(sample).sum()), float(matrix[:, 0].sum(dtype=np.float64))]
-
-
-def best_rows(query: np.ndarray, matrix: np.ndarray, count: int) -> list[tuple[int, float]]:
-    """The `count` best rows by cosine, scored exactly (float64), best first, ties by index.
-
-    Candidates come from float32 scores (four times `count`, so rounding cannot leave one out);
-    each is then scored again in float64."""
-    query = np.asarray(query, dtype=np.float64)
-    scores = matrix @ query.astype(matrix.dtype)
-    lengths = np.sqrt(np.einsum("ij,ij->i", matrix, matrix, dtype=np.float64))
-    scores = scores / lengths
-    wide = min(len(scores), 4 * count)
-    candidates = np.argpartition(-scores, wide - 1)[:wide]
-    exact = matrix[candidates].astype(np.float64) @ query
-    exact /= np.linalg.norm(matrix[candidates].astype(np.float64), axis=1) * np.linalg.norm(query)
-    order = np.lexsort((candidates, -exact))[:count]
-    return [(int(candidates[i]), float(exact[i])) for i in order]
-
-
-def top_k_reference(query, matrix, k=5):
-    """The reference answer the learner's top_k is timed against: one pass for the dot products,
-    one for the lengths, the k best by np.argpartition, only those sorted."""
-    query = np.asarray(query)
-    matrix = np.asarray(matrix)
-    scores = (matrix @ query.astype(matrix.dtype)) / np.sqrt(np.einsum("ij,ij->i", matrix, matrix))
-    scores /= np.linalg.norm(query)
-    k = min(k, len(scores))
-    kept = np.argpartition(-scores, k - 1)[:k]
-    kept = kept[np.lexsort((kept, -scores[kept]))]
-    return [(int(i), float(scores[i])) for i in kept]
 
 
 def plain_top_k(query, matrix, k=5):
@@ -91,11 +70,10 @@ def plain_top_k(query, matrix, k=5):
     return [(int(i), float(scores[i])) for i in order]
 
 
-def near_duplicates_reference(texts, threshold=0.9, *, client, model):
-    """The reference answer the learner's near_duplicates is timed against, through a client of
-    its own: one request, one matrix product."""
-    response = client.embeddings.create(model=model, input=list(texts))
-    vectors = np.array([item.embedding for item in sorted(response.data, key=lambda item: item.index)])
+def pairs_above(vectors, threshold: float) -> list[tuple[int, int, float]]:
+    """Every pair (i, j), i < j, of rows whose cosine is at least `threshold`: one matrix product,
+    highest score first, ties by (i, j)."""
+    vectors = np.asarray(vectors, dtype=np.float64)
     unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
     similarity = unit @ unit.T
     rows, cols = np.triu_indices(len(vectors), k=1)
@@ -106,24 +84,8 @@ def near_duplicates_reference(texts, threshold=0.9, *, client, model):
     return [(int(rows[n]), int(cols[n]), float(scores[n])) for n in order]
 
 
-def store_contents(path: str, most: int = 200) -> dict:
-    """What an SQLite file holds, read-only: each table's columns, and its cells as data (text,
-    numbers, and blobs cut at 4 KB), at most `most` rows a table. Read here, in the learner's
-    process, so the grading process never parses a file the learner's code wrote."""
-    found: dict = {"tables": {}, "error": None}
-    try:
-        db = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True)
-        try:
-            names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-            for name in names:
-                cursor = db.execute(f'SELECT * FROM "{name.replace(chr(34), chr(34) * 2)}" LIMIT {int(most)}')
-                columns = [d[0] for d in cursor.description]
-                cells = []
-                for values in cursor:
-                    cells.append([v[:4096] if isinstance(v, bytes) else v for v in values])
-                found["tables"][name] = {"columns": columns, "rows": cells}
-        finally:
-            db.close()
-    except sqlite3.Error as err:
-        found["error"] = f"{type(err).__name__}: {err}"
-    return found
+def near_duplicates_reference(texts, threshold=0.9, *, client, model):
+    """The reference answer the learner's near_duplicates is timed against, through a client of
+    its own: one request, one matrix product."""
+    response = client.embeddings.create(model=model, input=list(texts))
+    return pairs_above([item.embedding for item in sorted(response.data, key=lambda item: item.index)], threshold)

@@ -146,3 +146,39 @@ def expect_defaults_used(api, shown: str) -> None:
         all(s.inputs and s.inputs.model == api.model for s in api.sent),
         f"{shown} with no model did not send EMBED_MODEL ({api.model!r}): use it when model is None",
     )
+
+
+def seeded_query(raw: np.ndarray, scales: np.ndarray, indices: list[int], seed: int) -> np.ndarray:
+    """A float32 query near a few rows of a seeded matrix (tests/in_the_worker.py's parts): their
+    unit vectors added up, plus noise. Made in the grading process and sent to the worker."""
+    from tests.in_the_worker import seeded_rows
+
+    rng = np.random.default_rng(seed)
+    picked = seeded_rows(raw, scales, indices).astype(np.float64)
+    query = (picked / np.linalg.norm(picked, axis=1, keepdims=True)).sum(axis=0)
+    query += rng.normal(scale=0.3, size=query.shape)
+    return (query * 2.5).astype(np.float32)
+
+
+def seeded_best_rows(query, raw: np.ndarray, scales: np.ndarray, count: int, block: int = 8192) -> list[tuple[int, float]]:
+    """The `count` best rows of a seeded matrix by cosine with `query`, scored exactly (float64),
+    best first, ties by index: worked out in the grading process, where the learner's code cannot
+    reach numpy, from the matrix's parts, without building the whole matrix.
+
+    A row's scale cancels out of its cosine, so float32 scores of the int8 rows, a block at a time,
+    pick the candidates (four times `count`, so rounding cannot leave one out); each candidate is
+    then scored again in float64 as the very float32 row the worker holds."""
+    from tests.in_the_worker import seeded_rows
+
+    query = np.asarray(query, dtype=np.float64)
+    query32 = query.astype(np.float32)
+    scores = np.empty(len(raw), dtype=np.float32)
+    for start in range(0, len(raw), block):
+        part = raw[start : start + block].astype(np.float32)
+        scores[start : start + block] = (part @ query32) / np.sqrt(np.einsum("ij,ij->i", part, part))
+    wide = min(len(scores), 4 * count)
+    candidates = np.argpartition(-scores, wide - 1)[:wide]
+    rows = seeded_rows(raw, scales, candidates).astype(np.float64)
+    exact = (rows @ query) / (np.linalg.norm(rows, axis=1) * np.linalg.norm(query))
+    order = np.lexsort((candidates, -exact))[:count]
+    return [(int(candidates[i]), float(exact[i])) for i in order]
