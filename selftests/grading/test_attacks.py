@@ -529,3 +529,96 @@ def test_5_6_the_channel_is_bounded(tmp_path, honest_twin, name):
     assert seconds < 60, seconds
     assert peak_megabytes() < 800
     assert strays() == []
+
+
+# -- 7. the answers a learner is judged against are worked out where its code cannot reach ---------
+
+# Grader code still runs in the worker (a matrix built there, a reference timed there), so a
+# learner's module can reach it: these patch numpy and sqlite3 for every caller but themselves.
+REACH = textwrap.dedent("""
+    import sys as _sys
+    import numpy as _np
+    import sqlite3 as _sqlite3
+
+    def _from_outside():
+        return _sys._getframe(2).f_code.co_filename != __file__
+
+    def _patch(owner, name, make):
+        real = getattr(owner, name)
+        def patched(*args, **kwargs):
+            if _from_outside():
+                return make(real, *args, **kwargs)
+            return real(*args, **kwargs)
+        setattr(owner, name, patched)
+""")
+POISON = REACH + textwrap.dedent("""
+    def _garbage(real, *args, **kwargs):
+        out = _np.asarray(real(*args, **kwargs))
+        return out[::-1] * 0 if out.dtype.kind in "iuf" else out
+
+    for _name in ("argpartition", "lexsort", "argsort", "einsum", "triu_indices", "matmul", "dot"):
+        if _name == "triu_indices":
+            _patch(_np, _name, lambda real, *a, **k: tuple(_np.zeros(0, dtype=int) for _ in real(*a, **k)))
+        else:
+            _patch(_np, _name, _garbage)
+    _patch(_np.linalg, "norm", _garbage)
+    _patch(_sqlite3, "connect", lambda real, *a, **k: (_ for _ in ()).throw(_sqlite3.OperationalError("poisoned")))
+""")
+FORGE = REACH + textwrap.dedent("""
+    import time as _time
+
+    def _slow(real, *args, **kwargs):
+        _time.sleep(1.5)  # the reference timed in the worker now looks slower than a loop
+        return real(*args, **kwargs)
+
+    def _shadow(real, database, *args, **kwargs):
+        if isinstance(database, str) and database.startswith("file:") and "mode=ro" in database:
+            database = database.replace(".db?", ".db.shadow?", 1)  # the grader reads a clean copy
+        return real(database, *args, **kwargs)
+
+    _patch(_np, "argsort", _slow)
+    _patch(_sqlite3, "connect", _shadow)
+""")
+
+
+def _mistake(name: str) -> str:
+    from .submissions import MISTAKES
+
+    return next(m.source for m in MISTAKES if m.name == name)
+
+
+def _beyond(results: dict) -> dict[str, str]:
+    """The failed checks of the beyond part (exercises/applications.py), by node id."""
+    tests = [t for t in results["tests"] if "test_5_applications" in t["extra_data"]["nodeid"]]
+    assert tests, "no check of the beyond part ran"
+    return {t["extra_data"]["nodeid"]: t.get("output", "") for t in tests if t.get("status") == "failed"}
+
+
+def test_7_a_learner_cannot_shape_the_answers_it_is_judged_against(tmp_path):
+    """Expected answers and the file a store wrote are worked out in the grading process: a
+    correct submission that poisons numpy and sqlite3 for all code but its own still gets every
+    point of the beyond part (timing checks excused), and a slow loop and a pickling store that
+    slow down the worker's reference and show the grader a clean copy of the file lose their points."""
+    poisoned = build(tmp_path / "poisoned", ROOT / "solutions", {"applications.py": POISON}) / "exercises"
+    results, output, _ = grade_one(poisoned, tmp_path, "--grade-timeout=10")
+    assert results is not None, output
+    assert [n for n, o in _beyond(results).items() if " took " not in o] == [], output[-3000:]
+
+    pickles = _mistake("store-pickles-the-vectors").replace(
+        "        return len(new)\n",
+        "        shadow = sqlite3.connect(self.path + '.shadow')\n"
+        "        shadow.execute('CREATE TABLE IF NOT EXISTS vectors (id INTEGER PRIMARY KEY, text TEXT UNIQUE, model TEXT, vector BLOB)')\n"
+        "        shadow.executemany('INSERT OR IGNORE INTO vectors (text, model, vector) VALUES (?, ?, ?)',\n"
+        "                           [(t, self.model, v.astype('<f4').tobytes()) for t, v in zip(new, vectors)])\n"
+        "        shadow.commit()\n        shadow.close()\n        return len(new)\n",
+        1,
+    ).replace("self.db = sqlite3.connect(path)", "self.path = os.fspath(path)\n        self.db = sqlite3.connect(path)", 1)
+    assert "shadow" in pickles and "self.path =" in pickles
+    forged = build(tmp_path / "forged", ROOT / "solutions", {"applications.py": _mistake("top-k-loops-over-rows") + "\n\n" + pickles + FORGE}) / "exercises"
+    results, output, _ = grade_one(forged, tmp_path, "--grade-timeout=10")
+    assert results is not None, output
+    failed = _beyond(results)
+    loop = [o for n, o in failed.items() if "python_loop" in n]
+    assert loop and "Python loop over the rows" in loop[0], failed
+    store = [o for n, o in failed.items() if "not_pickle" in n]
+    assert store and "pickled vectors" in store[0], failed
