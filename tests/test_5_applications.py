@@ -189,14 +189,19 @@ def big_case(target):
     return matrix, _big["query"], _big["best"]
 
 
-def capped(there, factor: float, function, *args) -> float:
-    """A reference's time in the worker, `there()`, capped at `factor` times the time of the same
-    work here, `function(*args)` in the grading process: the learner's code can slow numpy down in
-    its worker, to make a loop look fast beside it, but not here. The cap binds only then: the
-    same work here takes about as long (a loop takes ten or a hundred times as long)."""
+def cap_for(factor: float, function, *args) -> float:
+    """`factor` times how long the grader's `function(*args)` takes here, in the grading process:
+    the most a reference's time in the worker may count (`capped`)."""
     started = time.perf_counter()
     function(*args)
-    cap = factor * (time.perf_counter() - started)
+    return factor * (time.perf_counter() - started)
+
+
+def capped(there, cap: float) -> float:
+    """A reference's time in the worker, `there()`, and never more than `cap`: the learner's code
+    can slow numpy down in its worker, to make a loop look fast beside it, but not in the grading
+    process. The cap binds only then: the same work here takes about as long (a loop takes ten or
+    a hundred times as long)."""
     try:
         took = there()
     except Exception:  # it failed there: the learner's code broke numpy in its worker
@@ -364,9 +369,11 @@ class TestTopK:
         query = seeded_query(*in_the_worker.seeded_parts(rows, dims, seed), [5, 55_555], seed)
         plain = grader(target, "plain_top_k")
 
+        cap = cap_for(3.0, in_the_worker.plain_top_k, query, here, 10)
+
         def reference_time() -> float:
             """The plain answer's time in the worker, where the learner's code runs (capped)."""
-            return capped(lambda: seconds(target, plain, query, matrix, 10), 3.0, in_the_worker.plain_top_k, query, here, 10)
+            return capped(lambda: seconds(target, plain, query, matrix, 10), cap)
 
         reference = min(reference_time() for _ in range(3))
         shown = f"top_k(query, a {rows:,} × {dims} matrix, k=10)"
@@ -815,16 +822,19 @@ class TestNearDuplicates:
         answer = server(httpx2.Request("POST", "http://127.0.0.1/v1/embeddings", json={"model": own.model, "input": texts})).content
         expected = in_the_worker.pairs_above(own.vectors(texts), 0.5)  # worked out here, not in the worker
 
+        # The cap: here, the answer read from JSON and its pairs (the worker's openai client reads
+        # it more slowly, into objects).
+        cap = cap_for(10.0, lambda: in_the_worker.pairs_above([d["embedding"] for d in json.loads(answer)["data"]], 0.5))
+
         def reference_time() -> float:
             """Its time in the worker after the request was answered (the work on the vectors, not
-            the request), capped: here, the answer read from JSON and its pairs (the worker's
-            openai client reads it more slowly, into objects)."""
+            the request), capped."""
 
             def there() -> float:
                 reference(texts, 0.5, client=own.client, model=own.model)
                 return target.last_call.after_answers
 
-            return capped(there, 10.0, lambda: in_the_worker.pairs_above([d["embedding"] for d in json.loads(answer)["data"]], 0.5))
+            return capped(there, cap)
 
         base = min(reference_time() for _ in range(3))
         shown = "near_duplicates(200 texts, threshold=0.5)"
