@@ -14,6 +14,7 @@ import numpy as np
 from embedlab.grading.outcomes import NotStarted, brief, expect, fail
 from embedlab.section import DOG
 from embedlab.worker.inside import NO_RECORDING
+from tests.in_the_worker import seeded_rows
 
 SCORE_TOLERANCE = 1e-4  # a query embedded alone or in a batch may differ in the 7th digit
 
@@ -151,8 +152,6 @@ def expect_defaults_used(api, shown: str) -> None:
 def seeded_query(raw: np.ndarray, scales: np.ndarray, indices: list[int], seed: int) -> np.ndarray:
     """A float32 query near a few rows of a seeded matrix (tests/in_the_worker.py's parts): their
     unit vectors added up, plus noise. Made in the grading process and sent to the worker."""
-    from tests.in_the_worker import seeded_rows
-
     rng = np.random.default_rng(seed)
     picked = seeded_rows(raw, scales, indices).astype(np.float64)
     query = (picked / np.linalg.norm(picked, axis=1, keepdims=True)).sum(axis=0)
@@ -168,8 +167,6 @@ def seeded_best_rows(query, raw: np.ndarray, scales: np.ndarray, count: int, blo
     A row's scale cancels out of its cosine, so float32 scores of the int8 rows, a block at a time,
     pick the candidates (four times `count`, so rounding cannot leave one out); each candidate is
     then scored again in float64 as the very float32 row the worker holds."""
-    from tests.in_the_worker import seeded_rows
-
     query = np.asarray(query, dtype=np.float64)
     query32 = query.astype(np.float32)
     scores = np.empty(len(raw), dtype=np.float32)
