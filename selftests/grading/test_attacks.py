@@ -79,6 +79,12 @@ def venv(scratch) -> Path:
     folder.parent.mkdir()
     subprocess.run([str(DEBIAN_PYTHON), "-m", "venv", "--without-pip", str(folder)], check=True, timeout=60)
     ours = Path(next(p for p in sys.path if p.endswith("site-packages") and Path(p, "numpy").is_dir()))
+    from embedlab.worker.users import unreachable, worker_user
+
+    user = worker_user()
+    closed = user and unreachable([ours, ROOT], user[0], user[1])
+    if closed:  # the worker could not drop to its user: these tests would grade with walls the kit says are down
+        pytest.skip(f"the worker's user ({user[2]}) cannot read {closed}: clone the kit where every user can read it")
     site = folder / "lib" / "python3.11" / "site-packages"
     for name in ("numpy", "numpy.libs"):
         if (ours / name).is_dir():
