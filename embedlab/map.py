@@ -282,11 +282,9 @@ def _with_learner(root, catalogue, spec, exercises: Path, endpoint, groups, set_
     from embedlab.worker.values import CallFailed
 
     answers = exercises.resolve().name == "solutions"  # the kit's own answers (as `pytest --solutions`)
-    learner = Learner(  # as grading starts it: the kit read-only, the cassettes and the answers out of sight
+    learner = Learner(  # as grading starts it: behind the same walls (nothing of the kit but the package)
         exercises,
         timeout=timeout,
-        readonly=[root.resolve()],
-        hidden=[(root / "cassettes").resolve(), *([] if answers else [(root / "solutions").resolve()])],
         block=None if answers else "solutions",
     )
     embed = learner.function(*spec.embedding)

@@ -49,15 +49,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--grade-json", metavar="PATH", help="write Gradescope's results.json to PATH")
     group.addoption("--grade-timeout", type=float, default=20.0, metavar="S", help="stop a call to your code after S seconds (default 20)")
     group.addoption("--grade-fd", type=int, metavar="FD", help=argparse_suppress())
-    group.addoption("--sandbox-readonly", action="append", default=[], metavar="DIR", help=argparse_suppress())
-    group.addoption("--sandbox-hidden", action="append", default=[], metavar="DIR", help=argparse_suppress())
-    group.addoption("--no-sandbox", action="store_true", help="run the worker without namespaces (in-process walls only)")
+    group.addoption("--no-sandbox", action="store_true", help="run the worker without namespaces (Landlock, seccomp and the user wall still stand)")
+    group.addoption("--allow-root-worker", action="store_true", help="grade even where the worker can only run as root (named in the results)")
 
 
 def argparse_suppress() -> str:
     import argparse
 
     return argparse.SUPPRESS  # options for `embedlab grade`, not for people
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """The walls around the learner's code, decided before any of it runs."""
+    grading = config.stash.get(GRADING, None)
+    walls = getattr(grading, "walls", None)
+    return walls.table().splitlines() if walls is not None else []
 
 
 def pytest_configure(config: pytest.Config) -> None:

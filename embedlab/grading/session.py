@@ -106,19 +106,18 @@ class Grading:
                     f"no cassette set {self.set_name!r} (with a manifest.json); sets here: {', '.join(known) or 'none'}"
                 )
             self.model = manifest["model"]
-        from embedlab.worker import walls
+        from embedlab.worker import sandbox, walls
 
+        if option.allow_root_worker:
+            os.environ[sandbox.ALLOW_ROOT_ENV] = "1"
+        self.walls = sandbox.plan(no_namespaces=option.no_sandbox)  # decided once, before any learner code
+        if self.walls.refused:
+            raise pytest.UsageError(f"embedlab will not grade here: {self.walls.refused}")
         walls.become_subreaper()  # a process the learner's code detaches comes back to us
         package = self.directory.name
         self.learner = Learner(
             self.directory,
             timeout=self.timeout,
-            readonly=[self.root.resolve(), *(Path(p).resolve() for p in option.sandbox_readonly)],
-            hidden=[
-                library.resolve(),
-                *([] if package == "solutions" else [self.root.resolve() / "solutions"]),
-                *(Path(p).resolve() for p in option.sandbox_hidden),
-            ],
             block=None if package == "solutions" else "solutions",
             isolate=not option.no_sandbox,
         )

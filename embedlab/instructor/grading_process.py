@@ -87,8 +87,6 @@ def _arguments(kit: Path, exercises: Path, settings: GradeSettings, readonly: tu
     arguments = [
         "-q", "-p", "no:cacheprovider", f"--rootdir={kit}", "-c", str(kit / "pyproject.toml"), str(kit / "tests"),
         f"--exercises-dir={exercises}", "--live=off", f"--grade-timeout={settings.test_timeout}",
-        *(f"--sandbox-readonly={p}" for p in readonly),
-        *(f"--sandbox-hidden={settings.kit_root / name}" for name in ("cassettes", "solutions")),
     ]  # fmt: skip
     if settings.cassettes:
         arguments.append(f"--cassettes={settings.cassettes}")

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from embedlab.worker import sweep, walls
+from embedlab.worker import sandbox, sweep, walls
 from embedlab.worker import wire
 from embedlab.worker.files import _copy_tree, _import_sentence, _module_of, _sibling_imports, _top_level_file, stopped_sentence
 from embedlab.worker.forwarding import CallTiming, _no_http
@@ -44,6 +43,7 @@ from embedlab.worker.values import (
     trimmed,
 )
 
+UNSAFE = "could not be graded safely"
 OUTPUT_SHOWN = 2000  # characters of a call's printed output attached to the test
 BREACH = "your code wrote to the grader's channel"
 IMPORT_AUDIT_ENV = "EMBEDLAB_IMPORT_AUDIT"  # a file: modules the grading process imported after learner code ran
@@ -59,8 +59,6 @@ NO_SPARE_ENV = "EMBEDLAB_NO_SPARE_WORKER"  # set: warm_spare() starts nothing
 class Learner:
     directory: Path
     timeout: float = 20.0
-    readonly: list[Path] = field(default_factory=list)
-    hidden: list[Path] = field(default_factory=list)
     block: str | None = None  # a package the learner's code may not import
     isolate: bool = True
 
@@ -77,9 +75,10 @@ class Learner:
         self.stuck: dict[tuple[str, str], str] = {}
         self._printed_before = 0
         self.isolation = "not started"
+        self.walls = sandbox.plan(no_namespaces=not self.isolate)
+        self.unsafe: str | None = self.walls.refused  # set: nothing is graded, every call fails with it
         self._scratch = sweep.scratch_folder("embedlab-worker-")
-        if os.environ.get(walls.NO_NAMESPACES_ENV, "") not in ("", "0"):
-            self.isolate = False
+        self._capped = sweep.cap_folder(self._scratch)
         self._imported_before: set[str] | None = None  # sys.modules when learner code first ran
         self._released: list[tuple[Any, int]] = []  # RemoteObjects gone here: the worker may drop them
         self.last_call = CallTiming()
@@ -90,13 +89,13 @@ class Learner:
     def _choose_user(self) -> tuple[tuple[int, int, str] | None, str | None]:
         """The unprivileged user the worker becomes when this process is root — if that user can
         read everything the worker imports. Its folder is then its own, with a copy of the files."""
-        user = walls.worker_user()
+        if self.walls.user is None:
+            return None, None
+        user = walls.worker_user()  # this submission's own (embedlab grade gives each slot a uid)
         if user is None:
+            self.unsafe = "the worker's user could not be found for this submission"
             return None, None
         uid, gid, name = user
-        blocked = walls.unreachable(walls.worker_needs(), uid, gid)
-        if blocked is not None:
-            return None, f"as root, but user {name} could not read {blocked}"
         copy = self._scratch / "learner" / self.package
         _copy_tree(self.directory, copy)
         os.chmod(self._scratch / "learner", 0o755)
@@ -109,24 +108,34 @@ class Learner:
         if self._worker is not None and self._worker.alive():
             return
         self.drop_worker()
-        walls.become_subreaper()  # the worker's init, and whatever it detaches, come back to us
+        self._worker = self._start(self._config())
+
+    def _start(self, config: dict) -> WorkerProcess:
+        """A worker exec'd behind this run's walls (never fewer: see `sandbox.plan`)."""
+        if self.unsafe:
+            fail(f"{UNSAFE}: {self.unsafe}")
+        walls.become_subreaper()  # whatever the worker detaches comes back to us
         walls.dumpable(False)  # a worker of our own user cannot ptrace us or open our /proc fds
-        self._worker = WorkerProcess.start(self._config())
+        learner = Path(config["directory"])
+        in_namespaces = self.walls.namespaces is None
+        argv, env = sandbox.command(self.walls, learner, self._scratch, self._user if in_namespaces else None)
+        started_as = None if in_namespaces or not self._user else (self._user[0], self._user[1])
+        return WorkerProcess.start(config, argv, env, started_as)
 
     def _config(self) -> dict:
         directory = self._scratch / "learner" / self.package if self._user else self.directory
+        root = hasattr(os, "geteuid") and os.geteuid() == 0
         return {
             "directory": str(directory),
             "package": self.package,
-            "readonly": [str(p) for p in walls.readonly_paths(self.readonly)],
-            "hidden": [str(p) for p in self.hidden],
-            "writable": [str(self._scratch), tempfile.gettempdir()],
+            "readonly": sandbox.readonly_paths(directory),
             "block": self.block,
-            "isolate": self.isolate,
             "cwd": str(self._scratch),
-            "user": list(self._user) if self._user else None,
-            "why_no_user": self._why_no_user,
-            "why_off": getattr(self, "_why_off", None),
+            "namespaces": self.walls.namespaces is None,
+            "userns": self.walls.namespaces is None and not root,
+            "landlock": self.walls.landlock,
+            "seccomp": self.walls.seccomp is None,
+            "isolation": self.walls.summary(),
         }
 
     def worker(self) -> WorkerProcess:
@@ -135,17 +144,32 @@ class Learner:
         assert self._worker is not None
         try:
             self._worker.wait_ready()
-        except WorkerDied:
+        except WorkerDied as died:
             self.drop_worker()
-            if not self.isolate:
-                raise
-            self.isolate = False  # the namespaces went half-way: fall back to the in-process walls
-            self._why_off = "they could not be set up"
-            self.launch()
-            assert self._worker is not None
-            self._worker.wait_ready()
+            self._refuse(f"its worker could not start behind the walls this run has ({died.description})")
+        missing = self._missing(self._worker.stood)
+        if missing:
+            self.drop_worker()
+            self._refuse(missing)
         self.isolation = self._worker.isolation
         return self._worker
+
+    def _missing(self, stood: dict) -> str | None:
+        """Which wall of the plan the worker did not raise, in words; None if all stood."""
+        expected = self.walls.expected()
+        if stood.get("landlock", 0) != expected["landlock"]:
+            return f"Landlock did not stand in its worker ({str(stood.get('landlock_error'))[:200]})"
+        if bool(stood.get("seccomp")) != expected["seccomp"]:
+            return f"seccomp did not stand in its worker ({str(stood.get('seccomp_error'))[:200]})"
+        if stood.get("uid0") and not self.walls.root_allowed:
+            return "its worker ran as root"
+        return None
+
+    def _refuse(self, why: str):
+        """This submission is not graded: its worker could not have the walls the run decided."""
+        self.unsafe = why
+        self.isolation = f"{UNSAFE}: {why}"
+        fail(f"{UNSAFE}: {why}")
 
     def drop_worker(self) -> None:
         if self._worker is not None:
@@ -164,7 +188,7 @@ class Learner:
             self._spare[0].kill()
             self._spare = None
         walls.sweep()
-        shutil.rmtree(self._scratch, ignore_errors=True)
+        sweep.remove_folder(self._scratch)
         audit = os.environ.get(IMPORT_AUDIT_ENV)
         if audit:
             with open(audit, "a", encoding="utf-8") as handle:
@@ -213,11 +237,11 @@ class Learner:
         openai by then. No learner code runs in it before the hand-over."""
         if os.environ.get(NO_SPARE_ENV, "") not in ("", "0"):
             return  # every core is busy grading (embedlab grade --jobs N): it would only compete
+        if self.unsafe:
+            return
         if self._spare is None or not self._spare[0].alive():
-            walls.become_subreaper()
-            walls.dumpable(False)
             config = self._config()
-            self._spare = (WorkerProcess.start(config), config)
+            self._spare = (self._start(config), config)
 
     def scratch_folder(self, name: str) -> Path:
         """A new empty folder the worker may write in (under its own scratch folder), the same

@@ -19,7 +19,6 @@ import os
 import select
 import signal
 import subprocess
-import sys
 import time
 from typing import Callable
 
@@ -66,17 +65,44 @@ class WorkerProcess:
         self.status: int | None = None
         self.isolation = "unknown"
         self.ready = False
-        self.launcher: int | None = None  # the forked process that starts the init, until it said the init's pid
+        self.stood: dict = {}  # the walls the worker says it raised (checked against the plan)
         self._asks = itertools.count(1)
-        for fd in (from_worker, output, *([] if popen else [to_worker])):
+        for fd in (from_worker, output, to_worker):
             os.set_blocking(fd, False)
 
     @classmethod
-    def start(cls, config: dict) -> WorkerProcess:
-        """Fork (or spawn) the worker; `wait_ready()` before the first request."""
-        if hasattr(os, "fork"):
-            return cls._fork(config)
-        return cls._spawn(config)  # pragma: no cover - Windows
+    def start(cls, config: dict, argv: list[str], env: dict[str, str], user: tuple[int, int] | None = None) -> WorkerProcess:
+        """Exec the worker (`argv`, `env`: `embedlab.worker.sandbox.command`) and send it its
+        configuration; `wait_ready()` before the first request. `user`: the uid and gid it is
+        started as (no namespaces, a root grader)."""
+        calls_r, calls_w = os.pipe()
+        replies_r, replies_w = os.pipe()
+        output_r, output_w = os.pipe()
+        try:
+            popen = subprocess.Popen(
+                argv,
+                stdin=calls_r,
+                stdout=replies_w,
+                stderr=output_w,
+                env=env,
+                cwd=config["cwd"],
+                close_fds=True,
+                start_new_session=True,
+                **({"user": user[0], "group": user[1], "extra_groups": []} if user else {}),
+            )
+        except OSError as err:
+            for fd in (calls_r, calls_w, replies_r, replies_w, output_r, output_w):
+                os.close(fd)
+            raise WorkerDied(f"the worker could not be started: {err}") from None
+        for fd in (calls_r, replies_w, output_w):
+            os.close(fd)
+        worker = cls(popen.pid, calls_w, replies_r, output_r, popen)
+        try:
+            worker._send(config, time.monotonic() + START_TIMEOUT)
+        except (_Blocked, WorkerDied):
+            worker.kill()
+            raise WorkerDied("the worker did not start") from None
+        return worker
 
     def wait_ready(self) -> None:
         if self.ready:
@@ -88,52 +114,15 @@ class WorkerProcess:
             except ChannelBroken:
                 message = None
             if message is None:
+                said = bytes(self.output[-400:]).decode("utf-8", "replace").strip()
                 self.kill()
-                raise WorkerDied("the worker did not start")
-            if message.get("op") == "init" and self.launcher is None and isinstance(message.get("pid"), int):
-                self._adopt(message["pid"])
-            elif message.get("op") == "ready":
+                raise WorkerDied("the worker did not start" + (f": {said.splitlines()[-1][:200]}" if said else ""))
+            if message.get("op") == "ready":
                 self.isolation = str(message.get("isolation"))[:300]
+                stood = message.get("stood")
+                self.stood = stood if isinstance(stood, dict) else {}
                 self.ready = True
                 return
-
-    def _adopt(self, init: int) -> None:
-        """The launcher is exiting; its child, the worker's init, is ours now (we are a subreaper)."""
-        self.launcher = self.pid
-        try:
-            os.waitpid(self.pid, 0)
-        except ChildProcessError:
-            pass
-        self.pid = init
-
-    @classmethod
-    def _fork(cls, config: dict) -> WorkerProcess:
-        from embedlab.worker import start
-
-        calls_r, calls_w = os.pipe()
-        replies_r, replies_w = os.pipe()
-        output_r, output_w = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the worker
-            try:
-                os.close(calls_w)
-                os.close(replies_r)
-                os.close(output_r)
-                start.run(calls_r, replies_w, output_w, config)
-            finally:
-                os._exit(71)
-        for fd in (calls_r, replies_w, output_w):
-            os.close(fd)
-        return cls(pid, calls_w, replies_r, output_r)
-
-    @classmethod
-    def _spawn(cls, config: dict) -> WorkerProcess:  # pragma: no cover - Windows
-        popen = subprocess.Popen(
-            [sys.executable, "-m", "embedlab.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-        )
-        worker = cls(popen.pid, popen.stdin.fileno(), popen.stdout.fileno(), popen.stderr.fileno(), popen)
-        wire.send(worker.to_worker, config)
-        return worker
 
     # -- talking ---------------------------------------------------------------------------------
 
@@ -242,10 +231,10 @@ class WorkerProcess:
         if self.status is not None:
             return
         try:
-            if self.popen is not None:  # pragma: no cover - Windows
+            if self.popen is not None:
                 code = self.popen.wait() if block else self.popen.poll()
                 if code is not None:
-                    self.status = code if code >= 0 else (-code) << 8 | 0x80
+                    self.status = -code if code < 0 else code << 8  # as os.waitpid says it
                 return
             pid, status = os.waitpid(self.pid, 0 if block else os.WNOHANG)
         except ChildProcessError:

@@ -1,12 +1,16 @@
-"""The worker's first moments: from the fork to the first learner import, its walls go up.
+"""The worker's first moments: from its exec to the first learner import, its walls go up.
 
-In order (see `embedlab.worker.walls` for what each wall keeps out): its own session, stdio on
-the output pipe and every other descriptor closed, signals back to their defaults, no secrets in
-the environment; then the unprivileged user (when the grader is root), the namespaces with their
-read-only mounts, and — in a PID namespace — a fork: the forked process says its child's pid to
-the grading process and exits, and the child, pid 1 of the new namespace, mounts its own `/proc`,
-locks the mounts and becomes the worker. Then the hard limits, the in-process walls, and `ready`
-with a sentence saying which walls stood.
+The grading process execs `python -I -B -m embedlab.worker` (inside bubblewrap's namespaces where
+they stand: `embedlab.worker.sandbox`), with an environment built from an allow-list: a fresh
+interpreter, never a fork of a process that has seen secrets or other submissions. Its channel
+is stdin (calls) and stdout (replies); stderr takes what it prints. The configuration is the
+first frame.
+
+In order: another user (`--user UID:GID`, when the grader is root: before anything else), its
+own session, stdio on the output pipe and every other descriptor closed, signals back to their
+defaults; the hard limits; Landlock and seccomp (`embedlab.worker.kernel`); then numpy and openai
+are imported and `ready` says which walls stood, for the grading process to check against its
+plan.
 """
 
 from __future__ import annotations
@@ -15,18 +19,19 @@ import os
 import sys
 from pathlib import Path
 
-from embedlab.worker import walls
-from embedlab.worker import wire
+from embedlab.worker import kernel, walls, wire
 
-SECRET_PREFIXES = ("OPENAI_", "EMBED_", "AZURE_OPENAI", "GITHUB_")
 _exit = os._exit  # bound before any learner code runs: it cannot be patched away from the channel thread
+DEVICES = ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random", "/dev/full")
 
 
-def prepare(config: dict, keep_fds: tuple[int, ...], output_fd: int) -> str:
-    """Everything between the fork and the first learner import. Returns how it is isolated."""
+def prepare(config: dict, keep_fds: tuple[int, ...], output_fd: int) -> tuple[str, dict]:
+    """Everything between the exec and the first learner import: how it is isolated, what stood."""
     if hasattr(os, "setsid"):
-        os.setsid()
-    walls.dumpable(True)  # the grader is not; the worker must be, to write its own uid_map
+        try:
+            os.setsid()
+        except OSError:
+            pass  # a session leader already (bubblewrap's --new-session, or start_new_session)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.dup2(output_fd, 1)
@@ -42,37 +47,17 @@ def prepare(config: dict, keep_fds: tuple[int, ...], output_fd: int) -> str:
             signal.signal(getattr(signal, name), signal.SIG_DFL)
     if hasattr(signal, "SIGINT"):
         signal.signal(signal.SIGINT, signal.default_int_handler)
-    if hasattr(signal, "setitimer"):
-        signal.setitimer(signal.ITIMER_REAL, 0)
-
-    for name in [k for k in os.environ if k.startswith(SECRET_PREFIXES) or k in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")]:
-        del os.environ[name]
-    os.environ["EMBEDLAB_WORKER"] = "1"  # embedlab.common reads no .env here
-    common = sys.modules.get("embedlab.common")
-    if common is not None:
-        common.EMBED_MODEL = None
     sys.dont_write_bytecode = True
-    os.chdir(config["cwd"])
+    scratch = config["cwd"]
+    os.chdir(scratch)
+    os.makedirs(os.environ.get("TMPDIR") or os.path.join(scratch, "tmp"), exist_ok=True)
 
-    user = config.get("user")  # [uid, gid, name] when the grader is root
-    if user:
-        walls.drop_user(int(user[0]), int(user[1]))
-        walls.dumpable(True)  # a change of user turned it off again
-        os.environ["HOME"] = config["cwd"]
-    why = (config.get("why_off") or "turned off") if not config.get("isolate", True) else None
-    note = None
-    if why is None:
-        why = walls.enter_namespaces(
-            [Path(p) for p in config.get("readonly", [])],
-            [Path(p) for p in config.get("hidden", [])],
-            [Path(p) for p in config.get("writable", [])],
-            Path(config["cwd"]) / ".hidden",
-        )
-        if why is None:
-            note = _become_init(keep_fds[1])
-            os.chdir(config["cwd"])  # again: the old working folder is on the old, now read-only, mount
-    walls.limit_resources(config.get("processes"), fresh_namespace=why is None)
-    if why is not None:
+    namespaces = bool(config.get("namespaces"))
+    walls.limit_resources(config.get("processes"), fresh_namespace=bool(config.get("userns")))
+    read = [*config.get("readonly", []), *DEVICES, "/proc" if namespaces else "/proc/self", "/sys/devices/system/cpu"]
+    write = [scratch, "/dev/null", *(["/tmp", "/dev/shm"] if namespaces else [])]
+    stood = kernel.raise_walls(read, write, int(config.get("landlock") or 0), bool(config.get("seccomp")))
+    if not namespaces:
         walls.block_network_in_process()
     if config.get("block"):
         walls.block_imports(config["block"], "the grader does not let exercises import the reference solutions")
@@ -80,27 +65,7 @@ def prepare(config: dict, keep_fds: tuple[int, ...], output_fd: int) -> str:
     sys.path[:] = [directory, *(p for p in sys.path if p not in ("", ".", directory))]
     for name in [n for n in sys.modules if n == config["package"] or n.startswith(config["package"] + ".")]:
         del sys.modules[name]
-    isolation = walls.describe(why, user[2] if user else None, config.get("why_no_user"))
-    return isolation + (f"; {note}" if note else "")
-
-
-def _become_init(channel_out: int) -> str | None:
-    """Fork into the new PID namespace: the parent says the child's pid and exits; the child,
-    pid 1 there, waits until its parent is gone (so it is the grading process's child), then
-    mounts its /proc and locks its mounts."""
-    ready_r, ready_w = os.pipe()
-    pid = os.fork()
-    if pid:
-        os.close(ready_r)
-        try:
-            wire.send(channel_out, {"op": "init", "pid": pid})
-        finally:
-            _exit(0)
-    os.close(ready_w)
-    while os.read(ready_r, 1):
-        pass
-    os.close(ready_r)
-    return walls.inside_pid_namespace()
+    return str(config.get("isolation") or ""), stood
 
 
 def _close_other_fds(keep: set[int]) -> None:
@@ -117,17 +82,17 @@ def _close_other_fds(keep: set[int]) -> None:
 
 
 def run(channel_in: int, channel_out: int, output_fd: int, config: dict) -> None:
-    """The worker's whole life, in a freshly forked child. Never returns."""
+    """The worker's whole life. Never returns."""
     code = 0
     try:
-        isolation = prepare(config, (channel_in, channel_out), output_fd)
-        import numpy  # noqa: F401 - warm up before saying ready: the grading process may not have these
+        isolation, stood = prepare(config, (channel_in, channel_out), output_fd)
+        import numpy  # noqa: F401 - warm up before saying ready
         import openai.resources.embeddings  # noqa: F401
 
         from embedlab.worker.inside import Worker
 
         worker = Worker(channel_in, channel_out, config)
-        worker.send({"op": "ready", "pid": os.getpid(), "isolation": isolation})
+        worker.send({"op": "ready", "pid": os.getpid(), "isolation": isolation, "stood": stood})
         worker.serve()
     except BaseException:  # noqa: BLE001
         code = 71
@@ -136,8 +101,10 @@ def run(channel_in: int, channel_out: int, output_fd: int, config: dict) -> None
 
 
 def main() -> None:
-    """`python -m embedlab.worker`, where there is no fork: the channel is stdin/stdout, the
-    configuration its first message."""
+    """`python -I -B -m embedlab.worker [--user UID:GID]`."""
+    if "--user" in sys.argv:  # first of all: no learner code, no configuration, is read as root
+        uid, _, gid = sys.argv[sys.argv.index("--user") + 1].partition(":")
+        walls.drop_user(int(uid), int(gid))
     channel_in, channel_out = os.dup(0), os.dup(1)
     output = os.dup(2)
     config = wire.Reader(channel_in).blocking_frame() or {}

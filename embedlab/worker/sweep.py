@@ -147,5 +147,29 @@ def scratch_folder(prefix: str) -> Path:
         except OSError:
             continue
         if stat.S_ISDIR(info.st_mode) and (info.st_uid == os.getuid() or os.getuid() == 0):  # never a link
-            shutil.rmtree(path, ignore_errors=True)
+            remove_folder(path)
     return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-"))
+
+
+SCRATCH_SIZE = 256 * 1024**2  # bytes of a worker's scratch folder where the grader is root (a tmpfs)
+
+
+def cap_folder(path: Path, size: int = SCRATCH_SIZE) -> bool:
+    """As root on Linux: `path` becomes a tmpfs of at most `size` bytes, the disk a submission may
+    fill; True if it is one now. `remove_folder()` unmounts and removes it."""
+    if not sys.platform.startswith("linux") or os.geteuid() != 0:
+        return False
+    import ctypes
+
+    options = f"size={size},nr_inodes=50000,mode=0700".encode()
+    libc = ctypes.CDLL(None, use_errno=True)
+    return libc.mount(b"tmpfs", os.fsencode(path), b"tmpfs", 2 | 4, options) == 0  # nosuid, nodev
+
+
+def remove_folder(path: Path) -> None:
+    """A scratch folder, gone: its tmpfs unmounted first (lazily), then what is left removed."""
+    if sys.platform.startswith("linux") and os.path.ismount(path):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).umount2(os.fsencode(path), 2)  # MNT_DETACH
+    shutil.rmtree(path, ignore_errors=True)
