@@ -31,6 +31,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds the whole grading may take (default 300)")
     parser.add_argument("--test-timeout", type=float, default=5.0, help="seconds one call to the learner's code may take (default 5)")
     parser.add_argument("--cassettes", metavar="NAME", help="the cassette set to grade against (default: the kit's)")
+    parser.add_argument("--no-sandbox", action="store_true", help="no namespaces for the workers (Landlock, seccomp and the user wall still stand)")
+    parser.add_argument("--allow-root-worker", action="store_true", help="grade even where a worker can only run as root (named in the results and the CSV)")
     parser.add_argument(
         "--github", action="store_true", help="also write the GitHub job summary and the step outputs score, max-score and result (for Classroom)"
     )
@@ -54,6 +56,12 @@ def run(args: argparse.Namespace) -> int:
     submission = classroom.read_submission(args.submission.resolve().name or "submission", args.submission, snapshot)
     args.results.parent.mkdir(parents=True, exist_ok=True)
     readonly = (root.resolve(), args.submission.resolve(), args.results.parent.resolve())
+    from embedlab.instructor import runner
+
+    refused = runner.decide_walls("autograde", no_sandbox=args.no_sandbox, allow_root=args.allow_root_worker)
+    if refused:
+        print(refused, file=sys.stderr)
+        return 2
     settings = classroom.GradeSettings(root, args.cassettes, args.timeout, args.test_timeout, readonly)
     one = classroom.grade_all([submission], settings, snapshot, jobs=1)[0]
     data = classroom.results_json(one, classroom.catalog(settings, snapshot) if one.results is None else None)

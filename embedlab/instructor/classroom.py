@@ -71,6 +71,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds one submission may take in all (default 120)")
     parser.add_argument("--test-timeout", type=float, default=5.0, help="seconds one call to the learner's code may take (default 5)")
     parser.add_argument("--cassettes", metavar="NAME", help="the cassette set to grade against (default: the kit's)")
+    parser.add_argument("--no-sandbox", action="store_true", help="no namespaces for the workers (Landlock, seccomp and the user wall still stand)")
+    parser.add_argument("--allow-root-worker", action="store_true", help="grade even where a worker can only run as root (named in the results and the CSV)")
     parser.add_argument("--shard", type=_shard, metavar="K/N", help="grade only the K-th of N equal shares of the class (for several machines)")
     parser.add_argument(
         "--merge", nargs="+", type=Path, metavar="PART", help="join the gradebooks of --shard runs (their CSVs, or folders holding them) into --out"
@@ -142,6 +144,10 @@ def run(args: argparse.Namespace) -> int:
     readonly = [root.resolve(), args.submissions.resolve(), results_dir.resolve(), args.out.parent.resolve()]
     from embedlab.instructor import runner
 
+    refused = runner.decide_walls("grade", no_sandbox=args.no_sandbox, allow_root=args.allow_root_worker)
+    if refused:
+        print(refused, file=sys.stderr)
+        return 2
     settings = runner.GradeSettings(root, args.cassettes, args.timeout, args.test_timeout, tuple(readonly))
     rows = runner.Rows(args.out, results_dir, names, lambda: runner.catalog(settings, snapshot))  # each row as it is done
     graded = runner.grade_all(submissions, settings, snapshot, jobs=max(1, args.jobs), progress=Progress(len(submissions)), on_done=rows.add)

@@ -57,6 +57,22 @@ PRELOAD = [
 SECRET_PREFIXES = ("OPENAI_", "EMBED_", "GITHUB_", "AZURE_OPENAI")
 
 
+def decide_walls(command: str, *, no_sandbox: bool = False, allow_root: bool = False) -> str | None:
+    """The walls of this whole run, decided once here before any submission is read into a
+    grading process, printed, and handed to every grading process as theirs. The sentence that
+    refuses the run, or None."""
+    from embedlab.worker import sandbox
+
+    if allow_root:
+        os.environ[sandbox.ALLOW_ROOT_ENV] = "1"
+    plan = sandbox.plan(no_namespaces=no_sandbox)
+    print(plan.table(), file=sys.stderr)
+    if plan.refused:
+        return f"embedlab {command}: will not grade here: {plan.refused}"
+    sandbox.export(plan)
+    return None
+
+
 def prepare_grader() -> None:
     """This process, before any submission: warm imports, no secrets, orphans come back to us."""
     from embedlab.worker import walls

@@ -19,6 +19,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -379,6 +380,7 @@ class Learner:
         worker = self.worker()
         worker.output.clear()
         timing = self.last_call = CallTiming()
+        deadline = time.monotonic() + self.timeout
         try:
             reply = worker.request(message, self.timeout, timing.forward)
         except TimedOut as stuck:
@@ -403,11 +405,15 @@ class Learner:
             if isinstance(stuck, list) and tuple(stuck) in self.stuck:
                 raise StoppedAfter(self.stuck[tuple(stuck)])
             raise rebuild_exception(reply.get("error") or {})
-        afters = reply.get("after") if isinstance(reply.get("after"), list) else []
-        for original, after in zip(args, afters):
-            if after is not None and any(w.value is original for w in watched):
-                _sync(original, wire.decode(after))
-        return wire.decode(reply.get("value"), remotes=lambda spec: RemoteObject(self, worker, spec))
+        budget = wire.Budget(deadline=max(deadline, time.monotonic() + 1.0))  # reading the answer counts in its call
+        try:
+            afters = reply.get("after") if isinstance(reply.get("after"), list) else []
+            for original, after in zip(args, afters):
+                if after is not None and any(w.value is original for w in watched):
+                    _sync(original, wire.decode(after, budget=budget))
+            return wire.decode(reply.get("value"), remotes=lambda spec: RemoteObject(self, worker, spec), budget=budget)
+        except wire.OverBudget as why:
+            fail(f"{_shown(function.name, args)} returned a value the grader would not read: {why}")
 
     def _show_output(self, worker: WorkerProcess) -> None:
         """What the call printed goes to pytest's captured output of the test (shortened)."""

@@ -32,6 +32,7 @@ import math
 import os
 import re
 import struct
+import time
 from typing import Any, Callable
 
 MAX_FRAME = 64 * 1024 * 1024  # what the grading process sends (its own data)
@@ -254,20 +255,67 @@ def _encode_array(numpy, value, clients, depth: int) -> dict:
     return {"$opaque": {"type": "numpy.ndarray", "repr": short_repr(value)}}
 
 
+class OverBudget(Exception):
+    """Decoding a value from the worker took more items or time than its call had left."""
+
+
+class Budget:
+    """What decoding one reply may cost: `items` values, and until `deadline` (time.monotonic)."""
+
+    CHECK_EVERY = 4096
+
+    def __init__(self, items: int = MAX_ITEMS, deadline: float | None = None) -> None:
+        self.items = items
+        self.deadline = deadline
+        self._until_check = self.CHECK_EVERY
+
+    def spend(self, count: int = 1) -> None:
+        self.items -= count
+        if self.items < 0:
+            raise OverBudget(f"more than {MAX_ITEMS:,} values")
+        self._until_check -= count
+        if self._until_check <= 0:
+            self._until_check = self.CHECK_EVERY
+            if self.deadline is not None and time.monotonic() > self.deadline:
+                raise OverBudget("reading it took longer than the call had left")
+
+
+MAX_SAME_HASH = 64  # items of one set (or keys of one dict) that may share a hash: more is an attack on the reader
+
+
+def _hashed(items: list, budget: Budget | None) -> list:
+    """`items`, if a set or dict of them costs linear time to build; else an OverBudget (items
+    crafted to share a hash make every insertion walk all the others)."""
+    if len(items) > MAX_SAME_HASH:
+        counts: dict[int, int] = {}
+        for item in items:
+            key = hash(item)
+            counts[key] = seen = counts.get(key, 0) + 1
+            if seen > MAX_SAME_HASH:
+                raise OverBudget("a set or dict whose items were made to share one hash")
+        if budget is not None:
+            budget.spend(len(items))
+    return items
+
+
 def decode(
     value: Any,
     *,
     clients: Callable[[int], Any] | None = None,
     remotes: Callable[[dict], Any] | None = None,
+    budget: Budget | None = None,
     _depth: int = 0,
 ) -> Any:
     """The Python value of an encoded one; anything malformed becomes an Opaque. `remotes(spec)`
-    turns a `$remote` into what stands for it here (without it, an Opaque of its type)."""
+    turns a `$remote` into what stands for it here (without it, an Opaque of its type). With a
+    `budget`, more items or time than it allows is an `OverBudget`."""
     if _depth > MAX_DEPTH + 2:
         return opaque_type("object")("<nested too deeply>")
+    if budget is not None:
+        budget.spend()
     if value is None or isinstance(value, (bool, str, int, float)):
         return value
-    inner = lambda item: decode(item, clients=clients, remotes=remotes, _depth=_depth + 1)  # noqa: E731
+    inner = lambda item: decode(item, clients=clients, remotes=remotes, budget=budget, _depth=_depth + 1)  # noqa: E731
     if isinstance(value, list):
         return [inner(item) for item in value]
     if not isinstance(value, dict) or len(value) not in (1, 2):
@@ -276,10 +324,12 @@ def decode(
         if "$tuple" in value:
             return tuple(inner(item) for item in _list(value["$tuple"]))
         if "$set" in value:
-            items = [inner(item) for item in _list(value["$set"])]
+            items = _hashed([inner(item) for item in _list(value["$set"])], budget)
             return frozenset(items) if value.get("frozen") else set(items)
         if "$dict" in value:
-            return {inner(k): inner(v) for k, v in (_pair(p) for p in _list(value["$dict"]))}
+            pairs = [(inner(k), inner(v)) for k, v in (_pair(p) for p in _list(value["$dict"]))]
+            _hashed([k for k, _ in pairs], budget)
+            return dict(pairs)
         if "$float" in value:
             return float(str(value["$float"]))
         if "$bytes" in value:

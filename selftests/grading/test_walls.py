@@ -1,0 +1,312 @@
+"""Issue 25: the worker's walls, attacked by class, from inside the learner's own code.
+
+A learner's function here is a probe: it tries, in the worker, every way out of one class of
+walls that we could think of (what it can read, what it inherited, who it is, what classmates
+share, the network, signals and ptrace), and returns what got through. Each probe runs behind the
+walls a real grading run raises — bubblewrap's namespaces, and without them Landlock and seccomp
+alone (as in Docker, where new namespaces are forbidden) — and must come back empty-handed.
+
+Bounded: every run has a time limit and its own temporary folder; canary servers listen on
+loopback only and stop with the test; what a probe writes is capped by the walls under test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT
+
+LINUX_ROOT = sys.platform.startswith("linux") and os.geteuid() == 0
+CANARY = f"sk-canary-{uuid.uuid4().hex}"
+MODES = {
+    "namespaces": {},
+    "landlock and seccomp alone, root by flag": {"EMBEDLAB_NO_NAMESPACES": "1", "EMBEDLAB_ALLOW_ROOT_WORKER": "1"},
+}
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the walls are Linux's")
+
+PROBE = '''
+import ctypes, errno, json, os, signal, socket, subprocess, sys
+
+def attempt(what):
+    try:
+        got = what()
+        return "GOT: " + repr(got)[:200]
+    except BaseException as err:
+        return "refused: " + type(err).__name__
+
+def read(path):
+    with open(path, "rb") as handle:
+        return handle.read(200)
+
+def listdir(path):
+    return os.listdir(path)[:5]
+
+def write(path, data=b"x"):
+    with open(path, "wb") as handle:
+        handle.write(data)
+    return "written"
+
+def fill(path, megabytes):
+    chunk = b"\\0" * (1024 * 1024)
+    written = 0
+    with open(path, "wb") as handle:
+        for _ in range(megabytes):
+            handle.write(chunk)
+            handle.flush()
+            written += 1
+    return written
+
+def connect_tcp(port):
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+        return s.recv(100)
+
+def connect_unix(address):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(2)
+    s.connect(address)
+    return s.recv(100)
+
+def libc_connect(port):
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = libc.socket(2, 1, 0)
+    if fd < 0:
+        raise OSError(ctypes.get_errno(), "socket")
+    addr = (ctypes.c_ubyte * 16)(2, 0, port >> 8, port & 255, 127, 0, 0, 1)
+    if libc.connect(fd, addr, 16) != 0:
+        raise OSError(ctypes.get_errno(), "connect")
+    return os.read(fd, 100)
+
+def child_connect(port):
+    code = f"import socket; print(socket.create_connection(('127.0.0.1', {port}), timeout=2).recv(100))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=20)
+    if done.returncode:
+        raise OSError("child failed")
+    return done.stdout
+
+def ptrace(pid):
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.ptrace(16, pid, 0, 0) != 0:  # PTRACE_ATTACH
+        raise OSError(ctypes.get_errno(), "ptrace")
+    return "attached"
+
+def unshare():
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(0x10000000) != 0:
+        raise OSError(ctypes.get_errno(), "unshare")
+    return "a new user namespace"
+
+def setuid0():
+    os.setuid(0)
+    return "root"
+
+def root_powers():
+    with open("mine", "wb"):
+        pass
+    os.chown("mine", 1, 1)  # CAP_CHOWN
+    return "chowned"
+
+def probe(args, *, client=None, model=None):
+    """Every way out we tried, and what came back (the embed() of an attacker)."""
+    paths, ports, unix_path, abstract, grader, tmp_other = args
+    found = {}
+    for name, path in paths.items():
+        found["read " + name] = attempt(lambda p=path: read(p) if os.path.isfile(p) else listdir(p))
+    try:
+        environ = open("/proc/self/environ", "rb").read().decode("latin-1")
+    except OSError:
+        environ = ""  # not dumpable (it changed user): the kernel's copy is not even its own to read
+    found["environ"] = CANARY_IN(environ + json.dumps(dict(os.environ)))
+    found["uid"] = os.getuid()
+    try:
+        found["uid_map"] = open("/proc/self/uid_map").read().split()
+    except OSError:
+        found["uid_map"] = None
+    found["write sysctl"] = attempt(lambda: write("/proc/sys/kernel/ns_last_pid", b"1"))
+    found["list /sys"] = attempt(lambda: listdir("/sys/kernel"))
+    found["write kit"] = attempt(lambda: write(paths["kit pyproject"] + ".planted"))
+    found["write classmate folder"] = attempt(lambda: write(os.path.join(tmp_other, "planted")))
+    found["tcp loopback"] = attempt(lambda: connect_tcp(ports))
+    found["tcp loopback, libc"] = attempt(lambda: libc_connect(ports))
+    found["tcp loopback, child"] = attempt(lambda: child_connect(ports))
+    found["unix socket file"] = attempt(lambda: connect_unix(unix_path))
+    found["abstract unix socket"] = attempt(lambda: connect_unix("\\0" + abstract))
+    found["signal the grader"] = attempt(lambda: os.kill(grader, signal.SIGCONT))
+    found["ptrace the grader"] = attempt(lambda: ptrace(grader))
+    found["grader memory"] = attempt(lambda: write(f"/proc/{grader}/mem"))
+    found["grader environ"] = attempt(lambda: read(f"/proc/{grader}/environ"))
+    found["new user namespace"] = attempt(unshare)
+    found["become root"] = attempt(setuid0) if os.getuid() else "refused: root by flag, no powers"
+    found["root's powers"] = attempt(root_powers)
+    found["fill tmp"] = attempt(lambda: fill(os.path.join(os.environ.get("TMPDIR", "/tmp"), "big"), 400))
+    found["fill shm"] = attempt(lambda: fill("/dev/shm/big", 400)) if os.path.isdir("/dev/shm") else "refused: none"
+    found["fill scratch"] = attempt(lambda: fill("big", 400))
+    return found
+'''
+
+
+def _canary_in(text: str) -> str:
+    return "GOT: canary" if CANARY in text else "clean"
+
+
+@pytest.fixture
+def canaries(tmp_path):
+    """A classmate's folder, a .env, a secret in the environment, a TCP server, a unix socket
+    file and an abstract unix socket, each answering with the canary; all stop with the test."""
+    classmate = tmp_path / "classmate"
+    classmate.mkdir()
+    (classmate / "embed.py").write_text(f"SECRET = {CANARY!r}\n")
+    os.chmod(tmp_path, 0o755)
+    os.chmod(classmate, 0o777)
+    servers = []
+
+    def serve(sock):
+        sock.listen(8)
+        sock.settimeout(0.2)
+        servers.append(sock)
+
+        def loop():
+            while sock.fileno() >= 0:
+                try:
+                    conn, _ = sock.accept()
+                except (OSError, TimeoutError):
+                    continue
+                with conn:
+                    conn.sendall(CANARY.encode())
+
+        threading.Thread(target=loop, daemon=True).start()
+
+    tcp = socket.socket()
+    tcp.bind(("127.0.0.1", 0))
+    serve(tcp)
+    unix_path = str(tmp_path / "grader.sock")
+    unix = socket.socket(socket.AF_UNIX)
+    unix.bind(unix_path)
+    os.chmod(unix_path, 0o777)
+    serve(unix)
+    abstract = f"embedlab-canary-{uuid.uuid4().hex[:8]}"
+    abstract_sock = socket.socket(socket.AF_UNIX)
+    abstract_sock.bind("\0" + abstract)
+    serve(abstract_sock)
+    yield {"classmate": classmate, "port": tcp.getsockname()[1], "unix": unix_path, "abstract": abstract}
+    for sock in servers:
+        sock.close()
+
+
+def _probe(tmp_path: Path, canaries: dict, env_extra: dict) -> dict:
+    learner = tmp_path / "learner" / "exercises"
+    learner.mkdir(parents=True)
+    (learner / "__init__.py").write_text("")
+    (learner / "probe.py").write_text(f"CANARY_IN = lambda text: 'GOT: canary' if {CANARY!r} in text else 'clean'\n" + PROBE)
+    os.chmod(tmp_path / "learner", 0o755)
+    paths = {
+        "kit .git": str(ROOT / ".git" / "HEAD"),
+        "kit .env": str(ROOT / ".env.example"),
+        "kit solutions": str(ROOT / "solutions" / "similarity.py"),
+        "kit selftests": str(ROOT / "selftests"),
+        "kit tests": str(ROOT / "tests" / "reference.py"),
+        "kit cassettes": str(ROOT / "cassettes"),
+        "kit pyproject": str(ROOT / "pyproject.toml"),
+        "classmate": str(canaries["classmate"] / "embed.py"),
+        "/etc/shadow": "/etc/shadow",
+        "/root": "/root",
+        "/home": "/home",
+    }
+    script = textwrap.dedent(
+        f"""
+        import json, os, sys
+        from embedlab.worker.handle import Learner
+        learner = Learner({str(learner)!r}, timeout=60)
+        args = [{paths!r}, {canaries["port"]}, {canaries["unix"]!r}, {canaries["abstract"]!r}, os.getpid(), {str(canaries["classmate"])!r}]
+        try:
+            found = learner.function("probe", "probe")(args)
+            print(json.dumps({{"found": found, "isolation": learner.isolation}}))
+        finally:
+            learner.close()
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "EMBED_", "PYTEST_", "EMBEDLAB_"))}
+    env.update({"OPENAI_API_KEY": CANARY, "EMBEDLAB_CANARY": CANARY, **env_extra})
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.skipif(not LINUX_ROOT, reason="as root on Linux, as CI and Gradescope grade")
+@pytest.mark.parametrize("mode", MODES)
+def test_every_way_out_is_refused(tmp_path, canaries, mode):
+    report = _probe(tmp_path, canaries, MODES[mode])
+    found = report["found"]
+    assert report["isolation"].startswith("walls:"), report["isolation"]
+    leaked = {k: v for k, v in found.items() if isinstance(v, str) and v.startswith("GOT") and not k.startswith("fill")}
+    assert not leaked, f"{mode}: these got through: {json.dumps(leaked, indent=1)}"
+    assert found["environ"] == "clean"
+    if mode == "namespaces":
+        assert found["uid"] != 0 and found["uid_map"] is not None
+        inside, outside, _ = (int(n) for n in found["uid_map"][:3])
+        host_uid = outside + found["uid"] - inside  # in its user namespace, or the host's own map
+        assert host_uid != 0, f"the worker is the host's root: {found['uid_map']}"
+    for name in ("fill tmp", "fill shm", "fill scratch"):
+        got = found[name]
+        if got.startswith("GOT"):  # some was written: never more than the caps allow
+            assert int(got.split()[-1]) < 300, f"{mode}: {name} wrote {got}"
+    assert not (ROOT / "pyproject.toml.planted").exists()
+    assert not (canaries["classmate"] / "planted").exists()
+
+
+@pytest.mark.skipif(not LINUX_ROOT, reason="as root on Linux")
+def test_the_walls_are_decided_once_and_printed(tmp_path):
+    """The table at the start of a run; a worker that cannot raise the plan's walls is refused,
+    never started with fewer."""
+    from embedlab.worker import sandbox
+
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--solutions", "-k", "cosine", "tests/test_2_similarity.py"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={k: v for k, v in os.environ.items() if not k.startswith(("EMBEDLAB_", "PYTEST_"))},
+    )
+    assert "embedlab walls around the learner's code:" in run.stdout, run.stdout[-2000:]
+    assert "yes  landlock" in run.stdout and "yes  seccomp" in run.stdout
+    plan = sandbox.Walls.from_json(sandbox.plan().to_json())
+    assert plan == sandbox.plan()
+
+
+@pytest.mark.skipif(not LINUX_ROOT, reason="as root on Linux")
+def test_a_worker_missing_a_wall_of_the_plan_is_not_graded(tmp_path, monkeypatch):
+    """A plan that promises a Landlock ABI the worker cannot raise: 'could not be graded safely'."""
+    from embedlab.worker import sandbox
+
+    walls = sandbox.plan()
+    forged = sandbox.Walls(**{**walls.__dict__, "landlock": walls.landlock + 50})
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("EMBEDLAB_", "PYTEST_"))}
+    env[sandbox.WALLS_ENV] = forged.to_json()
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--solutions", "-q", "tests/test_2_similarity.py"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+    assert run.returncode != 0
+    assert "could not be graded safely" in run.stdout, run.stdout[-2000:]
+    assert "passed" not in run.stdout.splitlines()[-1] or " 0 passed" in run.stdout
+
+
+def test_root_without_another_user_is_refused_in_one_sentence(tmp_path):
+    if not LINUX_ROOT:
+        pytest.skip("as root")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("EMBEDLAB_", "PYTEST_"))}
+    env["EMBEDLAB_WORKER_USER"] = "off"
+    run = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--solutions", "-q"], cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
+    assert run.returncode != 0
+    said = [line for line in (run.stdout + run.stderr).splitlines() if "will not grade" in line]
+    assert said and "--allow-root-worker" in said[0], run.stdout + run.stderr
