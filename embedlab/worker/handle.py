@@ -411,9 +411,17 @@ class Learner:
             for original, after in zip(args, afters):
                 if after is not None and any(w.value is original for w in watched):
                     _sync(original, wire.decode(after, budget=budget))
-            return wire.decode(reply.get("value"), remotes=lambda spec: RemoteObject(self, worker, spec), budget=budget)
+            value = wire.decode(reply.get("value"), remotes=lambda spec: RemoteObject(self, worker, spec), budget=budget)
         except wire.OverBudget as why:
             fail(f"{_shown(function.name, args)} returned a value the grader would not read: {why}")
+        if function.grader is None:
+            odd = _not_finite(value)
+            if odd is not None:
+                fail(
+                    f"{_shown(function.name, args)} returned {odd} among its numbers: every number an exercise returns is "
+                    "finite. A nan comes from 0/0 (a vector of length zero?), an inf from dividing by zero"
+                )
+        return value
 
     def _show_output(self, worker: WorkerProcess) -> None:
         """What the call printed goes to pytest's captured output of the test (shortened)."""
@@ -424,3 +432,35 @@ class Learner:
         if len(text) > OUTPUT_SHOWN:
             text = text[:OUTPUT_SHOWN] + f"\n… ({len(data):,} bytes in all)\n"
         sys.stdout.write(text)
+
+
+def _not_finite(value: Any, depth: int = 0) -> str | None:
+    """'nan' or 'inf' if `value` holds one (in lists, tuples, dicts, sets, numpy arrays): a NaN
+    compares false with every tolerance, so no check may ever see one as close."""
+    import math
+
+    if depth > 40:
+        return None
+    if isinstance(value, float) or type(value).__module__ == "numpy" and hasattr(value, "dtype") and getattr(value, "shape", None) == ():
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return None
+        return None if math.isfinite(number) else ("nan" if number != number else "inf")
+    if type(value).__module__ == "numpy" and hasattr(value, "dtype"):
+        import numpy
+
+        if value.dtype.kind in "fc" and not numpy.isfinite(value).all():
+            return "nan" if numpy.isnan(value).any() else "inf"
+        if value.dtype.kind == "O":
+            value = value.ravel().tolist()
+        else:
+            return None
+    if isinstance(value, dict):
+        value = [*value.keys(), *value.values()]
+    if isinstance(value, (list, tuple, set, frozenset)):
+        for item in value:
+            found = _not_finite(item, depth + 1)
+            if found:
+                return found
+    return None

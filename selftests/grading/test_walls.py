@@ -310,3 +310,38 @@ def test_root_without_another_user_is_refused_in_one_sentence(tmp_path):
     assert run.returncode != 0
     said = [line for line in (run.stdout + run.stderr).splitlines() if "will not grade" in line]
     assert said and "--allow-root-worker" in said[0], run.stdout + run.stderr
+
+
+def _learner_with(tmp_path: Path, source: str):
+    from embedlab.worker.handle import Learner
+
+    folder = tmp_path / "exercises"
+    folder.mkdir()
+    (folder / "__init__.py").write_text("")
+    (folder / "mod.py").write_text(textwrap.dedent(source))
+    os.chmod(tmp_path, 0o755)
+    return Learner(folder, timeout=30)
+
+
+@pytest.mark.parametrize("value", ["[(0, float('nan')), (1, float('nan'))]", "float('inf')", "{'a': [1.0, float('nan')]}", "__import__('numpy').array([0.5, float('nan')])"])
+def test_a_nan_or_an_infinity_is_never_close_to_anything(tmp_path, value):
+    from embedlab.worker.values import CallFailed
+
+    learner = _learner_with(tmp_path, f"def answer(*args, **kwargs):\n    return {value}\n")
+    try:
+        with pytest.raises(CallFailed, match="nan|inf"):
+            learner.function("mod", "answer")()
+    finally:
+        learner.close()
+
+
+def test_a_reply_of_crafted_equal_hashes_is_refused_within_its_call(tmp_path):
+    """Ints that all hash alike make a set cost quadratic time to build: refused, not built."""
+    from embedlab.worker.values import CallFailed
+
+    learner = _learner_with(tmp_path, "def answer():\n    p = (1 << 61) - 1\n    return {p * k for k in range(1, 20001)}\n")
+    try:
+        with pytest.raises(CallFailed, match="share one hash"):
+            learner.function("mod", "answer")()
+    finally:
+        learner.close()
