@@ -121,7 +121,7 @@ class Learner:
         in_namespaces = self.walls.namespaces is None
         argv, env = sandbox.command(self.walls, learner, self._scratch, self._user if in_namespaces else None)
         started_as = None if in_namespaces or not self._user else (self._user[0], self._user[1])
-        return WorkerProcess.start(config, argv, env, started_as)
+        return WorkerProcess.start(config, argv, env, started_as, wrapped=in_namespaces)
 
     def _config(self) -> dict:
         directory = self._scratch / "learner" / self.package if self._user else self.directory

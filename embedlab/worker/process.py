@@ -65,13 +65,14 @@ class WorkerProcess:
         self.status: int | None = None
         self.isolation = "unknown"
         self.ready = False
+        self.wrapped = False
         self.stood: dict = {}  # the walls the worker says it raised (checked against the plan)
         self._asks = itertools.count(1)
         for fd in (from_worker, output, to_worker):
             os.set_blocking(fd, False)
 
     @classmethod
-    def start(cls, config: dict, argv: list[str], env: dict[str, str], user: tuple[int, int] | None = None) -> WorkerProcess:
+    def start(cls, config: dict, argv: list[str], env: dict[str, str], user: tuple[int, int] | None = None, wrapped: bool = False) -> WorkerProcess:
         """Exec the worker (`argv`, `env`: `embedlab.worker.sandbox.command`) and send it its
         configuration; `wait_ready()` before the first request. `user`: the uid and gid it is
         started as (no namespaces, a root grader)."""
@@ -97,6 +98,7 @@ class WorkerProcess:
         for fd in (calls_r, replies_w, output_w):
             os.close(fd)
         worker = cls(popen.pid, calls_w, replies_r, output_r, popen)
+        worker.wrapped = wrapped  # bubblewrap says its child's death by signal N as exit code 128 + N
         try:
             worker._send(config, time.monotonic() + START_TIMEOUT)
         except (_Blocked, WorkerDied):
@@ -254,7 +256,10 @@ class WorkerProcess:
             self.kill()
             return "it stopped answering"
         self._drain_output()
-        return describe_status(self.status)
+        status = self.status
+        if self.wrapped and os.WIFEXITED(status) and 128 < os.WEXITSTATUS(status) < 128 + 65:
+            status = os.WEXITSTATUS(status) - 128  # the worker inside bubblewrap died of that signal
+        return describe_status(status)
 
     def kill(self) -> None:
         """The worker and everything it started (its init's death ends its PID namespace)."""
