@@ -271,10 +271,8 @@ def _system_links() -> tuple[list[str], list[str]]:
 def readonly_paths(learner: Path) -> list[str]:
     """What the worker may read: the interpreter, its packages, the kit's own package and the
     learner's folder. Nothing else of the kit (no .git, .env, solutions/, tests/, cassettes/)."""
-    import embedlab
-
     found = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, os.path.dirname(os.path.realpath(sys.executable))]
-    found += [str(Path(embedlab.__file__).parent), str(learner)]
+    found += [_package(), str(learner)]
     found += [p for p in sys.path if p and ("site-packages" in p or "dist-packages" in p) and os.path.isdir(p)]
     system = ["/usr", "/etc/ld.so.cache"]
     unique: list[str] = []
@@ -285,12 +283,34 @@ def readonly_paths(learner: Path) -> list[str]:
     return unique
 
 
+# `python -I` ignores PYTHONPATH and the working folder: the kit's package is found where the
+# grading process found it (an installed kit needs nothing; a kit run from its folder, its folder).
+BOOT = "import sys; sys.path.append({kit!r}); from embedlab.worker.start import main; main()"
+
+
+def _package() -> str:
+    import embedlab
+
+    return os.path.dirname(os.path.realpath(embedlab.__file__))
+
+
+def interpreter() -> str:
+    """This interpreter by a path that holds inside the worker's root, where only real paths are
+    mounted: the venv's own `bin/python` under the venv's real folder (a venv reached through a
+    link stays a venv), else the real executable."""
+    executable, prefix = Path(sys.executable), Path(sys.prefix)
+    try:
+        return str(Path(os.path.realpath(prefix)) / executable.relative_to(prefix))
+    except ValueError:
+        return os.path.realpath(executable)
+
+
 def command(walls: Walls, learner: Path, scratch: Path, user: tuple[int, int, str] | None) -> tuple[list[str], dict[str, str]]:
     """The worker's command line and environment under `walls`."""
     env = dict(ENVIRONMENT)
     env.update({k: os.environ[k] for k in PASSED_THROUGH if k in os.environ})
     env["HOME"] = str(scratch)
-    python = [sys.executable, "-I", "-B", "-m", "embedlab.worker"]
+    python = [interpreter(), "-I", "-B", "-c", BOOT.format(kit=str(Path(_package()).parent))]
     if user is not None:
         python += ["--user", f"{user[0]}:{user[1]}"]
     if walls.namespaces is not None:

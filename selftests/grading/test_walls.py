@@ -57,13 +57,23 @@ def write(path, data=b"x"):
     return "written"
 
 def fill(path, megabytes):
+    """Files of 32 MB (under the per-file limit) until `megabytes` or the disk says no."""
     chunk = b"\\0" * (1024 * 1024)
     written = 0
-    with open(path, "wb") as handle:
-        for _ in range(megabytes):
-            handle.write(chunk)
-            handle.flush()
-            written += 1
+    try:
+        for number in range(megabytes // 32):
+            with open(f"{path}-{number}", "wb") as handle:
+                for _ in range(32):
+                    handle.write(chunk)
+                    handle.flush()
+                    written += 1
+    except OSError:
+        pass
+    for number in range(megabytes // 32):
+        try:
+            os.remove(f"{path}-{number}")
+        except OSError:
+            pass
     return written
 
 def connect_tcp(port):
@@ -154,10 +164,6 @@ def probe(args, *, client=None, model=None):
 '''
 
 
-def _canary_in(text: str) -> str:
-    return "GOT: canary" if CANARY in text else "clean"
-
-
 @pytest.fixture
 def canaries(tmp_path):
     """A classmate's folder, a .env, a secret in the environment, a TCP server, a unix socket
@@ -206,7 +212,7 @@ def _probe(tmp_path: Path, canaries: dict, env_extra: dict) -> dict:
     learner = tmp_path / "learner" / "exercises"
     learner.mkdir(parents=True)
     (learner / "__init__.py").write_text("")
-    (learner / "probe.py").write_text(f"CANARY_IN = lambda text: 'GOT: canary' if {CANARY!r} in text else 'clean'\n" + PROBE)
+    (learner / "probe.py").write_text("CANARY_IN = lambda text: 'GOT: canary' if 'sk-canary-' in text else 'clean'\n" + PROBE)  # never the canary itself: the memory scan looks for that
     os.chmod(tmp_path / "learner", 0o755)
     paths = {
         "kit .git": str(ROOT / ".git" / "HEAD"),
@@ -225,20 +231,51 @@ def _probe(tmp_path: Path, canaries: dict, env_extra: dict) -> dict:
         f"""
         import json, os, sys
         from embedlab.worker.handle import Learner
+        from embedlab.worker.sweep import descendants, process_table
+
+        def in_memory(top):
+            # every readable page of the worker's processes (as root we may read them): the canary?
+            canary = {CANARY!r}.encode()
+            for pid in [top, *descendants(process_table(), {{top}})]:
+                try:
+                    maps = open(f"/proc/{{pid}}/maps").read().splitlines()
+                    mem = open(f"/proc/{{pid}}/mem", "rb", buffering=0)
+                except OSError:
+                    continue
+                with mem:
+                    for line in maps:
+                        span, perms = line.split()[:2]
+                        start, end = (int(x, 16) for x in span.split("-"))
+                        if "r" not in perms or end - start > 1 << 30:
+                            continue
+                        try:
+                            mem.seek(start)
+                            if canary in mem.read(end - start):
+                                return f"GOT: in pid {{pid}} at {{line}}"
+                        except (OSError, OverflowError, ValueError):
+                            pass
+            return "clean"
+
         learner = Learner({str(learner)!r}, timeout=60)
         args = [{paths!r}, {canaries["port"]}, {canaries["unix"]!r}, {canaries["abstract"]!r}, os.getpid(), {str(canaries["classmate"])!r}]
+        scratch = learner._scratch
         try:
             found = learner.function("probe", "probe")(args)
-            print(json.dumps({{"found": found, "isolation": learner.isolation}}))
+            found["canary in the worker's memory"] = in_memory(learner._worker.pid)
+            control = in_memory(os.getpid())  # the scan finds it where it is: in the grader's environment
+            print(json.dumps({{"found": found, "isolation": learner.isolation, "control": control}}))
         finally:
             learner.close()
+        left = [line for line in open("/proc/self/mountinfo") if str(scratch) in line]
+        print(json.dumps({{"scratch left": scratch.exists() or bool(left)}}))
         """
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "EMBED_", "PYTEST_", "EMBEDLAB_"))}
     env.update({"OPENAI_API_KEY": CANARY, "EMBEDLAB_CANARY": CANARY, **env_extra})
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    *_, report, after = done.stdout.strip().splitlines()
+    return {**json.loads(report), **json.loads(after)}
 
 
 @pytest.mark.skipif(not LINUX_ROOT, reason="as root on Linux, as CI and Gradescope grade")
@@ -250,6 +287,7 @@ def test_every_way_out_is_refused(tmp_path, canaries, mode):
     leaked = {k: v for k, v in found.items() if isinstance(v, str) and v.startswith("GOT") and not k.startswith("fill")}
     assert not leaked, f"{mode}: these got through: {json.dumps(leaked, indent=1)}"
     assert found["environ"] == "clean"
+    assert report["control"].startswith("GOT"), "the memory scan finds nothing even where the canary is"
     if mode == "namespaces":
         assert found["uid"] != 0 and found["uid_map"] is not None
         inside, outside, _ = (int(n) for n in found["uid_map"][:3])
@@ -259,6 +297,7 @@ def test_every_way_out_is_refused(tmp_path, canaries, mode):
         got = found[name]
         if got.startswith("GOT"):  # some was written: never more than the caps allow
             assert int(got.split()[-1]) < 300, f"{mode}: {name} wrote {got}"
+    assert not report["scratch left"], "the worker's scratch folder (or its tmpfs) outlived its learner"
     assert not (ROOT / "pyproject.toml.planted").exists()
     assert not (canaries["classmate"] / "planted").exists()
 
