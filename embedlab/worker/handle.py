@@ -247,11 +247,26 @@ class Learner:
     def scratch_folder(self, name: str) -> Path:
         """A new empty folder the worker may write in (under its own scratch folder), the same
         path on both sides: where a test lets the learner's code keep files."""
-        folder = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=self._scratch))
+        import secrets
+
         info = self._scratch.stat()
-        if (info.st_uid, info.st_gid) != (os.getuid(), os.getgid()):
-            os.chown(folder, info.st_uid, info.st_gid)  # the worker's own user, as its scratch folder
-        return folder
+        child = f"{name}-{secrets.token_hex(6)}"
+        parent = os.open(self._scratch, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        try:  # never by path: the worker owns its scratch and could put a link where the folder was
+            os.mkdir(child, 0o700, dir_fd=parent)
+            try:
+                made = os.open(child, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent)
+            except OSError:
+                fail("the learner's code replaced a folder the grader had just made for it (with a link?)")
+            try:
+                mine = os.fstat(made)
+                if (info.st_uid, info.st_gid) != (os.getuid(), os.getgid()) and mine.st_uid == os.getuid():
+                    os.fchown(made, info.st_uid, info.st_gid)  # the worker's own user, as its scratch folder
+            finally:
+                os.close(made)
+        finally:
+            os.close(parent)
+        return self._scratch / child
 
     def resolve(self, module: str, name: str) -> None:
         """Fail the test, in one sentence, unless the learner's `module.name` is a function."""

@@ -39,7 +39,17 @@ DENIED = (  # system calls no learner code needs, each a way out of the walls
     "keyctl", "add_key", "request_key", "init_module", "finit_module", "delete_module", "kexec_load", "kexec_file_load",
     "reboot", "swapon", "swapoff", "acct", "quotactl", "name_to_handle_at", "open_by_handle_at", "personality",
     "connect", "bind", "listen", "accept", "accept4", "sendmsg", "sendmmsg", "socketcall",
+    "msgget", "msgsnd", "msgrcv", "msgctl", "shmget", "shmat", "shmdt", "shmctl", "semget", "semop", "semtimedop", "semctl",
+    "inotify_init", "inotify_init1", "inotify_add_watch", "fanotify_init", "fanotify_mark",
 )  # fmt: skip
+# As root (only by --allow-root-worker, without namespaces) uid 0 still owns root's files, which
+# Landlock does not guard against metadata changes, and no process limit binds it: refused too.
+AS_ROOT_DENIED = (
+    "chmod", "fchmod", "fchmodat", "fchmodat2", "chown", "fchown", "lchown", "fchownat", "utime", "utimes", "utimensat", "futimesat",
+    "setxattr", "lsetxattr", "fsetxattr", "removexattr", "lremovexattr", "fremovexattr", "fork", "vfork", "mknod", "mknodat",
+    "setpriority", "sched_setscheduler", "sched_setattr", "ioprio_set", "settimeofday", "clock_settime", "adjtimex", "sethostname",
+)  # fmt: skip
+CLONE_THREAD = 0x00010000
 # clone() flags of a new user, mount, network, PID, IPC, UTS or cgroup namespace
 NAMESPACE_FLAGS = (0x10000000, 0x00020000, 0x40000000, 0x20000000, 0x08000000, 0x04000000, 0x02000000)
 
@@ -142,6 +152,7 @@ def _landlock(read: list[str], write: list[str], abi: int) -> None:
         elif os.path.exists(path):  # a device such as /dev/null
             ruleset.allow(path, rules=FSAccess.READ_FILE | FSAccess.WRITE_FILE | (FSAccess.TRUNCATE if abi >= 3 else 0))
     ruleset.apply()  # sets no_new_privs first
+    os.close(ruleset._fd)  # the package keeps its ruleset open: no descriptor of it is left to the learner
     net = NET_BIND_TCP | NET_CONNECT_TCP if abi >= 4 else 0
     scoped = SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL if abi >= 6 else 0
     if net or scoped:
@@ -175,4 +186,11 @@ def _seccomp() -> None:
         rules.add_rule(refused, "clone", sc.Arg(0, sc.MASKED_EQ, flag, flag))
     rules.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")  # its flags are behind a pointer: the C library falls back to clone
     rules.add_rule(refused, "ioctl", sc.Arg(1, sc.EQ, 0x5412))  # TIOCSTI: no typing into a terminal
+    if os.geteuid() == 0:
+        for name in AS_ROOT_DENIED:
+            try:
+                rules.add_rule(refused, name)
+            except (OSError, ValueError, RuntimeError):
+                pass
+        rules.add_rule(refused, "clone", sc.Arg(0, sc.MASKED_EQ, CLONE_THREAD, 0))  # threads only: no new process
     rules.load()

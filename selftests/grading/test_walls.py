@@ -25,12 +25,17 @@ from pathlib import Path
 import pytest
 
 from .conftest import ROOT
+from .test_attacks import scratch, venv  # noqa: F401 - fixtures: a venv every user can read
 
 LINUX_ROOT = sys.platform.startswith("linux") and os.geteuid() == 0
 CANARY = f"sk-canary-{uuid.uuid4().hex}"
-MODES = {
-    "namespaces": {},
-    "landlock and seccomp alone, root by flag": {"EMBEDLAB_NO_NAMESPACES": "1", "EMBEDLAB_ALLOW_ROOT_WORKER": "1"},
+NO_NAMESPACES = {"EMBEDLAB_NO_NAMESPACES": "1"}
+MODES = {  # (environment, the grader's user: None for root, "nobody" for a grader that is not root, Python: ours or a venv every user can read)
+    "namespaces": ({}, None, "ours"),
+    "landlock and seccomp alone, root by flag": ({**NO_NAMESPACES, "EMBEDLAB_ALLOW_ROOT_WORKER": "1"}, None, "ours"),
+    "landlock and seccomp alone, own user": (NO_NAMESPACES, None, "venv"),
+    "a grader that is not root, user namespaces": ({}, 65534, "venv"),
+    "a grader that is not root, no namespaces": (NO_NAMESPACES, 65534, "venv"),
 }
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the walls are Linux's")
 
@@ -125,6 +130,37 @@ def root_powers():
     os.chown("mine", 1, 1)  # CAP_CHOWN
     return "chowned"
 
+def forks(limit):
+    children = []
+    try:
+        for _ in range(limit):
+            pid = os.fork()
+            if pid == 0:
+                import time
+                time.sleep(30)
+                os._exit(0)
+            children.append(pid)
+    except OSError:
+        pass
+    for pid in children:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+    return len(children)
+
+def inotify(path):
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = libc.inotify_init1(0)
+    if fd < 0 or libc.inotify_add_watch(fd, path.encode(), 0xFFF) < 0:
+        raise OSError(ctypes.get_errno(), "inotify")
+    return "watching"
+
+def sysv():
+    libc = ctypes.CDLL(None, use_errno=True)
+    queue = libc.msgget(0x454D42, 0o600)  # one made by the grader (root), if it is there
+    if queue < 0:
+        raise OSError(ctypes.get_errno(), "msgget")
+    return queue
+
 def probe(args, *, client=None, model=None):
     """Every way out we tried, and what came back (the embed() of an attacker)."""
     paths, ports, unix_path, abstract, grader, tmp_other = args
@@ -157,6 +193,10 @@ def probe(args, *, client=None, model=None):
     found["new user namespace"] = attempt(unshare)
     found["become root"] = attempt(setuid0) if os.getuid() else "refused: root by flag, no powers"
     found["root's powers"] = attempt(root_powers)
+    found["chmod a root file"] = attempt(lambda: os.chmod(paths["root's file"], 0o4777))
+    found["inotify on a classmate"] = attempt(lambda: inotify(tmp_other))
+    found["the grader's message queue"] = attempt(sysv)
+    found["fork bomb"] = attempt(lambda: forks(400))
     found["fill tmp"] = attempt(lambda: fill(os.path.join(os.environ.get("TMPDIR", "/tmp"), "big"), 400))
     found["fill shm"] = attempt(lambda: fill("/dev/shm/big", 400)) if os.path.isdir("/dev/shm") else "refused: none"
     found["fill scratch"] = attempt(lambda: fill("big", 400))
@@ -165,7 +205,20 @@ def probe(args, *, client=None, model=None):
 
 
 @pytest.fixture
-def canaries(tmp_path):
+def base():
+    """A folder every user can reach (pytest's own are root's only), removed after."""
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="embedlab-walls-"))
+    os.chmod(folder, 0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def canaries(base):
+    tmp_path = base
     """A classmate's folder, a .env, a secret in the environment, a TCP server, a unix socket
     file and an abstract unix socket, each answering with the canary; all stop with the test."""
     classmate = tmp_path / "classmate"
@@ -203,12 +256,19 @@ def canaries(tmp_path):
     abstract_sock = socket.socket(socket.AF_UNIX)
     abstract_sock.bind("\0" + abstract)
     serve(abstract_sock)
-    yield {"classmate": classmate, "port": tcp.getsockname()[1], "unix": unix_path, "abstract": abstract}
+    root_file = tmp_path / "roots.txt"
+    root_file.write_text("root's own")
+    os.chmod(root_file, 0o600)
+    libc = __import__("ctypes").CDLL(None, use_errno=True)
+    queue = libc.msgget(0x454D42, 0o1000 | 0o600)  # IPC_CREAT: root's own message queue
+    yield {"root file": root_file, "classmate": classmate, "port": tcp.getsockname()[1], "unix": unix_path, "abstract": abstract}
     for sock in servers:
         sock.close()
+    if queue >= 0:
+        libc.msgctl(queue, 0, None)  # IPC_RMID
 
 
-def _probe(tmp_path: Path, canaries: dict, env_extra: dict) -> dict:
+def _probe(tmp_path: Path, canaries: dict, env_extra: dict, python: str = sys.executable, user: int | None = None) -> dict:
     learner = tmp_path / "learner" / "exercises"
     learner.mkdir(parents=True)
     (learner / "__init__.py").write_text("")
@@ -226,6 +286,7 @@ def _probe(tmp_path: Path, canaries: dict, env_extra: dict) -> dict:
         "/etc/shadow": "/etc/shadow",
         "/root": "/root",
         "/home": "/home",
+        "root's file": str(canaries["root file"]),
     }
     script = textwrap.dedent(
         f"""
@@ -256,12 +317,26 @@ def _probe(tmp_path: Path, canaries: dict, env_extra: dict) -> dict:
                             pass
             return "clean"
 
+        def host_uids(top):
+            # who the worker's processes are on the host, as the host's /proc says
+            uids = set()
+            for pid in [top, *descendants(process_table(), {{top}})]:
+                try:
+                    status = open(f"/proc/{{pid}}/status").read()
+                except OSError:
+                    continue
+                argv = open(f"/proc/{{pid}}/cmdline", "rb").read().split(b"\\0")
+                if b"python" in argv[0].rsplit(b"/", 1)[-1] and b"embedlab.worker" in b" ".join(argv):  # not bubblewrap, root's
+                    uids.update(int(n) for n in status.split("Uid:")[1].split("\\n")[0].split())
+            return sorted(uids)
+
         learner = Learner({str(learner)!r}, timeout=60)
         args = [{paths!r}, {canaries["port"]}, {canaries["unix"]!r}, {canaries["abstract"]!r}, os.getpid(), {str(canaries["classmate"])!r}]
         scratch = learner._scratch
         try:
             found = learner.function("probe", "probe")(args)
             found["canary in the worker's memory"] = in_memory(learner._worker.pid)
+            found["host uids"] = host_uids(learner._worker.pid)
             control = in_memory(os.getpid())  # the scan finds it where it is: in the grader's environment
             print(json.dumps({{"found": found, "isolation": learner.isolation, "control": control}}))
         finally:
@@ -272,7 +347,8 @@ def _probe(tmp_path: Path, canaries: dict, env_extra: dict) -> dict:
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "EMBED_", "PYTEST_", "EMBEDLAB_"))}
     env.update({"OPENAI_API_KEY": CANARY, "EMBEDLAB_CANARY": CANARY, **env_extra})
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    as_user = {"user": user, "group": user, "extra_groups": []} if user is not None else {}
+    done = subprocess.run([python, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180, **as_user)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     *_, report, after = done.stdout.strip().splitlines()
     return {**json.loads(report), **json.loads(after)}
@@ -280,20 +356,36 @@ def _probe(tmp_path: Path, canaries: dict, env_extra: dict) -> dict:
 
 @pytest.mark.skipif(not LINUX_ROOT, reason="as root on Linux, as CI and Gradescope grade")
 @pytest.mark.parametrize("mode", MODES)
-def test_every_way_out_is_refused(tmp_path, canaries, mode):
-    report = _probe(tmp_path, canaries, MODES[mode])
+def test_every_way_out_is_refused(base, canaries, mode, request):
+    env, user, python = MODES[mode]
+    if python == "venv":
+        venv = request.getfixturevalue("venv")
+        if user is not None:
+            from embedlab.worker.users import unreachable
+
+            closed = unreachable([ROOT, Path(os.path.realpath(sys.prefix))], user, user)
+            if closed:
+                pytest.skip(f"a grader of uid {user} cannot read {closed}: clone the kit where every user can read it")
+        python = str(venv / "bin" / "python")
+    else:
+        python = sys.executable
+    report = _probe(base, canaries, env, python, user)
     found = report["found"]
     assert report["isolation"].startswith("walls:"), report["isolation"]
-    leaked = {k: v for k, v in found.items() if isinstance(v, str) and v.startswith("GOT") and not k.startswith("fill")}
+    leaked = {k: v for k, v in found.items() if isinstance(v, str) and v.startswith("GOT") and not k.startswith(("fill", "fork"))}
     assert not leaked, f"{mode}: these got through: {json.dumps(leaked, indent=1)}"
     assert found["environ"] == "clean"
-    assert report["control"].startswith("GOT"), "the memory scan finds nothing even where the canary is"
-    if mode == "namespaces":
-        assert found["uid"] != 0 and found["uid_map"] is not None
-        inside, outside, _ = (int(n) for n in found["uid_map"][:3])
-        host_uid = outside + found["uid"] - inside  # in its user namespace, or the host's own map
-        assert host_uid != 0, f"the worker is the host's root: {found['uid_map']}"
-    for name in ("fill tmp", "fill shm", "fill scratch"):
+    if user is None:  # a root grader may read every process's memory (one that is not root is not dumpable: not even its own)
+        assert report["control"].startswith("GOT"), "the memory scan finds nothing even where the canary is"
+    if not mode.startswith("landlock and seccomp alone, root"):
+        assert found["host uids"] and 0 not in found["host uids"], f"the worker's uids on the host: {found['host uids']}"
+    capped = ["fill tmp", "fill shm"] if "no namespaces" not in mode and "alone" not in mode else []
+    if user is None:  # a root grader's scratch is a tmpfs of its own; one that is not root has only the per-file limit
+        capped += ["fill scratch", "fill tmp"]
+    assert oct(os.stat(canaries["root file"]).st_mode & 0o7777) == "0o600"
+    bomb = found["fork bomb"]
+    assert bomb.startswith("refused") or int(bomb.split()[-1]) < 300, f"{mode}: {bomb} processes"
+    for name in capped:
         got = found[name]
         if got.startswith("GOT"):  # some was written: never more than the caps allow
             assert int(got.split()[-1]) < 300, f"{mode}: {name} wrote {got}"
@@ -383,4 +475,40 @@ def test_a_reply_of_crafted_equal_hashes_is_refused_within_its_call(tmp_path):
         with pytest.raises(CallFailed, match="share one hash"):
             learner.function("mod", "answer")()
     finally:
+        learner.close()
+
+
+@pytest.mark.skipif(not LINUX_ROOT, reason="as root: the grader chowns the folders it makes for the worker's user")
+def test_a_folder_swapped_for_a_link_is_never_chowned(base, monkeypatch):
+    """The worker owns its scratch, so it can put a link where the grader just made a folder: the
+    grader must never change the owner of what the link points at (it follows no link)."""
+    from embedlab.worker import handle
+    from embedlab.worker.values import CallFailed
+
+    target = base / "roots.txt"
+    target.write_text("root's own")
+    os.chmod(target, 0o600)
+    package = base / "exercises"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    learner = handle.Learner(package)
+    if learner._user is None:
+        learner.close()
+        pytest.skip("no user of its own for the worker here")
+    real_mkdir = os.mkdir
+
+    def swapped(name, mode=0o777, *, dir_fd=None):  # the race, won every time
+        real_mkdir(name, mode, dir_fd=dir_fd)
+        os.rmdir(name, dir_fd=dir_fd)
+        os.symlink(target, name, dir_fd=dir_fd)
+
+    try:
+        monkeypatch.setattr(os, "mkdir", swapped)
+        with pytest.raises(CallFailed, match="replaced a folder"):
+            learner.scratch_folder("store")
+        monkeypatch.undo()
+        info = os.stat(target)
+        assert (info.st_uid, info.st_gid) == (0, 0) and info.st_mode & 0o777 == 0o600
+    finally:
+        monkeypatch.undo()
         learner.close()
