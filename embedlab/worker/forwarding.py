@@ -21,8 +21,13 @@ class CallTiming:
     def __init__(self) -> None:
         self.started = self.answered = time.perf_counter()
         self.seconds = self.after_answers = 0.0
+        self.forwarded = 0  # bytes of request bodies this call sent
 
     def forward(self, frame: dict) -> dict:
+        body = frame.get("body")
+        self.forwarded += len(body) if isinstance(body, str) else 0
+        if self.forwarded > CALL_BYTES:
+            return _http_error(413, f"this call sent more than {CALL_BYTES // 1024**2} MB of requests")
         try:
             return _forward(frame)
         finally:
@@ -45,6 +50,10 @@ def _forward(frame: dict) -> dict:
         return _http_error(400, refused)
     return handle.endpoint.forward(frame)
 
+EMBEDDINGS_ARGUMENTS = frozenset({"input", "model", "encoding_format", "dimensions", "user"})
+CALL_BYTES = 64 * 1024**2  # request bodies one call may send through the grader
+
+
 def over_the_limits(frame: dict) -> str | None:
     """Why an embeddings request is more than OpenAI's endpoint takes (2,048 inputs, 300,000
     tokens), judged without matching it against any recording; None if it is not."""
@@ -55,6 +64,9 @@ def over_the_limits(frame: dict) -> str | None:
         payload = json.loads(base64.b64decode(body, validate=True))
     except (ValueError, RecursionError):
         return None  # the endpoint says what is wrong with it
+    unknown = sorted(k for k in payload if k not in EMBEDDINGS_ARGUMENTS)[:3] if isinstance(payload, dict) else []
+    if unknown:  # as OpenAI answers it; and nothing the grader keeps holds what no server reads
+        return f"Unrecognized request argument supplied: {', '.join(str(k)[:40] for k in unknown)}"
     texts = payload.get("input") if isinstance(payload, dict) else None
     if isinstance(texts, str) or texts is None:
         texts = [texts or ""]
