@@ -34,6 +34,7 @@ import os
 import re
 import stat
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -175,7 +176,7 @@ def read_submission(name: str, folder: Path, snapshot: Snapshot) -> Submission:
     of the learner release), or just the exercise files — also inside one folder of a zip."""
     submission = Submission(name, folder)
     tree, notes = read_tree(folder)
-    prefix = _exercises_prefix(tree)
+    prefix = exercises_prefix(tree)
     submission.files = {p[len(prefix) :]: data for p, data in tree.items() if p.startswith(prefix) and p.endswith(".py")}
     if not prefix.endswith("exercises/"):  # just the files: not the kit's own folders
         submission.files = {p: d for p, d in submission.files.items() if not p.startswith(("tests/", "solutions/", "embedlab/"))}
@@ -186,9 +187,10 @@ def read_submission(name: str, folder: Path, snapshot: Snapshot) -> Submission:
     return submission
 
 
-def _exercises_prefix(tree: dict[str, bytes]) -> str:
-    """Where the exercise files are: `exercises/`, the top, or else the shallowest folder holding
-    them (a zip of the repository adds one folder above it)."""
+def exercises_prefix(tree: Iterable[str]) -> str:
+    """Where the exercise files are among a submission's relative paths: `exercises/`, the top, or
+    else the shallowest folder holding them (a zip of the repository adds one folder above it)."""
+    tree = list(tree)
     files = exercise_files()
     if any(p.startswith("exercises/") for p in tree) or any(p in files for p in tree):
         return "exercises/" if any(p.startswith("exercises/") for p in tree) else ""
