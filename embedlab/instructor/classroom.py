@@ -152,7 +152,10 @@ def run(args: argparse.Namespace) -> int:
         one.max_score = one.max_score or float(data.get("max_score") or 0)
         (results_dir / names[one.name]).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     write_gradebook(args.out, graded, names)
-    from embedlab.instructor import pages
+    from embedlab.instructor import pages, similarity
+
+    # The whole class's pairs (every shard compares them all, alike); never stops the grades.
+    similar = similarity.beside_gradebook(args.submissions, args.out, root)
 
     pages.write_report(args.out, results_dir, {g.name: names[g.name] for g in graded})  # grades-report.html
     if args.shard:
@@ -160,6 +163,7 @@ def run(args: argparse.Namespace) -> int:
 
         shards.write_part(args.out, results_dir, args.shard, names, [g.name for g in graded], settings)
     print(summary(graded, args.out, results_dir))
+    print(similar)
     return 0
 
 
