@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "record": ("embedlab.instructor.record", "record a cassette set from the reference solutions"),
     "cassettes": ("embedlab.instructor.lint", "check cassette sets for secrets, real hosts and strays"),
     "grade": ("embedlab.instructor.classroom", "grade a folder of submissions offline into a gradebook"),
+    "similarity": ("embedlab.instructor.similarity", "rank the pairs of submissions by shared code, per exercise file (similarity.html, .csv)"),
     "autograde": ("embedlab.instructor.autograde", "grade one learner's work for Gradescope or GitHub (results.json, Classroom points)"),
     "release": ("embedlab.instructor.release", "write the learner's repository: stubs, tests, cassettes, a grading workflow; no solutions"),
     "gradescope": ("embedlab.instructor.gradescope", "write a Gradescope autograder zip (setup.sh, run_autograder, your tests and cassettes)"),

@@ -14,6 +14,8 @@
 - `lint`        `embedlab cassettes check`: no secrets, real hosts or strays in a set
 - `integrity`   the SHA-256 manifest of the tests and cassettes
 - `pages`       `grades-report.html`: what the class got wrong, as one self-contained page
+- `similarity`  `embedlab similarity` and `similarity.html`/`.csv` beside every gradebook: pairs
+                of submissions ranked by shared code (copydetect's fingerprints), per exercise file
 
 May import the grading side and the worker side; nothing imports this package except the
 `embedlab` command (a grading run never does).

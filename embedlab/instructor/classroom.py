@@ -34,6 +34,7 @@ import os
 import re
 import stat
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -157,7 +158,10 @@ def run(args: argparse.Namespace) -> int:
         one.max_score = one.max_score or float(data.get("max_score") or 0)
         (results_dir / names[one.name]).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     write_gradebook(args.out, graded, names)
-    from embedlab.instructor import pages
+    from embedlab.instructor import pages, similarity
+
+    # The whole class's pairs (every shard compares them all, alike); never stops the grades.
+    similar = similarity.beside_gradebook(args.submissions, args.out, root)
 
     pages.write_report(args.out, results_dir, {g.name: names[g.name] for g in graded})  # grades-report.html
     if args.shard:
@@ -165,6 +169,7 @@ def run(args: argparse.Namespace) -> int:
 
         shards.write_part(args.out, results_dir, args.shard, names, [g.name for g in graded], settings)
     print(summary(graded, args.out, results_dir))
+    print(similar)
     return 0
 
 
@@ -181,7 +186,7 @@ def read_submission(name: str, folder: Path, snapshot: Snapshot) -> Submission:
     of the learner release), or just the exercise files — also inside one folder of a zip."""
     submission = Submission(name, folder)
     tree, notes = read_tree(folder)
-    prefix = _exercises_prefix(tree)
+    prefix = exercises_prefix(tree)
     submission.files = {p[len(prefix) :]: data for p, data in tree.items() if p.startswith(prefix) and p.endswith(".py")}
     if not prefix.endswith("exercises/"):  # just the files: not the kit's own folders
         submission.files = {p: d for p, d in submission.files.items() if not p.startswith(("tests/", "solutions/", "embedlab/"))}
@@ -192,9 +197,10 @@ def read_submission(name: str, folder: Path, snapshot: Snapshot) -> Submission:
     return submission
 
 
-def _exercises_prefix(tree: dict[str, bytes]) -> str:
-    """Where the exercise files are: `exercises/`, the top, or else the shallowest folder holding
-    them (a zip of the repository adds one folder above it)."""
+def exercises_prefix(tree: Iterable[str]) -> str:
+    """Where the exercise files are among a submission's relative paths: `exercises/`, the top, or
+    else the shallowest folder holding them (a zip of the repository adds one folder above it)."""
+    tree = list(tree)
     files = exercise_files()
     if any(p.startswith("exercises/") for p in tree) or any(p in files for p in tree):
         return "exercises/" if any(p.startswith("exercises/") for p in tree) else ""

@@ -17,6 +17,7 @@ submission escaped. Sized for 1 to 1,000 submissions: long lists of names are cu
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
@@ -35,6 +36,19 @@ NAMES_SHOWN = 40  # learners named per mistake; the rest are counted
 ROWS_SHOWN = 200  # rows of the flagged / not graded tables
 BINS = 10
 MISTAKES_OPEN = 8  # failing checks shown open; the others are folded
+SIMILARITY_CSV = "similarity.csv"  # written beside the gradebook by `embedlab.instructor.similarity`
+SIMILARITY_PAGE = "similarity.html"
+CSV_FORMULA = ("=", "+", "-", "@", "\t", "\r")  # what the CSVs prefix with a quote
+
+
+@dataclass
+class Similar:
+    """A submission's most similar pair, as similarity.csv has it."""
+
+    score: float
+    other: str
+    file: str
+    marked: bool
 
 
 @dataclass
@@ -84,7 +98,30 @@ def write_report(out: Path, results_dir: Path, files: dict[str, str]) -> Path:
             entries.append(entry(name, href, data))
         except (AttributeError, TypeError, ValueError):  # not the shape grading writes
             unreadable.append(name)
-    return pictures.write(page, render(entries, unreadable))
+    similar = read_similarity(page.parent / SIMILARITY_CSV, set(files))
+    return pictures.write(page, render(entries, unreadable, similar))
+
+
+def read_similarity(path: Path, names: set[str]) -> dict[str, Similar] | None:
+    """Each submission's highest similarity, from the similarity report's CSV beside the gradebook
+    (its rows are most similar first); None when there is none or it cannot be read."""
+    def name(value: str) -> str:
+        plain = value[1:] if value.startswith("'") and value[1:2] in CSV_FORMULA else value
+        return value if value in names else plain
+
+    found: dict[str, Similar] = {}
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                if not row.get("other") or not row.get("score"):
+                    continue  # a file not compared
+                a, b = name(row["submission"]), name(row["other"])
+                for one, other in ((a, b), (b, a)):
+                    if one in names and one not in found:
+                        found[one] = Similar(float(row["score"]), other, row["file"].lstrip("'"), row.get("marked") == "yes")
+    except (OSError, ValueError, KeyError, csv.Error):
+        return None
+    return found
 
 
 def entry(name: str, href: str, data: dict) -> Entry:
@@ -116,7 +153,7 @@ def _number(value: object) -> float:
 # -- the page ------------------------------------------------------------------------------------
 
 
-def render(entries: list[Entry], unreadable: list[str] | None = None) -> str:
+def render(entries: list[Entry], unreadable: list[str] | None = None, similar: dict[str, Similar] | None = None) -> str:
     catalogue = course.load()
     text = pictures.text
     graded = [e for e in entries if e.status == "graded"]
@@ -141,6 +178,8 @@ def render(entries: list[Entry], unreadable: list[str] | None = None) -> str:
     body.append(_mistakes(catalogue, graded))
     body.append("<h2>Flagged and not graded</h2>")
     body.append(_flagged(entries))
+    body.append("<h2>Code similarity</h2>")
+    body.append(_similarity(entries, similar))
     body.append(
         '<p class="note small">Written by <code>embedlab grade</code> from each submission\'s results file. '
         "Each name links to that learner's results.json.</p>"
@@ -293,3 +332,32 @@ def _flagged(entries: list[Entry]) -> str:
         title = f"Flagged ({len(rows)})" if table_id == "flagged" else f"Not graded ({len(rows)})"
         out.append(f'<h3>{title}</h3><table id="{table_id}" data-count="{len(rows)}"><tr>{heading}</tr>{body}</table>{more}')
     return "\n".join(out)
+
+
+def _similarity(entries: list[Entry], similar: dict[str, Similar] | None) -> str:
+    """Each submission's highest similarity, highest first, linking to the similarity report."""
+    text = pictures.text
+    if similar is None:
+        return f'<p class="note" id="similarity" data-count="0">No similarity report ({SIMILARITY_PAGE}) beside this gradebook.</p>'
+    order = sorted(entries, key=lambda e: (-(similar[e.name].score if e.name in similar else -1.0), e.name))
+    marked = sum(1 for e in entries if e.name in similar and similar[e.name].marked)
+    rows = []
+    for e in order[:ROWS_SHOWN]:
+        best = similar.get(e.name)
+        shown = (
+            f'<td class="num">{best.score:.3f}</td><td>{text(best.other)}</td><td><code>{text(best.file)}</code></td><td>{"yes" if best.marked else "no"}</td>'
+            if best
+            else '<td class="num">–</td><td></td><td></td><td></td>'
+        )
+        rows.append(
+            f'<tr data-submission="{text(e.name)}" data-highest="{f"{best.score:.3f}" if best else ""}" data-marked="{"yes" if best and best.marked else "no"}">'
+            f'<td><a href="{text(e.href)}">{text(e.name)}</a></td><td class="num">{e.score:g}</td>{shown}</tr>'
+        )
+    more = f'<p class="note">and {len(order) - ROWS_SHOWN} more: see {SIMILARITY_CSV}.</p>' if len(order) > ROWS_SHOWN else ""
+    return (
+        f'<p class="note"><a id="similarity-link" href="{SIMILARITY_PAGE}">The similarity report</a>: for each exercise file, the pairs '
+        f"of submissions that share the most code beyond what everyone was given, side by side; {marked} submission"
+        f"{'' if marked == 1 else 's'} in a marked pair. Similarity is evidence to look at, never a verdict.</p>"
+        f'<table id="similarity" data-count="{len(entries)}"><tr><th>submission</th><th class="num">points</th>'
+        f'<th class="num">highest similarity</th><th>with</th><th>file</th><th>marked</th></tr>{"".join(rows)}</table>{more}'
+    )

@@ -76,6 +76,7 @@ def merge(paths: list[Path], out: Path, results_dir: Path) -> int:
     for part in loaded:
         for file in part["info"]["results"].values():
             shutil.copyfile(part["results_dir"] / file, results_dir / file)
+    _similarity(loaded, out.parent)
     from embedlab.instructor import pages
 
     pages.write_report(out, results_dir, {name: file for part in loaded for name, file in part["info"]["results"].items()})
@@ -89,6 +90,20 @@ def merge(paths: list[Path], out: Path, results_dir: Path) -> int:
         + f") of a class of {len(first['class'])}\ngradebook: {out}   results: {results_dir}/"
     )
     return 0
+
+
+def _similarity(parts: list[dict], folder: Path) -> None:
+    """The similarity report beside the merged gradebook: each shard compared the whole class, so
+    the first part's is the class's (and the class report links to it)."""
+    from embedlab.instructor import similarity
+
+    names = (similarity.CSV_NAME, similarity.HTML_NAME)
+    source = next((p["path"].parent for p in parts if all((p["path"].parent / n).is_file() for n in names)), None)
+    for name in names:
+        if source is None:
+            (folder / name).unlink(missing_ok=True)  # none to copy: no stale one from another class
+        elif (source / name).resolve() != (folder / name).resolve():
+            shutil.copyfile(source / name, folder / name)
 
 
 def _load(csv_path: Path) -> dict:
