@@ -240,7 +240,7 @@ _modules_started: set[str] = set()  # test modules whose first test has begun (s
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     """Grading tests in the course's order; `-k embed` means the exercise embed: exactly its tests,
-    whatever other names contain "embed"."""
+    whatever other names contain "embed", inside any -k expression too (`_select_by_keyword`)."""
     graded = [i for i in items if _graded(i)]
     if not graded:
         return
@@ -253,18 +253,45 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
                 f"{item.nodeid} grades exercise {name!r}, which {catalogue.FILENAME} does not list: "
                 "add an [[exercises]] entry for it or fix the marker"
             )
-        item.extra_keyword_matches.add(name)  # -k "top_k or classify", -k "not embed": by exercise too
+        item.extra_keyword_matches.add(name)  # a part of a name (-k top) finds the exercise too
     if all(_graded(i) for i in items):  # the course's order, stable within an exercise
         items.sort(key=lambda i: (_exercise_of(i) == LIVE, course.index(_exercise_of(i))))
     keyword = (config.option.keyword or "").strip()
-    if keyword in course.names:
-        chosen = [i for i in items if _exercise_of(i) == keyword]
-        dropped = [i for i in items if _exercise_of(i) != keyword]
-        if dropped:
-            config.hook.pytest_deselected(items=dropped)
-        items[:] = chosen
+    if keyword:
+        _select_by_keyword(items, keyword, config, course.names)
         config.option.keyword = ""  # selected here; pytest's own -k would match substrings
-        grading.selected = keyword
+        if keyword in course.names:
+            grading.selected = keyword
+
+
+def _select_by_keyword(items: list[pytest.Item], expression: str, config: pytest.Config, names: list[str]) -> None:
+    """The learner's `-k`, evaluated here: inside any expression (`and`, `or`, `not`, parentheses)
+    an exercise's name means that exercise's tests and no others, whatever their names contain;
+    any other word matches as pytest's own -k does (a test's, class's or file's name, in part)."""
+    from _pytest.mark import KeywordMatcher
+    from _pytest.mark.expression import Expression
+
+    try:
+        compiled = Expression.compile(expression)
+    except SyntaxError as err:  # pytest's own words for it
+        raise pytest.UsageError(f"Wrong expression passed to '-k': {err.text}: at column {err.offset}: {err.msg}") from None
+    exercises = {n.lower() for n in names}
+
+    def matcher_for(item: pytest.Item):
+        own = (_exercise_of(item) or "").lower() if _graded(item) else None
+        words = KeywordMatcher.from_item(item)
+
+        def matches(word: str, /, **kwargs) -> bool:
+            if own is not None and not kwargs and word.lower() in exercises:
+                return own == word.lower()
+            return words(word, **kwargs)
+
+        return matches
+
+    kept = {id(i): compiled.evaluate(matcher_for(i)) for i in items}
+    if not all(kept.values()):
+        config.hook.pytest_deselected(items=[i for i in items if not kept[id(i)]])
+        items[:] = [i for i in items if kept[id(i)]]
 
 
 @pytest.hookimpl(trylast=True)
