@@ -20,6 +20,19 @@ from tests.synthetic import Synthetic
 
 THREE = ["Rain is expected over the weekend.", "The library opens at nine o'clock.", "Dogs love long walks in the park."]
 FORGOT = "confirm_intuition() ranks DOCS + [DOG] for QUERY: did you add the dog sentence to the docs?"
+
+
+def docs_changed(texts: list[str]) -> str:
+    """What to say of a request holding the dog more than once: when it is the query, the section's
+    docs and dogs, each call added one more to DOCS itself (api.call's `repeated`)."""
+    if QUERY in texts and [t for t in texts if t not in (QUERY, DOG)] == DOCS and texts.count(DOG) > 1:
+        return (
+            "each call adds the dog to the section's own DOCS list once more (DOCS.append(DOG), or docs = DOCS "
+            "then docs.append(DOG), changes DOCS itself); make a new list instead: DOCS + [DOG]"
+        )
+    return ""
+
+
 THREE_SHOWN = f"batch_vs_loop({brief(THREE)})"
 KEYS = {"batch_requests", "loop_requests", "batch_tokens", "loop_tokens", "cheaper"}
 
@@ -48,7 +61,7 @@ class TestConfirmIntuition:
         """Ranks DOCS + [DOG] for "a sleeping cat\""""
         docs = DOCS + [DOG]
         query_vec, doc_vecs = rank_references(api, QUERY, docs)
-        result = api.call(confirm_intuition, hint=FORGOT)
+        result = api.call(confirm_intuition, hint=FORGOT, repeated=docs_changed)
         api.expect_explained([QUERY, *docs], "confirm_intuition()")
         check_ranking(result, QUERY, docs, ranking_ref(query_vec, doc_vecs, docs), "confirm_intuition()")
 
@@ -59,7 +72,7 @@ class TestConfirmIntuition:
         query_vec, doc_vecs = rank_references(api, QUERY, docs)
         expected = ranking_ref(query_vec, doc_vecs, docs)
         check_dog_between(expected, "The recorded model breaks the section's claim (tell your instructor)")
-        result = api.call(confirm_intuition, hint=FORGOT)
+        result = api.call(confirm_intuition, hint=FORGOT, repeated=docs_changed)
         check_ranking(result, QUERY, docs, expected, "confirm_intuition()")
         check_dog_between(result, "confirm_intuition()")
 
@@ -67,7 +80,7 @@ class TestConfirmIntuition:
     def test_embeds_the_docs_in_one_request(self, confirm_intuition, api):
         """Embeds the five docs in one request (two at most, with the query)"""
         rank_references(api, QUERY, DOCS + [DOG])
-        api.call(confirm_intuition, hint=FORGOT)
+        api.call(confirm_intuition, hint=FORGOT, repeated=docs_changed)
         expect(api.sent, "confirm_intuition() sent no request through the `client` it was given: pass client and model on")
         expect(len(api.sent) <= 2, f"confirm_intuition() made {len(api.sent)} requests; rank() needs at most 2")
 

@@ -124,6 +124,12 @@ DUPLICATES_HINT = "near_duplicates() embeds the texts it is given, as given and 
 # -- shared helpers --------------------------------------------------------------------------------
 
 
+REPEATED = (
+    "a text repeated in one add() call counts once, so embed each new text once, in the order given "
+    "(list(dict.fromkeys(texts)) drops the repeats)"
+)
+
+
 def use(api, method, *args, shown: str):
     """Call a method of the learner's object (no client or model to pass): errors in one sentence."""
     first = len(api.sent)
@@ -134,7 +140,7 @@ def use(api, method, *args, shown: str):
     except Exception as err:
         unrecorded = [s for s in api.sent[first:] if not s.recorded]
         if unrecorded:
-            fail(api.explain_unrecorded(shown, unrecorded[0], "Embed the new texts in one list, once each, in the order given."))
+            fail(api.explain_unrecorded(shown, unrecorded[0], "Embed the new texts in one list, once each, in the order given.", repeated=REPEATED))
         fail(describe_exception(shown, err))
 
 
@@ -409,6 +415,40 @@ def record_store(api) -> None:
     api.vectors(NOTES[:9])  # a store that kept nothing, reopened
 
 
+def texts_in_the_file(path: Path, texts: list[str]) -> list[str]:
+    """Which of `texts` the store's file holds (read here, with the kit's own sqlite3)."""
+    if not path.is_file():
+        return []
+    cells = {c for table in store_contents(path)["tables"].values() for row in table["rows"] for c in row if isinstance(c, str)}
+    return [t for t in texts if t in cells]
+
+
+def reopened_sentence(added, sent: list, kept: list[str], held: list[str]) -> str:
+    """Why a reopened store's add() of texts it held is wrong, from what was measured: which texts
+    its file kept, which it sent again, what it returned."""
+    shown = f"Reopened in a new process, store.add(NOTES[:{len(held)}])"
+    again = [t for t in dict.fromkeys(sent) if t in held]
+    if not kept:
+        return (
+            f"{shown} sent {len(again)} of its {len(held)} texts again and returned {brief(added)}: its file holds "
+            "none of them, so nothing the store held survived. Write each text and its vector to the SQLite file, "
+            "and commit()"
+        )
+    if len(kept) < len(held):
+        lost = [t for t in held if t not in kept]
+        return (
+            f"{shown} sent {len(again)} of its texts again: its file kept only {len(kept)} of the {len(held)} texts "
+            f"(not {brief(lost[0])}). Write every text and its vector to the file, and commit() after each add()"
+        )
+    if again:
+        which = f"all {len(held)} texts" if len(again) == len(held) else f"{len(again)} of the {len(held)} texts (such as {brief(again[0])})"
+        return (
+            f"{shown} sent {which} it holds again, though its file kept all of them: ask the SQLite table which "
+            "texts it holds, not a list kept in memory, and embed only the others"
+        )
+    return f"{shown} made no request for texts it holds, but returned {brief(added)}: it embedded nothing now, so return 0"
+
+
 def stored_vectors(api) -> dict[str, np.ndarray]:
     first, second = api.vectors(NOTES[:6]), api.vectors(NOTES[6:9])
     return {**dict(zip(NOTES[:6], first)), **dict(zip(NOTES[6:9], second))}
@@ -550,16 +590,13 @@ class TestVectorStore:
         """Reopened in a new process, the store embeds nothing it already holds"""
         store = self.filled(api, target, folder)
         store.close()
+        kept = texts_in_the_file(folder / "notes.db", NOTES[:9])  # what survived, read before the new process runs
         target.fresh_worker()  # another process: only what is in the file survives
         again = Store(api, target, folder / "notes.db")
         first = len(api.sent)
         added = again.call("add", list(NOTES[:9]), shown="store.add(NOTES[:9]) after reopening the file")
-        expect(
-            added == 0 and not api.sent[first:],
-            f"Reopened in a new process, store.add(NOTES[:9]) embedded {brief(added)} text(s) again with "
-            f"{len(api.sent[first:])} request(s): nothing the store held survived. Write each text and its vector "
-            "to the SQLite file, and commit()",
-        )
+        if added != 0 or api.sent[first:]:
+            fail(reopened_sentence(added, [t for s in api.sent[first:] for t in s.texts], kept, NOTES[:9]))
         count = again.length("len(store) after reopening")
         expect(count == 9, f"Reopened in a new process, len(store) is {count}; the file holds 9 texts")
         vectors = stored_vectors(api)

@@ -263,3 +263,43 @@ def test_a_release_without_a_grader_is_a_folder_to_zip(tmp_path):
     assert not (out / ".github").exists() and (out / "exercises" / "embed.py").is_file()
     readme = (out / "README.md").read_text(encoding="utf-8")
     assert "The second needs" not in readme and "Your instructor grades" in readme
+
+
+# -- issue 28, items 2 and 3: a learner's own mistake reads as theirs, from what was measured ----
+
+
+def test_a_learners_repeats_and_a_store_that_forgets_are_named_as_theirs(tmp_path):
+    """A text repeated in one add() call, a confirm_intuition() that appends to the section's DOCS,
+    and a store whose file kept everything but that asks again: each told its own mistake, never
+    "tell your instructor"; the reopened store's sentence follows what its file kept."""
+    from .submissions import MISTAKES
+
+    catalogue = {m.name: m for m in MISTAKES}
+    exercises = build(
+        tmp_path,
+        ROOT / "solutions",
+        {
+            "applications.py": catalogue["store-remembers-what-it-holds-in-memory"].source,
+            "challenges.py": catalogue["confirm-appends-to-the-sections-docs"].source,
+        },
+    ) / "exercises"
+    shown, results = screen(exercises, "--live=off", "-k", "confirm_intuition or vector_store")
+    said = messages(results)
+    dog = next(m for n, m in said.items() if n.endswith("test_the_dog_lands_between_the_cats_and_the_server"))
+    assert "sent 'a dog barked loudly' twice in one request: each call adds the dog to the section's own DOCS list" in dog, dog
+    reopened = next(m for n, m in said.items() if "reopened" in n)
+    assert "sent all 9 texts it holds again, though its file kept all of them" in reopened, reopened
+    assert "nothing the store held survived" not in reopened
+    assert "tell your instructor" not in words(shown), shown
+
+    repeats = build(tmp_path / "repeats", ROOT / "solutions", {"applications.py": catalogue["store-repeats-a-text-given-twice"].source})
+    shown, results = screen(repeats / "exercises", "--live=off", "-k", "vector_store")
+    said = messages(results)
+    add = next(m for n, m in said.items() if "test_add_embeds_only_new_texts" in n)
+    assert "twice in one request: a text repeated in one add() call counts once" in add, add
+    assert "tell your instructor" not in words(shown), shown
+
+    memoryless = build(tmp_path / "memory", ROOT / "solutions", {"applications.py": catalogue["store-only-in-memory"].source})
+    _, results = screen(memoryless / "exercises", "--live=off", "-k", "vector_store")
+    reopened = next(m for n, m in messages(results).items() if "reopened" in n)
+    assert "its file holds none of them, so nothing the store held survived" in reopened, reopened
