@@ -19,7 +19,7 @@ import pytest
 
 from embedlab import __version__
 from embedlab import course as catalogue
-from embedlab.grading import cassettes, outcomes
+from embedlab.grading import cassettes, outcomes, source
 from embedlab.grading.fixtures import api, synthetic_api, target  # noqa: F401 (registered with the plugin)
 from embedlab.grading.live import LiveConfig
 from embedlab.grading.report import LIVE, Result, RunInfo
@@ -216,6 +216,9 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     file = f"{grading.learner.package}/{module}" if module else ""
     points = item.get_closest_marker("points")
     live = item.get_closest_marker("live") is not None
+    where = ""
+    if status == "failed" and listed is not None and not live and not facts.get("raised") and not facts.get("broken"):
+        where = source.value_line(grading.learner.directory / listed.file, listed.name, message)  # read, never imported
     grading.gradebook.add(
         Result(
             nodeid=report.nodeid,
@@ -229,6 +232,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
             raised=facts.get("raised", ""),
             broken=facts.get("broken", ""),
             printed=printed,
+            where=where,
         )
     )
 

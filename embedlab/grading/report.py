@@ -32,6 +32,7 @@ class Result:
     raised: str = ""  # the exception the learner's code raised, when that is what failed the check
     broken: str = ""  # the learner's file that does not import, when that is what failed it
     printed: str = ""  # what the learner's code printed during a failed check (shortened)
+    where: str = ""  # a wrong value's line in `file`: "line 14", its function's return (grading.source)
 
 
 @dataclass
@@ -114,6 +115,7 @@ class Gradebook:
                     raised=str(extra.get("raised", "")),
                     broken=str(extra.get("broken", "")),
                     printed=str(extra.get("printed", "")),
+                    where=str(extra.get("where", "")),
                 )
             )
         return book
@@ -228,9 +230,10 @@ class Gradebook:
                     *(_wrap(hint, "    ", width) if hint else []),
                     *self._printed(problem, width),
                 ]
+            where = f", {problem.where}" if problem.where else ""
             return [
                 "",
-                *_wrap(f"Next: fix {exercise.name} in {exercise.file} — {problem.title}{blocks}:", width=width),
+                *_wrap(f"Next: fix {exercise.name} in {exercise.file}{where} — {problem.title}{blocks}:", width=width),
                 *_wrap(problem.message, "    ", width),
                 *self._printed(problem, width),
             ]
@@ -300,7 +303,7 @@ class Gradebook:
                         "message": result.message,
                         "points": result.points,
                         "live": result.live,
-                        **{k: v for k, v in (("raised", result.raised), ("broken", result.broken), ("printed", result.printed)) if v},
+                        **{k: v for k, v in (("raised", result.raised), ("broken", result.broken), ("printed", result.printed), ("where", result.where)) if v},
                     },
                 }
             )

@@ -303,3 +303,58 @@ def test_a_learners_repeats_and_a_store_that_forgets_are_named_as_theirs(tmp_pat
     _, results = screen(memoryless / "exercises", "--live=off", "-k", "vector_store")
     reopened = next(m for n, m in messages(results).items() if "reopened" in n)
     assert "its file holds none of them, so nothing the store held survived" in reopened, reopened
+
+
+# -- issue 28, item 4: a wrong value names its file and line -------------------------------------
+
+
+def test_the_line_of_a_wrong_value_is_its_functions_return_or_def(tmp_path):
+    from embedlab.grading.source import value_line
+
+    path = tmp_path / "applications.py"
+    path.write_text(
+        f("""
+        import numpy as np
+
+
+        def top_k(query_vector, vectors, k=5):
+            def score(row):
+                return float(row @ query_vector)
+            return sorted(enumerate(map(score, vectors)), key=lambda p: -p[1])[:k]
+
+
+        def classify(text, examples, *, client=None, model=None):
+            if not examples:
+                return None
+            return "a"
+
+
+        class VectorStore:
+            def __len__(self):
+                return 0
+
+            def add(self, texts):
+                return len(texts)
+        """),
+        encoding="utf-8",
+    )
+    assert value_line(path, "top_k") == "line 7"  # its own return, not the nested function's
+    assert value_line(path, "classify") == "line 10 (def classify)"  # two returns: which one is not known
+    assert value_line(path, "vector_store", "then store.add(NOTES[4:9]) returned 5") == "line 21, in VectorStore.add"
+    assert value_line(path, "vector_store", "len(store) is 0 after adding 9 texts") == "line 18, in VectorStore.__len__"
+    assert value_line(path, "near_duplicates") == "" and value_line(tmp_path / "missing.py", "top_k") == ""
+
+
+def test_a_wrong_value_names_the_line_that_returned_it(tmp_path):
+    exercises = build(tmp_path, ROOT / "solutions", {"similarity.py": f("""
+        def cosine(a, b):
+            a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+            if len(a) != len(b) or len(a) == 0:
+                raise ValueError("different lengths or empty")
+            return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+        """)}) / "exercises"
+    line = next(i for i, text in enumerate((exercises / "similarity.py").read_text().splitlines(), 1) if "return float(a @ b" in text)
+    shown, results = screen(exercises, "--live=off", "-k", "cosine")
+    assert f"Next: fix cosine in exercises/similarity.py, line {line} — A zero vector raises ValueError" in tail(shown), shown
+    zero = next(t for t in results["tests"] if t["extra_data"]["nodeid"].endswith("test_a_zero_vector_raises_value_error"))
+    assert zero["extra_data"]["where"] == f"line {line}"
