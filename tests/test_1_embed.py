@@ -69,6 +69,7 @@ def test_returns_a_float_array_with_one_row_per_text(embed, api):
     check_matrix(result, api.vectors(TEXTS), SHOWN)
 
 
+@pytest.mark.lesson
 @pytest.mark.points(2)
 def test_rows_hold_the_endpoints_vectors(embed, api):
     """Row i holds the endpoint's vector for texts[i], and the list is left as it was"""
@@ -81,6 +82,7 @@ def test_rows_hold_the_endpoints_vectors(embed, api):
     expect(texts == TEXTS, f"{SHOWN} changed the list it was given into {texts}; build a new list instead")
 
 
+@pytest.mark.lesson
 @pytest.mark.points(2)
 def test_one_request_for_the_whole_list(embed, api):
     """Sends one request for the whole list"""

@@ -43,6 +43,7 @@ class TestCosine:
                 "whatever their lengths — did you divide the dot product by both lengths?",
             )
 
+    @pytest.mark.lesson
     @pytest.mark.points(2)
     def test_matches_the_formula_on_known_angles(self, cosine):
         """Matches dot / (|a| |b|) on known angles"""
@@ -138,6 +139,7 @@ class TestRank:
     def rank(self, target):
         return target.function("similarity", "rank")
 
+    @pytest.mark.lesson
     @pytest.mark.points(2)
     def test_gives_every_doc_a_score_best_first(self, rank, api):
         """Gives every doc a (score, doc) pair, best first"""
@@ -146,6 +148,7 @@ class TestRank:
         api.expect_explained([QUERY, *DOCS], f"rank({QUERY!r}, DOCS)")
         check_ranking(result, QUERY, DOCS, ranking_ref(query_vec, doc_vecs, DOCS), f"rank({QUERY!r}, DOCS)")
 
+    @pytest.mark.lesson
     @pytest.mark.points(2)
     def test_finds_the_cat_sentences_by_meaning(self, rank, api):
         """Finds both cat sentences first for "a sleeping cat", with no shared word"""

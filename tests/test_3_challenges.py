@@ -56,6 +56,7 @@ class TestConfirmIntuition:
     def confirm_intuition(self, target):
         return target.function("challenges", "confirm_intuition")
 
+    @pytest.mark.lesson
     @pytest.mark.points(2)
     def test_ranks_the_docs_and_the_dog_for_the_query(self, confirm_intuition, api):
         """Ranks DOCS + [DOG] for "a sleeping cat\""""
@@ -138,6 +139,7 @@ class TestSelfSimilarity:
             f"is {cosines[0]:.6f}. Compute the cosine of the vectors the endpoint returned, don't assume 1.0",
         )
 
+    @pytest.mark.lesson
     @pytest.mark.points(1)
     def test_really_embeds_the_text_twice(self, self_similarity, api):
         """Really asks the endpoint twice"""
@@ -224,6 +226,7 @@ class TestBatchVsLoop:
             "cheaper": expected_verdict(batch.prompt_tokens or 0, sum(tokens), 1, len(loop)),
         }
 
+    @pytest.mark.lesson
     @pytest.mark.points(1)
     def test_makes_one_batch_request_and_one_per_text(self, batch_vs_loop, api):
         """Makes one batch request, then one request per text"""

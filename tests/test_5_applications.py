@@ -287,6 +287,7 @@ class TestTopK:
     def top_k(self, target):
         return target.function("applications", "top_k")
 
+    @pytest.mark.lesson
     @pytest.mark.points(2)
     def test_finds_the_most_similar_recorded_vectors(self, top_k, api):
         """Finds the k rows most similar to a query among recorded vectors: arrays, lists, float32"""
@@ -366,6 +367,7 @@ class TestTopK:
         ):
             raises(ValueError, top_k, *args, shown=shown, why=why)
 
+    @pytest.mark.lesson
     @pytest.mark.points(2)
     def test_scores_every_row_at_once_not_in_a_python_loop(self, top_k, target):
         """Scores 100,000 rows in one vectorised computation, not a Python loop over the rows"""
@@ -559,6 +561,7 @@ class TestVectorStore:
             store.call("add", list(NOTES[6:9]), shown="then store.add(NOTES[6:9])")
         return store
 
+    @pytest.mark.lesson
     @pytest.mark.points(3)
     def test_add_embeds_only_new_texts_once_in_one_request(self, api, target, folder):
         """add() embeds only the texts it does not hold, once each, in one request, and says how many"""
@@ -584,6 +587,7 @@ class TestVectorStore:
         check_search(store.call("search", STORE_QUERY, shown=shown), expected, 5, shown)  # search(query, k=5)
         store.close()
 
+    @pytest.mark.lesson
     @pytest.mark.points(3)
     @pytest.mark.fresh_worker
     def test_a_reopened_store_in_a_new_process_embeds_nothing_it_holds(self, api, target, folder):
@@ -790,6 +794,7 @@ class TestNearDuplicates:
     def near_duplicates(self, target):
         return target.function("applications", "near_duplicates")
 
+    @pytest.mark.lesson
     @pytest.mark.points(2)
     def test_finds_the_planted_pairs_and_nothing_else(self, near_duplicates, api):
         """Finds the planted paraphrases and the exact duplicate, each pair once, never a text with itself"""
@@ -848,6 +853,7 @@ class TestNearDuplicates:
             )
         check_pairs(result, expected, texts, shown, tolerance=1e-6, order=True)
 
+    @pytest.mark.lesson
     @pytest.mark.synthetic
     @pytest.mark.points(2)
     def test_one_matrix_product_not_a_double_loop(self, near_duplicates, target, synthetic_api):
@@ -968,6 +974,7 @@ class TestClassify:
     def classify(self, target):
         return target.function("applications", "classify")
 
+    @pytest.mark.lesson
     @pytest.mark.points(3)
     def test_the_nearest_example_wins(self, classify, api):
         """The label of the single nearest example wins: not a majority, not a centroid, not shared words"""

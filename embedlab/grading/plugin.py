@@ -64,6 +64,7 @@ def pytest_configure(config: pytest.Config) -> None:
     for line in (
         "exercise(name): the exercise of course.toml a grading test belongs to (the live checks: a module too)",
         "points(n): what a grading test is worth",
+        "lesson: the check holds the exercise's main lesson: when it fails, \"Next:\" shows it before the others",
         "live: a check against the configured endpoint, not the cassettes",
         "synthetic: a grading test answered by a built-in fake server, not a cassette",
         "fresh_worker: the test calls target.fresh_worker(); a new worker warms up from its module's first test on",
@@ -233,6 +234,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
             broken=facts.get("broken", ""),
             printed=printed,
             where=where,
+            lesson=item.get_closest_marker("lesson") is not None,
         )
     )
 

@@ -33,6 +33,7 @@ class Result:
     broken: str = ""  # the learner's file that does not import, when that is what failed it
     printed: str = ""  # what the learner's code printed during a failed check (shortened)
     where: str = ""  # a wrong value's line in `file`: "line 14", its function's return (grading.source)
+    lesson: bool = False  # @pytest.mark.lesson: the exercise's main lesson, shown first by "Next:"
 
 
 @dataclass
@@ -73,7 +74,10 @@ class Exercise:
         return sum(r.points for r in self.results)
 
     def first_problem(self) -> Result | None:
-        return next((r for r in self.results if r.status in ("failed", "not started")), None)
+        """The check "Next:" shows: a failing check of the exercise's main lesson (marked
+        `@pytest.mark.lesson`) before the others, each kind in the tests' order."""
+        problems = [r for r in self.results if r.status in ("failed", "not started")]
+        return min(problems, key=lambda r: not r.lesson) if problems else None
 
 
 @dataclass
@@ -116,6 +120,7 @@ class Gradebook:
                     broken=str(extra.get("broken", "")),
                     printed=str(extra.get("printed", "")),
                     where=str(extra.get("where", "")),
+                    lesson=bool(extra.get("lesson")),
                 )
             )
         return book
@@ -303,6 +308,7 @@ class Gradebook:
                         "message": result.message,
                         "points": result.points,
                         "live": result.live,
+                        "lesson": result.lesson,
                         **{k: v for k, v in (("raised", result.raised), ("broken", result.broken), ("printed", result.printed), ("where", result.where)) if v},
                     },
                 }

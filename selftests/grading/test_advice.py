@@ -358,3 +358,40 @@ def test_a_wrong_value_names_the_line_that_returned_it(tmp_path):
     assert f"Next: fix cosine in exercises/similarity.py, line {line} — A zero vector raises ValueError" in tail(shown), shown
     zero = next(t for t in results["tests"] if t["extra_data"]["nodeid"].endswith("test_a_zero_vector_raises_value_error"))
     assert zero["extra_data"]["where"] == f"line {line}"
+
+
+# -- issue 28, item 5: "Next:" leads with the exercise's main lesson -----------------------------
+
+
+def test_next_leads_with_the_lesson_not_the_file_order():
+    from embedlab import course
+    from embedlab.grading.report import Gradebook, Result
+
+    def result(name: str, status: str, message: str, lesson: bool = False) -> Result:
+        return Result(f"tests/test_5_applications.py::TestTopK::{name}", "top_k", "exercises/applications.py", name, 1, False, status, message, lesson=lesson)
+
+    book = Gradebook(course=course.load())
+    book.add(result("test_finds_the_most_similar_recorded_vectors", "passed", "", lesson=True))
+    book.add(result("test_bad_arguments_raise_value_error", "failed", "top_k(q, [], 3) returned []; it should raise ValueError"))
+    book.add(result("test_scores_every_row_at_once_not_in_a_python_loop", "failed", "is there a Python loop over the rows?", lesson=True))
+    shown = words("\n".join(book.summary_lines()))
+    assert "Next: fix top_k in exercises/applications.py — test_scores_every_row_at_once" in shown, shown
+    assert "is there a Python loop" in shown and "it should raise ValueError" not in shown
+    again = Gradebook.from_gradescope(book.gradescope(), course=book.course)  # the class report reads it back
+    assert [r.lesson for r in again.results] == [True, False, True]
+
+
+def test_each_exercise_marks_its_main_lesson():
+    from embedlab import course
+
+    def marked(*args: str) -> set[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--collect-only", "-q", "-m", "lesson", *args, "tests"],
+            cwd=ROOT, env=clean_env(), capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        return {line.split("::")[-1] for line in done.stdout.splitlines() if "::" in line}
+
+    top_k = marked("-k", "top_k")
+    assert "test_scores_every_row_at_once_not_in_a_python_loop" in top_k and "test_bad_arguments_raise_value_error" not in top_k
+    for name in course.load().names:
+        assert marked("-k", name), f"{name} has no @pytest.mark.lesson check"
