@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from embedlab.worker.values import watch
-from embedlab.grading.outcomes import attempt, brief, expect, fail
+from embedlab.grading.outcomes import a_or_an, attempt, brief, expect, fail
 from tests.reference import expect_defaults_used, raises
 from tests.synthetic import Synthetic
 
@@ -27,7 +27,7 @@ def embed(target):
 def check_matrix(result, expected: np.ndarray, shown: str) -> None:
     expect(
         isinstance(result, np.ndarray),
-        f"{shown} returned a {type(result).__name__}; return a numpy array — np.array(rows) makes one",
+        f"{shown} returned {a_or_an(type(result).__name__)}; return a numpy array — np.array(rows) makes one",
     )
     if not np.issubdtype(result.dtype, np.floating):
         first = result.ravel()[0] if result.size else None

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from embedlab.worker.values import watch
-from embedlab.grading.outcomes import attempt, brief, expect
+from embedlab.grading.outcomes import a_or_an, attempt, brief, expect
 from embedlab.section import DOCS, QUERY
 from tests.reference import check_ranking, cosine_ref, expect_defaults_used, rank_references, ranking_ref, raises
 from tests.synthetic import Synthetic
@@ -90,7 +90,7 @@ class TestCosine:
                 )
             expect(
                 isinstance(result, float) and not isinstance(result, np.ndarray),
-                f"cosine() of {shown} returned {brief(result)} (a {type(result).__name__}); return a plain "
+                f"cosine() of {shown} returned {brief(result)} ({a_or_an(type(result).__name__)}); return a plain "
                 "float: float(...) turns a numpy number into one",
             )
             expect(close(result, 0.96, 1e-6), f"cosine() of {shown} returned {brief(result)}; expected 0.96")

@@ -5,7 +5,7 @@ import numbers
 
 import pytest
 
-from embedlab.grading.outcomes import attempt, brief, expect, fail
+from embedlab.grading.outcomes import a_or_an, attempt, brief, expect, fail
 from embedlab.section import DOCS, DOG, QUERY, TEN_SENTENCES
 from tests.reference import (
     check_dog_between,
@@ -114,7 +114,7 @@ class TestSelfSimilarity:
         result = api.call(self_similarity, text)
         expect(
             isinstance(result, numbers.Real) and not isinstance(result, bool),
-            f"self_similarity({text!r}) returned {brief(result)} (a {type(result).__name__}); return the cosine, a float",
+            f"self_similarity({text!r}) returned {brief(result)} ({a_or_an(type(result).__name__)}); return the cosine, a float",
         )
         expect(abs(float(result) - want) <= 1e-5, f"self_similarity({text!r}) returned {brief(result)}; the cosine of the two vectors is {want:.6f}")
 
@@ -130,7 +130,7 @@ class TestSelfSimilarity:
         expect(len(got) >= 2, f"{shown} embedded the text {len(got)} time(s); embed it twice and compare the two vectors")
         expect(
             isinstance(result, numbers.Real) and not isinstance(result, bool),
-            f"{shown} returned {brief(result)} (a {type(result).__name__}); return the cosine, a float",
+            f"{shown} returned {brief(result)} ({a_or_an(type(result).__name__)}); return the cosine, a float",
         )
         cosines = [cosine_ref(a, b) for a, b in itertools.combinations(got, 2)]
         expect(
@@ -197,7 +197,7 @@ class TestBatchVsLoop:
 
     def run(self, batch_vs_loop, api, texts: list[str], shown: str) -> dict:
         result = api.call(batch_vs_loop, texts)
-        expect(isinstance(result, dict), f"{shown} returned a {type(result).__name__}; return a dict with the keys {sorted(KEYS)}")
+        expect(isinstance(result, dict), f"{shown} returned {a_or_an(type(result).__name__)}; return a dict with the keys {sorted(KEYS)}")
         missing = KEYS - set(result)
         expect(not missing, f"{shown} returned a dict without {sorted(missing)}")
         for key in KEYS - {"cheaper"}:

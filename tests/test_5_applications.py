@@ -20,7 +20,7 @@ import httpx2
 import numpy as np
 import pytest
 
-from embedlab.grading.outcomes import NotStarted, attempt, brief, describe_exception, expect, fail
+from embedlab.grading.outcomes import NotStarted, a_or_an, attempt, brief, describe_exception, expect, fail
 from embedlab.worker.values import RemoteObject, watch
 from tests import in_the_worker
 from tests.reference import cosine_ref, expect_defaults_used, raises, seeded_best_rows, seeded_query
@@ -223,7 +223,7 @@ def check_top_k(result, expected: list[tuple[int, float]], k: int, shown: str, r
     best rows, scored exactly, so near-ties at the cut cannot fail a correct answer."""
     if isinstance(result, np.ndarray):
         fail(f"{shown} returned a numpy array of shape {result.shape}; return a list of (row index, score) tuples")
-    expect(isinstance(result, list), f"{shown} returned {brief(result)} (a {type(result).__name__}); return a list of (row index, score) tuples")
+    expect(isinstance(result, list), f"{shown} returned {brief(result)} ({a_or_an(type(result).__name__)}); return a list of (row index, score) tuples")
     want = min(k, rows)
     expect(len(result) == want, f"{shown} returned {len(result)} pairs; expected {want}: the min(k, n) best rows")
     for item in result:
@@ -233,7 +233,7 @@ def check_top_k(result, expected: list[tuple[int, float]], k: int, shown: str, r
             fail(f"{shown} returned ({brief(index)}, {brief(score)}): put the row index first, then the score")
         expect(
             is_int(index) and is_float(score),
-            f"{shown} returned ({brief(index)}, {brief(score)}), a {type(index).__name__} and a {type(score).__name__}; "
+            f"{shown} returned ({brief(index)}, {brief(score)}), {a_or_an(type(index).__name__)} and {a_or_an(type(score).__name__)}; "
             "return a plain int and a plain float: int(i) and float(score) turn numpy numbers into them",
         )
         expect(0 <= index < rows, f"{shown} returned row index {index}; the matrix has rows 0 to {rows - 1}")
@@ -341,7 +341,7 @@ class TestTopK:
         """Returns a list of (int, float) tuples, whatever the dtype it was given"""
         vectors = np.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]])
         for dtype in (np.float64, np.float32):
-            shown = f"top_k([1, 0], a {np.dtype(dtype).name} matrix, k=2)"
+            shown = f"top_k([1, 0], {a_or_an(np.dtype(dtype).name)} matrix, k=2)"
             result = attempt(top_k, np.array([1.0, 0.0], dtype=dtype), vectors.astype(dtype), 2)
             check_top_k(result, [(0, 1.0), (2, math.sqrt(0.5)), (1, 0.0)], 2, shown, 3, tolerance=1e-6)
 

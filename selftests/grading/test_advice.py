@@ -395,3 +395,12 @@ def test_each_exercise_marks_its_main_lesson():
     assert "test_scores_every_row_at_once_not_in_a_python_loop" in top_k and "test_bad_arguments_raise_value_error" not in top_k
     for name in course.load().names:
         assert marked("-k", name), f"{name} has no @pytest.mark.lesson check"
+
+
+def test_a_type_name_takes_a_or_an():
+    """Issue 28, item 6: "an int64", never "a int64"."""
+    from embedlab.wording import a_or_an
+
+    assert [a_or_an(w) for w in ("int64", "float32", "ndarray", "list", "object")] == ["an int64", "a float32", "an ndarray", "a list", "an object"]
+    for path in (ROOT / "tests").glob("*.py"):
+        assert not re.search(r"\ba \{(type\(|np\.dtype\()", path.read_text(encoding="utf-8")), path
