@@ -153,12 +153,12 @@ def run(args: argparse.Namespace) -> int:
     write_gradebook(args.out, graded, names)
     from embedlab.instructor import pages
 
-    pages.write_report(args.out, results_dir, {g.name: names[g.name] for g in graded})  # grades-report.html
+    report = pages.write_report(args.out, results_dir, {g.name: names[g.name] for g in graded})  # grades-report.html
     if args.shard:
         from embedlab.instructor import shards
 
         shards.write_part(args.out, results_dir, args.shard, names, [g.name for g in graded], settings)
-    print(summary(graded, args.out, results_dir))
+    print(summary(graded, args.out, results_dir, report))
     return 0
 
 
