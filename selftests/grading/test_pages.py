@@ -542,3 +542,18 @@ def test_map_against_an_endpoint_that_is_not_there_says_so_at_once(tmp_path):
     done = run_cli("map", "--out", str(tmp_path / "map.html"), env=clean_env(OPENAI_BASE_URL="http://127.0.0.1:9/v1", EMBED_MODEL="m"))
     assert done.returncode == 1 and "nothing answers at OPENAI_BASE_URL" in done.stderr and "--offline" in done.stderr
     assert not (tmp_path / "map.html").exists()
+
+
+def test_the_map_shows_commands_as_code_and_stays_out_of_git(tmp_path):
+    """Issue 28, item 7 (in part): no literal backticks on the page ("run `pytest`" is a <code>),
+    and map.html, which `embedlab map` writes in the kit, is ignored by git."""
+    from embedlab import pictures
+
+    assert pictures.prose("run `pytest` <now>") == "run <code>pytest</code> &lt;now&gt;"
+    shutil.copytree(ROOT / "exercises", tmp_path / "exercises", ignore=shutil.ignore_patterns("__pycache__"))
+    out = tmp_path / "map.html"
+    done = run_cli("map", "--offline", "--exercises", str(tmp_path / "exercises"), "--out", str(out))
+    assert done.returncode == 0, done.stdout + done.stderr
+    page = out.read_text(encoding="utf-8")
+    assert "`" not in page and "<code>pytest</code>" in page, page[:2000]
+    assert "map.html" in (ROOT / ".gitignore").read_text(encoding="utf-8").split()
