@@ -179,7 +179,8 @@ def test_what_the_code_printed_is_shown_under_the_failing_check(tmp_path):
     exercises = build(tmp_path, ROOT / "solutions", {"similarity.py": printing}) / "exercises"
     shown, results = screen(exercises, "--live=off", "-k", "cosine")
     read = tail(shown)
-    assert "Your code printed 2 lines during this check (`pytest -s -k cosine` shows it all): a is [1, 0] b is [2, 0]" in read, shown
+    # "Next:" shows cosine's lesson, the formula on known angles (@pytest.mark.lesson), with what it printed there
+    assert "Your code printed 2 lines during this check (`pytest -s -k cosine` shows it all): a is [3, 4] b is [4, 3]" in read, shown
     assert "0 of 1 exercise done" in read
     failed = next(t for t in results["tests"] if "test_same_direction" in t["extra_data"]["nodeid"])
     assert failed["extra_data"]["printed"].startswith("a is [1, 0]")
