@@ -317,9 +317,9 @@ def render(picture: Picture) -> str:
     n = len(picture.texts)
     body = [
         "<h1>The meaning space you measured</h1>",
-        f'<p class="note">{n} texts embedded with <b>{text(picture.model)}</b>, {text(picture.source)}.</p>',
-        f'<p id="drawn-with"><b>Drawn with</b> {text(picture.drawn_with)}.</p>',
-        *(f'<p class="warning" id="not-recorded">{text(note)}</p>' for note in picture.notes),
+        f'<p class="note">{n} texts embedded with <b>{text(picture.model)}</b>, {pictures.prose(picture.source)}.</p>',
+        f'<p id="drawn-with"><b>Drawn with</b> {pictures.prose(picture.drawn_with)}.</p>',
+        *(f'<p class="warning" id="not-recorded">{pictures.prose(note)}</p>' for note in picture.notes),
         '<div class="row">',
         _scatter(picture),
         _ranking(picture),

@@ -34,6 +34,14 @@ def text(value: object) -> str:
     return html.escape(str(value), quote=True)
 
 
+def prose(value: object) -> str:
+    """A sentence of the kit's as HTML text: escaped like `text`, and each `command in backticks`
+    set as <code> (the terminal's backticks are not for a page)."""
+    import re
+
+    return re.sub(r"`([^`<>]+)`", r"<code>\1</code>", text(value))
+
+
 def shorten(value: object, limit: int = 240) -> str:
     """A long message cut at `limit` characters, with an ellipsis (before escaping)."""
     flat = str(value).strip()

@@ -44,6 +44,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         with _keys_one_at_a_time():
             return watch.loop()
+    except KeyboardInterrupt:  # Ctrl-C: as q, without the file watcher's own words
+        sys.stdout.write("\r\n")
+        return 0
     finally:
         watch.grader.close()
 
@@ -135,18 +138,17 @@ class Watch:
 
     # -- the screen ------------------------------------------------------------------------------
 
-    def screen(self, width: int) -> list[str]:
+    def screen(self, width: int, height: int = 24) -> list[str]:
+        """The screen, at most `width` columns and `height` rows: the header first and the keys last
+        always; what does not fit between them is cut at the end, saying so."""
         width = max(60, min(width, 120))
+        height = max(10, height)
         exercises = self.graded()
         if not exercises:
             return ["embedlab watch", "", *_wrap(self.news or "Grading…", width=width)]
         book = self.book
         done = sum(e.status == "done" for e in exercises)
-        lines = [
-            f"embedlab watch — {done} of {len(exercises)} {'exercise' if len(exercises) == 1 else 'exercises'} done  {_bar(book.earned, book.possible)}  "
-            f"{_num(book.earned)}/{_num(book.possible)} points"[:width],
-            "",
-        ]
+        lines = [_header(done, len(exercises), book.earned, book.possible, width), ""]
         if self.news:
             lines += [*_wrap(self.news, indent="", width=width), ""]
         current = self.current()
@@ -159,19 +161,28 @@ class Watch:
         if current is None:
             lines += _wrap("All exercises are done. Now try the live checks: `pytest --live local` (or set EMBED_MODEL in .env).", "", width)
         else:
-            lines.append(f"Current: {current.name} in {current.file} — {current.status}"[:width])
+            lines += _wrap(f"Current: {current.name} in {current.file} — {current.status}", "", width)
             said = book.next_step([current], RunInfo(), width)[1:]
-            lines += [said[0].replace("Next: ", "", 1), *said[1:]] if said else []
+            said = [said[0].replace("Next: ", "", 1), *said[1:]] if said else []
             if self.showing == "hint":
                 from embedlab import course
 
-                lines += ["", *_wrap(f"Hint for {current.name}: {_hint_of(course, current.name)}", "  ", width)]
-        lines += ["", f"Save a file in {self.directory.name}/ to grade again.   {KEYS}"[:width]]
-        return lines
+                hint = " ".join(_hint_of(course, current.name).split())
+                if hint and hint in " ".join(" ".join(said).split()):  # a stub's sentence is its hint: say it once
+                    said = []
+                lines += [*said, *([""] if said else []), *_wrap(f"Hint for {current.name}: {hint}", "  ", width)]
+            else:
+                lines += said
+        keys = f"Save a file in {self.directory.name}/ to grade again.   {KEYS}"
+        body = _within(lines, width)
+        room = height - 3  # the keys' blank line and line, and the cursor's row
+        if len(body) > room:
+            body = body[: room - 1] + ["  … (a taller terminal shows the rest)"[:width]]
+        return [*body, "", keys if len(keys) <= width else f"{KEYS}"[:width]]
 
     def show(self) -> None:
-        width = shutil.get_terminal_size((80, 24)).columns
-        sys.stdout.write("\x1b[2J\x1b[H" + "\r\n".join(self.screen(width)) + "\r\n")
+        size = shutil.get_terminal_size((80, 24))
+        sys.stdout.write("\x1b[2J\x1b[H" + "\r\n".join(self.screen(size.columns, size.lines)) + "\r\n")
         sys.stdout.flush()
 
     # -- the loop --------------------------------------------------------------------------------
@@ -186,7 +197,7 @@ class Watch:
             step=30,
             rust_timeout=100,
             yield_on_timeout=True,
-            raise_interrupt=False,
+            raise_interrupt=True,  # Ctrl-C ends the loop here, quietly (run() catches it)
         )
         next(changes)  # the watcher is in place before the first grading: no save is missed
         self.grade()
@@ -205,6 +216,33 @@ class Watch:
                 self.grade()
                 self.show()
         return 0
+
+
+def _header(done: int, count: int, earned: float, possible: float, width: int) -> str:
+    """'embedlab watch — 1 of 10 exercises done  [####…]  13/88 points', whole: the bar shrinks,
+    then goes, before a word is cut."""
+    progress = f"embedlab watch — {done} of {count} {'exercise' if count == 1 else 'exercises'} done"
+    points = f"{_num(earned)}/{_num(possible)} points"
+    room = width - len(progress) - len(points) - 4 - 2  # two gaps of two, the bar's brackets
+    if room >= 8:
+        filled = round(room * earned / possible) if possible else 0
+        return f"{progress}  [{'#' * filled}{'-' * (room - filled)}]  {points}" if room < 24 else f"{progress}  {_bar(earned, possible)}  {points}"
+    return f"{progress}, {points}"[:width]
+
+
+def _within(lines: list[str], width: int) -> list[str]:
+    """Every line at most `width` columns, broken between words (a tab is the terminal's 8)."""
+    import textwrap
+
+    fitted = []
+    for line in lines:
+        line = line.expandtabs()
+        if len(line) <= width:
+            fitted.append(line)
+            continue
+        indent = line[: len(line) - len(line.lstrip())]
+        fitted += textwrap.wrap(line, width, initial_indent="", subsequent_indent=indent + "  ", break_on_hyphens=False) or [""]
+    return fitted
 
 
 def _key() -> str:

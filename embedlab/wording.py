@@ -32,6 +32,11 @@ def brief(value: Any, limit: int = 60) -> str:
     return shown[: limit - 1] + "…"
 
 
+def a_or_an(word: str) -> str:
+    """'a float32', 'an int64', 'an ndarray': the article a reader says before a type's name."""
+    return ("an " if word[:1].lower() in "aeiou" or word.startswith("nd") else "a ") + word
+
+
 def _numpy():
     import sys
 

@@ -11,7 +11,7 @@ import numbers
 
 import numpy as np
 
-from embedlab.grading.outcomes import NotStarted, brief, expect, fail
+from embedlab.grading.outcomes import NotStarted, a_or_an, brief, expect, fail
 from embedlab.section import DOG
 from embedlab.worker.inside import NO_RECORDING
 from tests.in_the_worker import seeded_rows
@@ -83,7 +83,7 @@ def raises(expected: type[BaseException], function, *args, shown: str, why: str)
 
 def check_ranking(result, query: str, docs: list[str], expected: list[tuple[float, str]], shown: str) -> None:
     """The shape of rank()'s answer, its order and its scores, each failure in one sentence."""
-    expect(isinstance(result, list), f"{shown} returned a {type(result).__name__}; return a list of (score, doc) tuples")
+    expect(isinstance(result, list), f"{shown} returned {a_or_an(type(result).__name__)}; return a list of (score, doc) tuples")
     if result and all(isinstance(item, str) for item in result):
         fail(f"{shown} returned the docs alone ({brief(result)}); return (score, doc) tuples: the score first, then the doc")
     expect(len(result) == len(docs), f"{shown} returned {len(result)} items for {len(docs)} docs: give every doc its score")

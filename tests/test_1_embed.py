@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from embedlab.worker.values import watch
-from embedlab.grading.outcomes import attempt, brief, expect, fail
+from embedlab.grading.outcomes import a_or_an, attempt, brief, expect, fail
 from tests.reference import expect_defaults_used, raises
 from tests.synthetic import Synthetic
 
@@ -27,7 +27,7 @@ def embed(target):
 def check_matrix(result, expected: np.ndarray, shown: str) -> None:
     expect(
         isinstance(result, np.ndarray),
-        f"{shown} returned a {type(result).__name__}; return a numpy array — np.array(rows) makes one",
+        f"{shown} returned {a_or_an(type(result).__name__)}; return a numpy array — np.array(rows) makes one",
     )
     if not np.issubdtype(result.dtype, np.floating):
         first = result.ravel()[0] if result.size else None
@@ -69,6 +69,7 @@ def test_returns_a_float_array_with_one_row_per_text(embed, api):
     check_matrix(result, api.vectors(TEXTS), SHOWN)
 
 
+@pytest.mark.lesson
 @pytest.mark.points(2)
 def test_rows_hold_the_endpoints_vectors(embed, api):
     """Row i holds the endpoint's vector for texts[i], and the list is left as it was"""
@@ -81,6 +82,7 @@ def test_rows_hold_the_endpoints_vectors(embed, api):
     expect(texts == TEXTS, f"{SHOWN} changed the list it was given into {texts}; build a new list instead")
 
 
+@pytest.mark.lesson
 @pytest.mark.points(2)
 def test_one_request_for_the_whole_list(embed, api):
     """Sends one request for the whole list"""

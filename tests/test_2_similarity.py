@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from embedlab.worker.values import watch
-from embedlab.grading.outcomes import attempt, brief, expect
+from embedlab.grading.outcomes import a_or_an, attempt, brief, expect
 from embedlab.section import DOCS, QUERY
 from tests.reference import check_ranking, cosine_ref, expect_defaults_used, rank_references, ranking_ref, raises
 from tests.synthetic import Synthetic
@@ -43,6 +43,7 @@ class TestCosine:
                 "whatever their lengths — did you divide the dot product by both lengths?",
             )
 
+    @pytest.mark.lesson
     @pytest.mark.points(2)
     def test_matches_the_formula_on_known_angles(self, cosine):
         """Matches dot / (|a| |b|) on known angles"""
@@ -89,7 +90,7 @@ class TestCosine:
                 )
             expect(
                 isinstance(result, float) and not isinstance(result, np.ndarray),
-                f"cosine() of {shown} returned {brief(result)} (a {type(result).__name__}); return a plain "
+                f"cosine() of {shown} returned {brief(result)} ({a_or_an(type(result).__name__)}); return a plain "
                 "float: float(...) turns a numpy number into one",
             )
             expect(close(result, 0.96, 1e-6), f"cosine() of {shown} returned {brief(result)}; expected 0.96")
@@ -138,6 +139,7 @@ class TestRank:
     def rank(self, target):
         return target.function("similarity", "rank")
 
+    @pytest.mark.lesson
     @pytest.mark.points(2)
     def test_gives_every_doc_a_score_best_first(self, rank, api):
         """Gives every doc a (score, doc) pair, best first"""
@@ -146,6 +148,7 @@ class TestRank:
         api.expect_explained([QUERY, *DOCS], f"rank({QUERY!r}, DOCS)")
         check_ranking(result, QUERY, DOCS, ranking_ref(query_vec, doc_vecs, DOCS), f"rank({QUERY!r}, DOCS)")
 
+    @pytest.mark.lesson
     @pytest.mark.points(2)
     def test_finds_the_cat_sentences_by_meaning(self, rank, api):
         """Finds both cat sentences first for "a sleeping cat", with no shared word"""

@@ -5,7 +5,7 @@ import numbers
 
 import pytest
 
-from embedlab.grading.outcomes import attempt, brief, expect, fail
+from embedlab.grading.outcomes import a_or_an, attempt, brief, expect, fail
 from embedlab.section import DOCS, DOG, QUERY, TEN_SENTENCES
 from tests.reference import (
     check_dog_between,
@@ -20,6 +20,19 @@ from tests.synthetic import Synthetic
 
 THREE = ["Rain is expected over the weekend.", "The library opens at nine o'clock.", "Dogs love long walks in the park."]
 FORGOT = "confirm_intuition() ranks DOCS + [DOG] for QUERY: did you add the dog sentence to the docs?"
+
+
+def docs_changed(texts: list[str]) -> str:
+    """What to say of a request holding the dog more than once: when it is the query, the section's
+    docs and dogs, each call added one more to DOCS itself (api.call's `repeated`)."""
+    if QUERY in texts and [t for t in texts if t not in (QUERY, DOG)] == DOCS and texts.count(DOG) > 1:
+        return (
+            "each call adds the dog to the section's own DOCS list once more (DOCS.append(DOG), or docs = DOCS "
+            "then docs.append(DOG), changes DOCS itself); make a new list instead: DOCS + [DOG]"
+        )
+    return ""
+
+
 THREE_SHOWN = f"batch_vs_loop({brief(THREE)})"
 KEYS = {"batch_requests", "loop_requests", "batch_tokens", "loop_tokens", "cheaper"}
 
@@ -43,12 +56,13 @@ class TestConfirmIntuition:
     def confirm_intuition(self, target):
         return target.function("challenges", "confirm_intuition")
 
+    @pytest.mark.lesson
     @pytest.mark.points(2)
     def test_ranks_the_docs_and_the_dog_for_the_query(self, confirm_intuition, api):
         """Ranks DOCS + [DOG] for "a sleeping cat\""""
         docs = DOCS + [DOG]
         query_vec, doc_vecs = rank_references(api, QUERY, docs)
-        result = api.call(confirm_intuition, hint=FORGOT)
+        result = api.call(confirm_intuition, hint=FORGOT, repeated=docs_changed)
         api.expect_explained([QUERY, *docs], "confirm_intuition()")
         check_ranking(result, QUERY, docs, ranking_ref(query_vec, doc_vecs, docs), "confirm_intuition()")
 
@@ -59,7 +73,7 @@ class TestConfirmIntuition:
         query_vec, doc_vecs = rank_references(api, QUERY, docs)
         expected = ranking_ref(query_vec, doc_vecs, docs)
         check_dog_between(expected, "The recorded model breaks the section's claim (tell your instructor)")
-        result = api.call(confirm_intuition, hint=FORGOT)
+        result = api.call(confirm_intuition, hint=FORGOT, repeated=docs_changed)
         check_ranking(result, QUERY, docs, expected, "confirm_intuition()")
         check_dog_between(result, "confirm_intuition()")
 
@@ -67,7 +81,7 @@ class TestConfirmIntuition:
     def test_embeds_the_docs_in_one_request(self, confirm_intuition, api):
         """Embeds the five docs in one request (two at most, with the query)"""
         rank_references(api, QUERY, DOCS + [DOG])
-        api.call(confirm_intuition, hint=FORGOT)
+        api.call(confirm_intuition, hint=FORGOT, repeated=docs_changed)
         expect(api.sent, "confirm_intuition() sent no request through the `client` it was given: pass client and model on")
         expect(len(api.sent) <= 2, f"confirm_intuition() made {len(api.sent)} requests; rank() needs at most 2")
 
@@ -100,7 +114,7 @@ class TestSelfSimilarity:
         result = api.call(self_similarity, text)
         expect(
             isinstance(result, numbers.Real) and not isinstance(result, bool),
-            f"self_similarity({text!r}) returned {brief(result)} (a {type(result).__name__}); return the cosine, a float",
+            f"self_similarity({text!r}) returned {brief(result)} ({a_or_an(type(result).__name__)}); return the cosine, a float",
         )
         expect(abs(float(result) - want) <= 1e-5, f"self_similarity({text!r}) returned {brief(result)}; the cosine of the two vectors is {want:.6f}")
 
@@ -116,7 +130,7 @@ class TestSelfSimilarity:
         expect(len(got) >= 2, f"{shown} embedded the text {len(got)} time(s); embed it twice and compare the two vectors")
         expect(
             isinstance(result, numbers.Real) and not isinstance(result, bool),
-            f"{shown} returned {brief(result)} (a {type(result).__name__}); return the cosine, a float",
+            f"{shown} returned {brief(result)} ({a_or_an(type(result).__name__)}); return the cosine, a float",
         )
         cosines = [cosine_ref(a, b) for a, b in itertools.combinations(got, 2)]
         expect(
@@ -125,6 +139,7 @@ class TestSelfSimilarity:
             f"is {cosines[0]:.6f}. Compute the cosine of the vectors the endpoint returned, don't assume 1.0",
         )
 
+    @pytest.mark.lesson
     @pytest.mark.points(1)
     def test_really_embeds_the_text_twice(self, self_similarity, api):
         """Really asks the endpoint twice"""
@@ -182,7 +197,7 @@ class TestBatchVsLoop:
 
     def run(self, batch_vs_loop, api, texts: list[str], shown: str) -> dict:
         result = api.call(batch_vs_loop, texts)
-        expect(isinstance(result, dict), f"{shown} returned a {type(result).__name__}; return a dict with the keys {sorted(KEYS)}")
+        expect(isinstance(result, dict), f"{shown} returned {a_or_an(type(result).__name__)}; return a dict with the keys {sorted(KEYS)}")
         missing = KEYS - set(result)
         expect(not missing, f"{shown} returned a dict without {sorted(missing)}")
         for key in KEYS - {"cheaper"}:
@@ -211,6 +226,7 @@ class TestBatchVsLoop:
             "cheaper": expected_verdict(batch.prompt_tokens or 0, sum(tokens), 1, len(loop)),
         }
 
+    @pytest.mark.lesson
     @pytest.mark.points(1)
     def test_makes_one_batch_request_and_one_per_text(self, batch_vs_loop, api):
         """Makes one batch request, then one request per text"""

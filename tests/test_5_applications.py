@@ -20,7 +20,7 @@ import httpx2
 import numpy as np
 import pytest
 
-from embedlab.grading.outcomes import NotStarted, attempt, brief, describe_exception, expect, fail
+from embedlab.grading.outcomes import NotStarted, a_or_an, attempt, brief, describe_exception, expect, fail
 from embedlab.worker.values import RemoteObject, watch
 from tests import in_the_worker
 from tests.reference import cosine_ref, expect_defaults_used, raises, seeded_best_rows, seeded_query
@@ -124,6 +124,12 @@ DUPLICATES_HINT = "near_duplicates() embeds the texts it is given, as given and 
 # -- shared helpers --------------------------------------------------------------------------------
 
 
+REPEATED = (
+    "a text repeated in one add() call counts once, so embed each new text once, in the order given "
+    "(list(dict.fromkeys(texts)) drops the repeats)"
+)
+
+
 def use(api, method, *args, shown: str):
     """Call a method of the learner's object (no client or model to pass): errors in one sentence."""
     first = len(api.sent)
@@ -134,7 +140,7 @@ def use(api, method, *args, shown: str):
     except Exception as err:
         unrecorded = [s for s in api.sent[first:] if not s.recorded]
         if unrecorded:
-            fail(api.explain_unrecorded(shown, unrecorded[0], "Embed the new texts in one list, once each, in the order given."))
+            fail(api.explain_unrecorded(shown, unrecorded[0], "Embed the new texts in one list, once each, in the order given.", repeated=REPEATED))
         fail(describe_exception(shown, err))
 
 
@@ -217,7 +223,7 @@ def check_top_k(result, expected: list[tuple[int, float]], k: int, shown: str, r
     best rows, scored exactly, so near-ties at the cut cannot fail a correct answer."""
     if isinstance(result, np.ndarray):
         fail(f"{shown} returned a numpy array of shape {result.shape}; return a list of (row index, score) tuples")
-    expect(isinstance(result, list), f"{shown} returned {brief(result)} (a {type(result).__name__}); return a list of (row index, score) tuples")
+    expect(isinstance(result, list), f"{shown} returned {brief(result)} ({a_or_an(type(result).__name__)}); return a list of (row index, score) tuples")
     want = min(k, rows)
     expect(len(result) == want, f"{shown} returned {len(result)} pairs; expected {want}: the min(k, n) best rows")
     for item in result:
@@ -227,7 +233,7 @@ def check_top_k(result, expected: list[tuple[int, float]], k: int, shown: str, r
             fail(f"{shown} returned ({brief(index)}, {brief(score)}): put the row index first, then the score")
         expect(
             is_int(index) and is_float(score),
-            f"{shown} returned ({brief(index)}, {brief(score)}), a {type(index).__name__} and a {type(score).__name__}; "
+            f"{shown} returned ({brief(index)}, {brief(score)}), {a_or_an(type(index).__name__)} and {a_or_an(type(score).__name__)}; "
             "return a plain int and a plain float: int(i) and float(score) turn numpy numbers into them",
         )
         expect(0 <= index < rows, f"{shown} returned row index {index}; the matrix has rows 0 to {rows - 1}")
@@ -281,6 +287,7 @@ class TestTopK:
     def top_k(self, target):
         return target.function("applications", "top_k")
 
+    @pytest.mark.lesson
     @pytest.mark.points(2)
     def test_finds_the_most_similar_recorded_vectors(self, top_k, api):
         """Finds the k rows most similar to a query among recorded vectors: arrays, lists, float32"""
@@ -334,7 +341,7 @@ class TestTopK:
         """Returns a list of (int, float) tuples, whatever the dtype it was given"""
         vectors = np.array([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]])
         for dtype in (np.float64, np.float32):
-            shown = f"top_k([1, 0], a {np.dtype(dtype).name} matrix, k=2)"
+            shown = f"top_k([1, 0], {a_or_an(np.dtype(dtype).name)} matrix, k=2)"
             result = attempt(top_k, np.array([1.0, 0.0], dtype=dtype), vectors.astype(dtype), 2)
             check_top_k(result, [(0, 1.0), (2, math.sqrt(0.5)), (1, 0.0)], 2, shown, 3, tolerance=1e-6)
 
@@ -360,6 +367,7 @@ class TestTopK:
         ):
             raises(ValueError, top_k, *args, shown=shown, why=why)
 
+    @pytest.mark.lesson
     @pytest.mark.points(2)
     def test_scores_every_row_at_once_not_in_a_python_loop(self, top_k, target):
         """Scores 100,000 rows in one vectorised computation, not a Python loop over the rows"""
@@ -407,6 +415,40 @@ def record_store(api) -> None:
     for text in NOTES[:9]:  # one request per text
         api.vectors([text])
     api.vectors(NOTES[:9])  # a store that kept nothing, reopened
+
+
+def texts_in_the_file(path: Path, texts: list[str]) -> list[str]:
+    """Which of `texts` the store's file holds (read here, with the kit's own sqlite3)."""
+    if not path.is_file():
+        return []
+    cells = {c for table in store_contents(path)["tables"].values() for row in table["rows"] for c in row if isinstance(c, str)}
+    return [t for t in texts if t in cells]
+
+
+def reopened_sentence(added, sent: list, kept: list[str], held: list[str]) -> str:
+    """Why a reopened store's add() of texts it held is wrong, from what was measured: which texts
+    its file kept, which it sent again, what it returned."""
+    shown = f"Reopened in a new process, store.add(NOTES[:{len(held)}])"
+    again = [t for t in dict.fromkeys(sent) if t in held]
+    if not kept:
+        return (
+            f"{shown} sent {len(again)} of its {len(held)} texts again and returned {brief(added)}: its file holds "
+            "none of them, so nothing the store held survived. Write each text and its vector to the SQLite file, "
+            "and commit()"
+        )
+    if len(kept) < len(held):
+        lost = [t for t in held if t not in kept]
+        return (
+            f"{shown} sent {len(again)} of its texts again: its file kept only {len(kept)} of the {len(held)} texts "
+            f"(not {brief(lost[0])}). Write every text and its vector to the file, and commit() after each add()"
+        )
+    if again:
+        which = f"all {len(held)} texts" if len(again) == len(held) else f"{len(again)} of the {len(held)} texts (such as {brief(again[0])})"
+        return (
+            f"{shown} sent {which} it holds again, though its file kept all of them: ask the SQLite table which "
+            "texts it holds, not a list kept in memory, and embed only the others"
+        )
+    return f"{shown} made no request for texts it holds, but returned {brief(added)}: it embedded nothing now, so return 0"
 
 
 def stored_vectors(api) -> dict[str, np.ndarray]:
@@ -519,6 +561,7 @@ class TestVectorStore:
             store.call("add", list(NOTES[6:9]), shown="then store.add(NOTES[6:9])")
         return store
 
+    @pytest.mark.lesson
     @pytest.mark.points(3)
     def test_add_embeds_only_new_texts_once_in_one_request(self, api, target, folder):
         """add() embeds only the texts it does not hold, once each, in one request, and says how many"""
@@ -544,22 +587,20 @@ class TestVectorStore:
         check_search(store.call("search", STORE_QUERY, shown=shown), expected, 5, shown)  # search(query, k=5)
         store.close()
 
+    @pytest.mark.lesson
     @pytest.mark.points(3)
     @pytest.mark.fresh_worker
     def test_a_reopened_store_in_a_new_process_embeds_nothing_it_holds(self, api, target, folder):
         """Reopened in a new process, the store embeds nothing it already holds"""
         store = self.filled(api, target, folder)
         store.close()
+        kept = texts_in_the_file(folder / "notes.db", NOTES[:9])  # what survived, read before the new process runs
         target.fresh_worker()  # another process: only what is in the file survives
         again = Store(api, target, folder / "notes.db")
         first = len(api.sent)
         added = again.call("add", list(NOTES[:9]), shown="store.add(NOTES[:9]) after reopening the file")
-        expect(
-            added == 0 and not api.sent[first:],
-            f"Reopened in a new process, store.add(NOTES[:9]) embedded {brief(added)} text(s) again with "
-            f"{len(api.sent[first:])} request(s): nothing the store held survived. Write each text and its vector "
-            "to the SQLite file, and commit()",
-        )
+        if added != 0 or api.sent[first:]:
+            fail(reopened_sentence(added, [t for s in api.sent[first:] for t in s.texts], kept, NOTES[:9]))
         count = again.length("len(store) after reopening")
         expect(count == 9, f"Reopened in a new process, len(store) is {count}; the file holds 9 texts")
         vectors = stored_vectors(api)
@@ -753,6 +794,7 @@ class TestNearDuplicates:
     def near_duplicates(self, target):
         return target.function("applications", "near_duplicates")
 
+    @pytest.mark.lesson
     @pytest.mark.points(2)
     def test_finds_the_planted_pairs_and_nothing_else(self, near_duplicates, api):
         """Finds the planted paraphrases and the exact duplicate, each pair once, never a text with itself"""
@@ -811,6 +853,7 @@ class TestNearDuplicates:
             )
         check_pairs(result, expected, texts, shown, tolerance=1e-6, order=True)
 
+    @pytest.mark.lesson
     @pytest.mark.synthetic
     @pytest.mark.points(2)
     def test_one_matrix_product_not_a_double_loop(self, near_duplicates, target, synthetic_api):
@@ -931,6 +974,7 @@ class TestClassify:
     def classify(self, target):
         return target.function("applications", "classify")
 
+    @pytest.mark.lesson
     @pytest.mark.points(3)
     def test_the_nearest_example_wins(self, classify, api):
         """The label of the single nearest example wins: not a majority, not a centroid, not shared words"""

@@ -7,6 +7,7 @@
 - `live`      the learner's own endpoint for the live checks (`--live`)
 - `network`   no sockets in the grading process while it replays
 - `outcomes`  how a test ends in words: passed, one-sentence failure, not started
+- `source`    a wrong value's line in the learner's file, read with `ast` (never imported)
 - `report`    points, the summary table, "Next:", results JSON for Gradescope and CI
 
 Owns the grade. Imports the worker side's handle (`embedlab.worker.handle`) to run learner code,

@@ -26,6 +26,8 @@ from embedlab.worker.inside import NO_RECORDING
 FORWARDED_HEADERS = frozenset({"content-type", "accept"})
 ANSWER_HEADERS = frozenset({"content-type", "x-request-id"})
 
+Repeated = str | Callable[[list[str]], str]  # what a test says of a text sent twice (Endpoint.explain_unrecorded)
+
 RECORD_HINT = (
     "If your code is right, the recordings lack this request: tell your instructor. "
     "(Instructors: record it with `embedlab record`.)"
@@ -215,12 +217,12 @@ class Endpoint:
     def vectors(self, texts: list[str]) -> np.ndarray:
         return self.reference(texts).vectors
 
-    def call(self, function: Callable, *args: Any, hint: str = "", **kwargs: Any) -> Any:
+    def call(self, function: Callable, *args: Any, hint: str = "", repeated: Repeated = "", **kwargs: Any) -> Any:
         """Call the learner's `function` with this endpoint's client and model.
 
         Its errors become one readable sentence: not started (a stub), a request with no recording
-        (what was sent, why it may be wrong, and the test's `hint`), or the exception and the
-        learner's line.
+        (what was sent, why it may be wrong, and the test's `hint`; `repeated`: what to say when the
+        request holds a text twice), or the exception and the learner's line.
         """
         first = len(self.sent)
         shown = f"{function.__name__}({', '.join(brief(a.value if isinstance(a, Watched) else a) for a in args)})"
@@ -232,10 +234,10 @@ class Endpoint:
         except Exception as err:
             unrecorded = [s for s in self.sent[first:] if not s.recorded]
             if unrecorded:
-                fail(self.explain_unrecorded(shown, unrecorded[0], hint, given))
+                fail(self.explain_unrecorded(shown, unrecorded[0], hint, given, repeated))
             other = next((s for s in self.sent[first:] if s.inputs and s.inputs.model != self.model), None)
             if other is not None:
-                fail(self.explain_unrecorded(shown, other, hint, given))
+                fail(self.explain_unrecorded(shown, other, hint, given, repeated))
             types = err.details.get("types", []) if isinstance(err, LearnerRaised) else []
             if "APIStatusError" in types:
                 status = err.details.get("status_code", "an error")
@@ -244,13 +246,25 @@ class Endpoint:
                 fail(f"{shown} raised {types[0]}: it made no request through the `client` it was given. Use that client.", raised=types[0])
             fail_raised(shown, err)
 
-    def explain_unrecorded(self, shown: str, sent: Sent, hint: str = "", given: list[str] | None = None) -> str:
+    def explain_unrecorded(
+        self, shown: str, sent: Sent, hint: str = "", given: list[str] | None = None, repeated: Repeated = ""
+    ) -> str:
         """Why the grader cannot answer a request: another model, texts the function was not given
-        (said against what it was given), or a gap in the recordings."""
+        (said against what it was given), a text sent more often than it was given (`repeated`: the
+        test's words for why, or a function of the texts sent that gives them or ""), or a gap in
+        the recordings. Only the last is the kit's."""
         inputs = sent.inputs
         strange = [t for t in inputs.texts if t not in given] if (inputs is not None and given) else []
         if inputs is not None and inputs.model == self.model and strange:
             return _other_texts(shown, list(inputs.texts), strange[0], given or [], hint)
+        texts = [t for t in inputs.texts if isinstance(t, str)] if inputs is not None else []
+        twice = next((t for t in dict.fromkeys(texts) if texts.count(t) > max(1, (given or []).count(t))), None)
+        why = (repeated(texts) if callable(repeated) else repeated) if twice is not None else ""
+        if not why and given and twice is not None:
+            why = f"it was given that text {'once' if given.count(twice) < 2 else f'{given.count(twice)} times'}, so send it as often"
+        if inputs is not None and inputs.model == self.model and why:
+            times = "twice" if texts.count(twice) == 2 else f"{texts.count(twice)} times"
+            return f"{shown} sent {brief(twice)} {times} in one request: {why}"
         if inputs is not None and inputs.model != self.model:
             why = (
                 f"it asked for model {inputs.model!r}, but the test passed model={self.model!r}: "

@@ -19,7 +19,7 @@ import pytest
 
 from embedlab import __version__
 from embedlab import course as catalogue
-from embedlab.grading import cassettes, outcomes
+from embedlab.grading import cassettes, outcomes, source
 from embedlab.grading.fixtures import api, synthetic_api, target  # noqa: F401 (registered with the plugin)
 from embedlab.grading.live import LiveConfig
 from embedlab.grading.report import LIVE, Result, RunInfo
@@ -70,6 +70,7 @@ def pytest_configure(config: pytest.Config) -> None:
     for line in (
         "exercise(name): the exercise of course.toml a grading test belongs to (the live checks: a module too)",
         "points(n): what a grading test is worth",
+        "lesson: the check holds the exercise's main lesson: when it fails, \"Next:\" shows it before the others",
         "live: a check against the configured endpoint, not the cassettes",
         "synthetic: a grading test answered by a built-in fake server, not a cassette",
         "fresh_worker: the test calls target.fresh_worker(); a new worker warms up from its module's first test on",
@@ -222,6 +223,9 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     file = f"{grading.learner.package}/{module}" if module else ""
     points = item.get_closest_marker("points")
     live = item.get_closest_marker("live") is not None
+    where = ""
+    if status == "failed" and listed is not None and not live and not facts.get("raised") and not facts.get("broken"):
+        where = source.value_line(grading.learner.directory / listed.file, listed.name, message)  # read, never imported
     grading.gradebook.add(
         Result(
             nodeid=report.nodeid,
@@ -235,6 +239,8 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
             raised=facts.get("raised", ""),
             broken=facts.get("broken", ""),
             printed=printed,
+            where=where,
+            lesson=item.get_closest_marker("lesson") is not None,
         )
     )
 
@@ -246,7 +252,7 @@ _modules_started: set[str] = set()  # test modules whose first test has begun (s
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     """Grading tests in the course's order; `-k embed` means the exercise embed: exactly its tests,
-    whatever other names contain "embed"."""
+    whatever other names contain "embed", inside any -k expression too (`_select_by_keyword`)."""
     graded = [i for i in items if _graded(i)]
     if not graded:
         return
@@ -259,18 +265,45 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
                 f"{item.nodeid} grades exercise {name!r}, which {catalogue.FILENAME} does not list: "
                 "add an [[exercises]] entry for it or fix the marker"
             )
-        item.extra_keyword_matches.add(name)  # -k "top_k or classify", -k "not embed": by exercise too
+        item.extra_keyword_matches.add(name)  # a part of a name (-k top) finds the exercise too
     if all(_graded(i) for i in items):  # the course's order, stable within an exercise
         items.sort(key=lambda i: (_exercise_of(i) == LIVE, course.index(_exercise_of(i))))
     keyword = (config.option.keyword or "").strip()
-    if keyword in course.names:
-        chosen = [i for i in items if _exercise_of(i) == keyword]
-        dropped = [i for i in items if _exercise_of(i) != keyword]
-        if dropped:
-            config.hook.pytest_deselected(items=dropped)
-        items[:] = chosen
+    if keyword:
+        _select_by_keyword(items, keyword, config, course.names)
         config.option.keyword = ""  # selected here; pytest's own -k would match substrings
-        grading.selected = keyword
+        if keyword in course.names:
+            grading.selected = keyword
+
+
+def _select_by_keyword(items: list[pytest.Item], expression: str, config: pytest.Config, names: list[str]) -> None:
+    """The learner's `-k`, evaluated here: inside any expression (`and`, `or`, `not`, parentheses)
+    an exercise's name means that exercise's tests and no others, whatever their names contain;
+    any other word matches as pytest's own -k does (a test's, class's or file's name, in part)."""
+    from _pytest.mark import KeywordMatcher
+    from _pytest.mark.expression import Expression
+
+    try:
+        compiled = Expression.compile(expression)
+    except SyntaxError as err:  # pytest's own words for it
+        raise pytest.UsageError(f"Wrong expression passed to '-k': {err.text}: at column {err.offset}: {err.msg}") from None
+    exercises = {n.lower() for n in names}
+
+    def matcher_for(item: pytest.Item):
+        own = (_exercise_of(item) or "").lower() if _graded(item) else None
+        words = KeywordMatcher.from_item(item)
+
+        def matches(word: str, /, **kwargs) -> bool:
+            if own is not None and not kwargs and word.lower() in exercises:
+                return own == word.lower()
+            return words(word, **kwargs)
+
+        return matches
+
+    kept = {id(i): compiled.evaluate(matcher_for(i)) for i in items}
+    if not all(kept.values()):
+        config.hook.pytest_deselected(items=[i for i in items if not kept[id(i)]])
+        items[:] = [i for i in items if kept[id(i)]]
 
 
 @pytest.hookimpl(trylast=True)

@@ -32,6 +32,8 @@ class Result:
     raised: str = ""  # the exception the learner's code raised, when that is what failed the check
     broken: str = ""  # the learner's file that does not import, when that is what failed it
     printed: str = ""  # what the learner's code printed during a failed check (shortened)
+    where: str = ""  # a wrong value's line in `file`: "line 14", its function's return (grading.source)
+    lesson: bool = False  # @pytest.mark.lesson: the exercise's main lesson, shown first by "Next:"
 
 
 @dataclass
@@ -72,7 +74,10 @@ class Exercise:
         return sum(r.points for r in self.results)
 
     def first_problem(self) -> Result | None:
-        return next((r for r in self.results if r.status in ("failed", "not started")), None)
+        """The check "Next:" shows: a failing check of the exercise's main lesson (marked
+        `@pytest.mark.lesson`) before the others, each kind in the tests' order."""
+        problems = [r for r in self.results if r.status in ("failed", "not started")]
+        return min(problems, key=lambda r: not r.lesson) if problems else None
 
 
 @dataclass
@@ -114,6 +119,8 @@ class Gradebook:
                     raised=str(extra.get("raised", "")),
                     broken=str(extra.get("broken", "")),
                     printed=str(extra.get("printed", "")),
+                    where=str(extra.get("where", "")),
+                    lesson=bool(extra.get("lesson")),
                 )
             )
         return book
@@ -228,9 +235,10 @@ class Gradebook:
                     *(_wrap(hint, "    ", width) if hint else []),
                     *self._printed(problem, width),
                 ]
+            where = f", {problem.where}" if problem.where else ""
             return [
                 "",
-                *_wrap(f"Next: fix {exercise.name} in {exercise.file} — {problem.title}{blocks}:", width=width),
+                *_wrap(f"Next: fix {exercise.name} in {exercise.file}{where} — {problem.title}{blocks}:", width=width),
                 *_wrap(problem.message, "    ", width),
                 *self._printed(problem, width),
             ]
@@ -300,7 +308,8 @@ class Gradebook:
                         "message": result.message,
                         "points": result.points,
                         "live": result.live,
-                        **{k: v for k, v in (("raised", result.raised), ("broken", result.broken), ("printed", result.printed)) if v},
+                        "lesson": result.lesson,
+                        **{k: v for k, v in (("raised", result.raised), ("broken", result.broken), ("printed", result.printed), ("where", result.where)) if v},
                     },
                 }
             )

@@ -163,12 +163,12 @@ def run(args: argparse.Namespace) -> int:
     # The whole class's pairs (every shard compares them all, alike); never stops the grades.
     similar = similarity.beside_gradebook(args.submissions, args.out, root)
 
-    pages.write_report(args.out, results_dir, {g.name: names[g.name] for g in graded})  # grades-report.html
+    report = pages.write_report(args.out, results_dir, {g.name: names[g.name] for g in graded})  # grades-report.html
     if args.shard:
         from embedlab.instructor import shards
 
         shards.write_part(args.out, results_dir, args.shard, names, [g.name for g in graded], settings)
-    print(summary(graded, args.out, results_dir))
+    print(summary(graded, args.out, results_dir, report))
     print(similar)
     return 0
 

@@ -105,7 +105,7 @@ def results_json(one: Graded, every_test: dict | None = None) -> dict:
     return data
 
 
-def summary(graded: list[Graded], out: Path, results_dir: Path) -> str:
+def summary(graded: list[Graded], out: Path, results_dir: Path, report: Path | None = None) -> str:
     counts: dict[str, int] = {}
     for one in graded:
         counts[one.status] = counts.get(one.status, 0) + 1
@@ -119,7 +119,7 @@ def summary(graded: list[Graded], out: Path, results_dir: Path) -> str:
     flagged = [g for g in graded if g.flags]
     if flagged:
         lines.append("flagged: " + "; ".join(f"{g.name} ({', '.join(g.flags)})" for g in flagged))
-    lines.append(f"gradebook: {out}   results: {results_dir}/")
+    lines.append(f"gradebook: {out}   results: {results_dir}/" + (f"   report: {report}" if report is not None else ""))
     return "\n".join(lines)
 
 

@@ -3,8 +3,8 @@
 What the CSV cannot show at a glance after a lab: the class's score distribution; per exercise,
 in the course's order and parts, how many learners are done, failing, waiting (its file imports
 one that does not import), not started or stopped (a time-out or a crash); the most common
-mistakes — failing checks grouped by check, most learners first, each with the sentence the
-learners saw and who, each name linking to that learner's results file; and the submissions
+mistakes — grouped by the mistake (a file that does not import, a time-out, a crash, an exception,
+a wrong value), one entry each, most learners first, each with the sentence the learners saw and who, each name linking to that learner's results file; and the submissions
 that were flagged or not graded.
 
 It is read from what grading wrote — each submission's results.json (Gradescope's shape, see
@@ -35,7 +35,7 @@ STOPPED_MESSAGES = ("Stopped after", "ended the whole process")
 NAMES_SHOWN = 40  # learners named per mistake; the rest are counted
 ROWS_SHOWN = 200  # rows of the flagged / not graded tables
 BINS = 10
-MISTAKES_OPEN = 8  # failing checks shown open; the others are folded
+MISTAKES_OPEN = 8  # mistakes shown open; the others are folded
 SIMILARITY_CSV = "similarity.csv"  # written beside the gradebook by `embedlab.instructor.similarity`
 SIMILARITY_PAGE = "similarity.html"
 CSV_FORMULA = ("=", "+", "-", "@", "\t", "\r")  # what the CSVs prefix with a quote
@@ -243,7 +243,7 @@ def _exercises(catalogue: course.Course, entries: list[Entry], graded: list[Entr
             points = [float(e.exercises.get(exercise.name, {}).get("score", 0)) for e in graded]
             most = max((float(e.exercises.get(exercise.name, {}).get("max_score", 0)) for e in graded), default=0.0)
             stack = "".join(
-                f'<span class="{s.replace(" ", "")}" style="display:inline-block;height:12px;width:{200 * counts[s] / total:.1f}px" title="{s}: {counts[s]}"></span>'
+                f'<span class="{s.replace(" ", "")}" style="flex:none;height:12px;width:{200 * counts[s] / total:.2f}px" title="{s}: {counts[s]}"></span>'
                 for s in STATES
                 if counts[s]
             )
@@ -252,7 +252,7 @@ def _exercises(catalogue: course.Course, entries: list[Entry], graded: list[Entr
                 f'<tr data-exercise="{pictures.text(exercise.name)}"><td>{pictures.text(exercise.name)}</td>'
                 f"<td><code>exercises/{pictures.text(exercise.file)}</code></td>"
                 + "".join(f'<td class="num" data-state="{s}">{counts[s]}</td>' for s in STATES)
-                + f'<td><span style="display:inline-block;width:200px;background:#f4f5f8">{stack}</span></td>'
+                + f'<td class="bar"><span class="stack" style="display:inline-flex;flex-wrap:nowrap;overflow:hidden;width:200px;height:12px;background:#f4f5f8">{stack}</span></td>'
                 f'<td class="num" data-mean="{mean}">{mean} / {most:g}</td></tr>'
             )
     rows.append("</table>")
@@ -262,28 +262,62 @@ def _exercises(catalogue: course.Course, entries: list[Entry], graded: list[Entr
 
 @dataclass
 class Mistake:
-    exercise: str
-    title: str
+    exercise: str  # the exercise, or the learner's file that does not import
+    title: str  # what went wrong, in a few words: the check's title, "timed out", "raised TypeError", …
+    kind: str = "wrong value"  # wrong value | raised | timeout | crash | syntax error (does not import)
     names: list[tuple[str, str]] = field(default_factory=list)  # (name, href)
     messages: Counter = field(default_factory=Counter)
 
 
+def mistake_of(extra: dict) -> tuple[str, str, str, str]:
+    """(exercise or file, title, kind, sentence pattern) of one failed check: the mistake it shows.
+    A file that does not import, a time-out and a crash are each one mistake, whatever checks
+    they stopped; an exception is its type and words; a wrong value is its check and the shape
+    of its sentence (numbers and quoted values aside)."""
+    message = str(extra.get("message", "")).strip()
+    exercise = str(extra.get("exercise", ""))
+    broken = str(extra.get("broken", ""))
+    if broken:
+        first = message.partition("which does not import: ")[2] or message
+        kind = "syntax error" if "SyntaxError" in first or "IndentationError" in first else "does not import"
+        return broken, f"{broken} does not import", kind, _pattern(first.splitlines()[0] if first else "")
+    if message.startswith(STOPPED_MESSAGES[0]):
+        return exercise, "timed out", "timeout", ""
+    if STOPPED_MESSAGES[1] in message:
+        return exercise, "crashed the worker", "crash", ""
+    raised = str(extra.get("raised", ""))
+    if raised:
+        words = message.partition(f" raised {raised}")[2].splitlines()[0] if f" raised {raised}" in message else ""
+        return exercise, f"raised {raised}", "raised", _pattern(words)
+    return exercise, str(extra.get("title", "")), "wrong value", _pattern(message.splitlines()[0] if message else "")
+
+
+def _pattern(sentence: str) -> str:
+    """The sentence with its numbers and quoted values taken out: the same mistake on other data."""
+    import re
+
+    sentence = re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", sentence)
+    sentence = re.sub(r"\[[^\]]*\]|\([^)]*\)", "(…)", sentence)
+    return re.sub(r"-?\d[\d.,e+-]*", "#", sentence)
+
+
 def mistakes(catalogue: course.Course, graded: list[Entry]) -> list[Mistake]:
-    """Failing checks of the graded submissions, grouped by check, most learners first."""
-    found: dict[tuple[str, str], Mistake] = {}
+    """The graded submissions' mistakes, most learners first: one entry per mistake (a file that
+    does not import, a time-out, a crash, an exception, a wrong value), each learner once in it."""
+    found: dict[tuple[str, str, str, str], Mistake] = {}
     for one in graded:
         seen = set()
         for test in one.tests:
             extra = test["extra_data"]
             if extra.get("embedlab_status") != "failed" or extra.get("live"):
                 continue
-            key = (str(extra.get("exercise", "")), str(extra.get("title", "")))
-            mistake = found.setdefault(key, Mistake(*key))
+            key = mistake_of(extra)
+            mistake = found.setdefault(key, Mistake(key[0], key[1], key[2]))
             if key not in seen:
                 seen.add(key)
                 mistake.names.append((one.name, one.href))
             mistake.messages[str(extra.get("message", "")).strip()] += 1
-    return sorted(found.values(), key=lambda m: (-len(m.names), catalogue.index(m.exercise), m.title))
+    return sorted(found.values(), key=lambda m: (-len(m.names), catalogue.index(m.exercise), m.kind, m.title))
 
 
 def _mistakes(catalogue: course.Course, graded: list[Entry]) -> str:
@@ -298,18 +332,19 @@ def _mistakes(catalogue: course.Course, graded: list[Entry]) -> str:
         more = len(mistake.names) - NAMES_SHOWN
         who += f'<span class="note">and {more} more</span>' if more > 0 else ""
         variants = len(mistake.messages)
+        heading = mistake.title if mistake.kind in ("syntax error", "does not import") else f"{mistake.exercise}: {mistake.title}"
         items.append(
-            f'<li data-exercise="{text(mistake.exercise)}" data-count="{len(mistake.names)}">'
-            f"<b>{text(mistake.exercise)}: {text(mistake.title)}</b> — "
+            f'<li data-exercise="{text(mistake.exercise)}" data-kind="{text(mistake.kind)}" data-count="{len(mistake.names)}">'
+            f"<b>{text(heading)}</b> — "
             f'<span class="count">{len(mistake.names)}</span> learner{"" if len(mistake.names) == 1 else "s"}'
             f"<blockquote>{text(pictures.shorten(said))}</blockquote>"
-            + (f'<div class="note small">one of {variants} different sentences for this check</div>' if variants > 1 else "")
+            + (f'<div class="note small">one of {variants} different sentences for this mistake</div>' if variants > 1 else "")
             + f'<div class="who">{who}</div></li>'
         )
     shown = '<ol class="mistakes" id="mistakes">' + "\n".join(items[:MISTAKES_OPEN]) + "</ol>"
     if len(items) > MISTAKES_OPEN:  # the rest folded (a <details>, which needs no script)
         shown += (
-            f"<details><summary>{len(items) - MISTAKES_OPEN} more failing checks</summary>"
+            f"<details><summary>{len(items) - MISTAKES_OPEN} more mistakes</summary>"
             f'<ol class="mistakes" start="{MISTAKES_OPEN + 1}">' + "\n".join(items[MISTAKES_OPEN:]) + "</ol></details>"
         )
     return shown

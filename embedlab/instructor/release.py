@@ -88,13 +88,9 @@ def write_release(root: Path, out: Path, repository: str | None, ref: str | None
     if out.resolve() == root.resolve() or root.resolve() in out.resolve().parents:
         raise ReleaseError(f"{out} is inside the kit: choose a folder outside it")
     exercises = sorted((root / "exercises").glob("*.py"))
-    for path in exercises:
-        answered = answered_functions(path, root / "solutions" / path.name)
-        if answered:
-            raise ReleaseError(
-                f"exercises/{path.name}: {', '.join(answered)} {'is' if len(answered) == 1 else 'are'} not the stub "
-                "(the body differs from solutions/ and does not just raise NotImplementedError): restore the stub first"
-            )
+    found = [said for path in exercises if (said := _answered_in(path, root / "solutions" / path.name))]
+    if found:
+        raise ReleaseError(f"exercises/ holds answers, not stubs: {'; '.join(found)}. Restore the stubs first (git checkout exercises/)")
     readme = learner_readme((root / "README.md").read_text(encoding="utf-8"), repository, ref)
     if re.search(r"\bsolutions\b", readme):
         raise ReleaseError("the learner part of README.md mentions the solutions: reword it, or teach embedlab/instructor/release.py to drop it")
@@ -127,6 +123,28 @@ def write_release(root: Path, out: Path, repository: str | None, ref: str | None
 
 
 # -- what the learner gets -----------------------------------------------------------------------
+
+
+def _answered_in(exercise: Path, solution: Path) -> str:
+    """'similarity.py: cosine and rank are the answers of solutions/' — what is answered in one
+    file, said by what it is: the same as solutions/, or written otherwise; "" for a file of stubs."""
+    answered = answered_functions(exercise, solution)
+    if not answered:
+        return ""
+    theirs = _bodies(solution) if solution.is_file() else {}
+    mine = _bodies(exercise)
+    same = [n for n in answered if n in theirs and mine[n] == theirs[n]]  # bodies compare by their AST
+    other = [n for n in answered if n not in same]
+    parts = []
+    for names, what in ((same, "the answers of solutions/, copied" if len(same) > 1 else "the answer of solutions/, copied"),
+                        (other, "answered (they do more than raise NotImplementedError)" if len(other) > 1 else "answered (it does more than raise NotImplementedError)")):  # fmt: skip
+        if names:
+            parts.append(f"{_and(names)} {'are' if len(names) > 1 else 'is'} {what}")
+    return f"{exercise.name}: {'; '.join(parts)}"
+
+
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def answered_functions(exercise: Path, solution: Path) -> list[str]:

@@ -79,7 +79,7 @@ def merge(paths: list[Path], out: Path, results_dir: Path) -> int:
     _similarity(loaded, out.parent)
     from embedlab.instructor import pages
 
-    pages.write_report(out, results_dir, {name: file for part in loaded for name, file in part["info"]["results"].items()})
+    report = pages.write_report(out, results_dir, {name: file for part in loaded for name, file in part["info"]["results"].items()})
     first = loaded[0]["info"]
     statuses: dict[str, int] = {}
     for row in rows:
@@ -87,7 +87,7 @@ def merge(paths: list[Path], out: Path, results_dir: Path) -> int:
     print(
         f"merged {len(loaded)} shards: {len(rows)} submission{'' if len(rows) == 1 else 's'} ("
         + ", ".join(f"{count} {status}" for status, count in sorted(statuses.items()))
-        + f") of a class of {len(first['class'])}\ngradebook: {out}   results: {results_dir}/"
+        + f") of a class of {len(first['class'])}\ngradebook: {out}   results: {results_dir}/   report: {report}"
     )
     return 0
 

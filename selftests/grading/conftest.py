@@ -49,6 +49,24 @@ def run_cli(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None, tim
     )
 
 
+_SECTIONS: list[tuple[str, list[str]]] = []  # (title, lines): shown after the run, see pytest_terminal_summary
+
+
+@pytest.fixture
+def report_section():
+    """`report_section(title, lines)`: figures for the reader, shown in a section of their own after
+    pytest's progress lines (never in the middle of them, with or without -s)."""
+    return lambda title, lines: _SECTIONS.append((title, list(lines)))
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    for title, lines in _SECTIONS:
+        terminalreporter.write_sep("-", title)
+        for line in lines:
+            terminalreporter.write_line(line)
+    _SECTIONS.clear()
+
+
 @pytest.fixture(scope="session")
 def local_server():
     """One `embedlab serve` (the bundled model) for the tests that need a live endpoint."""

@@ -270,6 +270,12 @@ MISTAKES = [
         def confirm_intuition(*, client=None, model=None):
             return rank(QUERY, DOCS, client=client, model=model)
         """), "test_ranks_the_docs_and_the_dog", "did you add the dog sentence"),
+    Mistake("confirm-appends-to-the-sections-docs", "challenges.py", f("""
+        def confirm_intuition(*, client=None, model=None):
+            docs = DOCS
+            docs.append(DOG)
+            return rank(QUERY, docs, client=client, model=model)
+        """), "test_the_dog_lands_between", "each call adds the dog to the section's own DOCS list once more"),
     Mistake("confirm-wrong-query", "challenges.py", f("""
         def confirm_intuition(*, client=None, model=None):
             return rank(DOG, DOCS + [DOG], client=client, model=model)
@@ -546,7 +552,7 @@ MISTAKES = [
                     self.db.executemany("INSERT OR IGNORE INTO vectors (text, model, vector) VALUES (?, ?, ?)",
                                         [(t, self.model, v.tobytes()) for t, v in zip(new, vectors)])
                 return len(new)
-        """), "test_add_embeds_only_new_texts_once_in_one_request", "once each"),
+        """), "test_add_embeds_only_new_texts_once_in_one_request", "twice in one request: a text repeated in one add() call counts once"),
     Mistake("store-search-default-k-of-3", "applications.py", store(search="""
             def search(self, query, k=3):
                 rows = self.db.execute("SELECT text, vector FROM vectors ORDER BY id").fetchall()
@@ -608,6 +614,19 @@ MISTAKES = [
             def __exit__(self, *exc):
                 self.close()
         """), "test_a_reopened_store_in_a_new_process", "nothing the store held survived"),
+    Mistake("store-remembers-what-it-holds-in-memory", "applications.py", store(add="""
+            def add(self, texts):
+                self.seen = getattr(self, "seen", set())  # forgotten when the store is reopened
+                new = [t for t in dict.fromkeys(texts) if t not in self.seen]
+                if not new:
+                    return 0
+                vectors = embed(new, client=self.client, model=self.model).astype("<f4")
+                with self.db:
+                    self.db.executemany("INSERT OR REPLACE INTO vectors (text, model, vector) VALUES (?, ?, ?)",
+                                        [(t, self.model, v.tobytes()) for t, v in zip(new, vectors)])
+                self.seen.update(new)
+                return len(new)
+        """), "test_a_reopened_store_in_a_new_process", "though its file kept all of them"),
     Mistake("store-pickles-the-vectors", "applications.py", store(add="""
             def add(self, texts):
                 import pickle

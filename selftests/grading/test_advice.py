@@ -179,7 +179,8 @@ def test_what_the_code_printed_is_shown_under_the_failing_check(tmp_path):
     exercises = build(tmp_path, ROOT / "solutions", {"similarity.py": printing}) / "exercises"
     shown, results = screen(exercises, "--live=off", "-k", "cosine")
     read = tail(shown)
-    assert "Your code printed 2 lines during this check (`pytest -s -k cosine` shows it all): a is [1, 0] b is [2, 0]" in read, shown
+    # "Next:" shows cosine's lesson, the formula on known angles (@pytest.mark.lesson), with what it printed there
+    assert "Your code printed 2 lines during this check (`pytest -s -k cosine` shows it all): a is [3, 4] b is [4, 3]" in read, shown
     assert "0 of 1 exercise done" in read
     failed = next(t for t in results["tests"] if "test_same_direction" in t["extra_data"]["nodeid"])
     assert failed["extra_data"]["printed"].startswith("a is [1, 0]")
@@ -263,3 +264,144 @@ def test_a_release_without_a_grader_is_a_folder_to_zip(tmp_path):
     assert not (out / ".github").exists() and (out / "exercises" / "embed.py").is_file()
     readme = (out / "README.md").read_text(encoding="utf-8")
     assert "The second needs" not in readme and "Your instructor grades" in readme
+
+
+# -- issue 28, items 2 and 3: a learner's own mistake reads as theirs, from what was measured ----
+
+
+def test_a_learners_repeats_and_a_store_that_forgets_are_named_as_theirs(tmp_path):
+    """A text repeated in one add() call, a confirm_intuition() that appends to the section's DOCS,
+    and a store whose file kept everything but that asks again: each told its own mistake, never
+    "tell your instructor"; the reopened store's sentence follows what its file kept."""
+    from .submissions import MISTAKES
+
+    catalogue = {m.name: m for m in MISTAKES}
+    exercises = build(
+        tmp_path,
+        ROOT / "solutions",
+        {
+            "applications.py": catalogue["store-remembers-what-it-holds-in-memory"].source,
+            "challenges.py": catalogue["confirm-appends-to-the-sections-docs"].source,
+        },
+    ) / "exercises"
+    shown, results = screen(exercises, "--live=off", "-k", "confirm_intuition or vector_store")
+    said = messages(results)
+    dog = next(m for n, m in said.items() if n.endswith("test_the_dog_lands_between_the_cats_and_the_server"))
+    assert "sent 'a dog barked loudly' twice in one request: each call adds the dog to the section's own DOCS list" in dog, dog
+    reopened = next(m for n, m in said.items() if "reopened" in n)
+    assert "sent all 9 texts it holds again, though its file kept all of them" in reopened, reopened
+    assert "nothing the store held survived" not in reopened
+    assert "tell your instructor" not in words(shown), shown
+
+    repeats = build(tmp_path / "repeats", ROOT / "solutions", {"applications.py": catalogue["store-repeats-a-text-given-twice"].source})
+    shown, results = screen(repeats / "exercises", "--live=off", "-k", "vector_store")
+    said = messages(results)
+    add = next(m for n, m in said.items() if "test_add_embeds_only_new_texts" in n)
+    assert "twice in one request: a text repeated in one add() call counts once" in add, add
+    assert "tell your instructor" not in words(shown), shown
+
+    memoryless = build(tmp_path / "memory", ROOT / "solutions", {"applications.py": catalogue["store-only-in-memory"].source})
+    _, results = screen(memoryless / "exercises", "--live=off", "-k", "vector_store")
+    reopened = next(m for n, m in messages(results).items() if "reopened" in n)
+    assert "its file holds none of them, so nothing the store held survived" in reopened, reopened
+
+
+# -- issue 28, item 4: a wrong value names its file and line -------------------------------------
+
+
+def test_the_line_of_a_wrong_value_is_its_functions_return_or_def(tmp_path):
+    from embedlab.grading.source import value_line
+
+    path = tmp_path / "applications.py"
+    path.write_text(
+        f("""
+        import numpy as np
+
+
+        def top_k(query_vector, vectors, k=5):
+            def score(row):
+                return float(row @ query_vector)
+            return sorted(enumerate(map(score, vectors)), key=lambda p: -p[1])[:k]
+
+
+        def classify(text, examples, *, client=None, model=None):
+            if not examples:
+                return None
+            return "a"
+
+
+        class VectorStore:
+            def __len__(self):
+                return 0
+
+            def add(self, texts):
+                return len(texts)
+        """),
+        encoding="utf-8",
+    )
+    assert value_line(path, "top_k") == "line 7"  # its own return, not the nested function's
+    assert value_line(path, "classify") == "line 10 (def classify)"  # two returns: which one is not known
+    assert value_line(path, "vector_store", "then store.add(NOTES[4:9]) returned 5") == "line 21, in VectorStore.add"
+    assert value_line(path, "vector_store", "len(store) is 0 after adding 9 texts") == "line 18, in VectorStore.__len__"
+    assert value_line(path, "near_duplicates") == "" and value_line(tmp_path / "missing.py", "top_k") == ""
+
+
+def test_a_wrong_value_names_the_line_that_returned_it(tmp_path):
+    exercises = build(tmp_path, ROOT / "solutions", {"similarity.py": f("""
+        def cosine(a, b):
+            a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+            if len(a) != len(b) or len(a) == 0:
+                raise ValueError("different lengths or empty")
+            return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+        """)}) / "exercises"
+    line = next(i for i, text in enumerate((exercises / "similarity.py").read_text().splitlines(), 1) if "return float(a @ b" in text)
+    shown, results = screen(exercises, "--live=off", "-k", "cosine")
+    assert f"Next: fix cosine in exercises/similarity.py, line {line} — A zero vector raises ValueError" in tail(shown), shown
+    zero = next(t for t in results["tests"] if t["extra_data"]["nodeid"].endswith("test_a_zero_vector_raises_value_error"))
+    assert zero["extra_data"]["where"] == f"line {line}"
+
+
+# -- issue 28, item 5: "Next:" leads with the exercise's main lesson -----------------------------
+
+
+def test_next_leads_with_the_lesson_not_the_file_order():
+    from embedlab import course
+    from embedlab.grading.report import Gradebook, Result
+
+    def result(name: str, status: str, message: str, lesson: bool = False) -> Result:
+        return Result(f"tests/test_5_applications.py::TestTopK::{name}", "top_k", "exercises/applications.py", name, 1, False, status, message, lesson=lesson)
+
+    book = Gradebook(course=course.load())
+    book.add(result("test_finds_the_most_similar_recorded_vectors", "passed", "", lesson=True))
+    book.add(result("test_bad_arguments_raise_value_error", "failed", "top_k(q, [], 3) returned []; it should raise ValueError"))
+    book.add(result("test_scores_every_row_at_once_not_in_a_python_loop", "failed", "is there a Python loop over the rows?", lesson=True))
+    shown = words("\n".join(book.summary_lines()))
+    assert "Next: fix top_k in exercises/applications.py — test_scores_every_row_at_once" in shown, shown
+    assert "is there a Python loop" in shown and "it should raise ValueError" not in shown
+    again = Gradebook.from_gradescope(book.gradescope(), course=book.course)  # the class report reads it back
+    assert [r.lesson for r in again.results] == [True, False, True]
+
+
+def test_each_exercise_marks_its_main_lesson():
+    from embedlab import course
+
+    def marked(*args: str) -> set[str]:
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--collect-only", "-q", "-m", "lesson", *args, "tests"],
+            cwd=ROOT, env=clean_env(), capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        return {line.split("::")[-1] for line in done.stdout.splitlines() if "::" in line}
+
+    top_k = marked("-k", "top_k")
+    assert "test_scores_every_row_at_once_not_in_a_python_loop" in top_k and "test_bad_arguments_raise_value_error" not in top_k
+    for name in course.load().names:
+        assert marked("-k", name), f"{name} has no @pytest.mark.lesson check"
+
+
+def test_a_type_name_takes_a_or_an():
+    """Issue 28, item 6: "an int64", never "a int64"."""
+    from embedlab.wording import a_or_an
+
+    assert [a_or_an(w) for w in ("int64", "float32", "ndarray", "list", "object")] == ["an int64", "a float32", "an ndarray", "a list", "an object"]
+    for path in (ROOT / "tests").glob("*.py"):
+        assert not re.search(r"\ba \{(type\(|np\.dtype\()", path.read_text(encoding="utf-8")), path

@@ -131,15 +131,52 @@ def test_k_selects_exactly_one_exercise(tmp_path, name):
     assert [row.split()[1] for row in rows] == [name], done.stdout
     assert f"Everything selected passes ({name})" in done.stdout
 
+def _rows(stdout: str) -> dict[str, str]:
+    """exercise -> its state, from the grading table."""
+    states = ("done", "failing", "not started", "waiting", "skipped")
+    found = {}
+    for line in stdout.splitlines():
+        for state in states:
+            if line.startswith(f"  {state} "):
+                found[line[len(state) + 2 :].split()[0]] = state
+    return found
+
+
+def _collected(*args: str) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--live=off", "--collect-only", "-q", *args, "tests"],
+        cwd=ROOT, env=clean_env(), capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    return [line for line in done.stdout.splitlines() if "::" in line]
+
+
 def test_k_expressions_know_the_exercises_by_name():
-    """pytest's own -k expressions: the exercise's name matches its tests, whatever they are called."""
+    """pytest's own -k expressions: an exercise's name means exactly its tests, whatever other
+    tests are called (`test_embeds_…`, `test_scores_by_cosine_…`)."""
     done = grade(None, "--solutions", "-k", "top_k or classify", columns=100)
-    rows = [line.split()[1] for line in done.stdout.splitlines() if line.startswith("  done")]
-    assert done.returncode == 0 and rows == ["top_k", "classify"], done.stdout
+    assert done.returncode == 0 and _rows(done.stdout) == {"top_k": "done", "classify": "done"}, done.stdout
+    done = grade(None, "-k", "cosine or rank", columns=100)  # the stubs: nothing else may show as done
+    assert _rows(done.stdout) == {"cosine": "not started", "rank": "not started"}, done.stdout
     done = grade(None, "--solutions", "-k", "not top_k and not vector_store", columns=100)
-    rows = [line.split()[1] for line in done.stdout.splitlines() if line.startswith("  done")]
+    rows = _rows(done.stdout)
     assert done.returncode == 0 and "top_k" not in rows and "vector_store" not in rows and "classify" in rows, done.stdout
 
+
+def test_k_not_an_exercise_keeps_the_other_exercises_checks():
+    """`-k "not embed"` drops embed's checks only, not `TestVectorStore::test_add_embeds_…`."""
+    kept = _collected("-k", "not embed")
+    assert not any(line.startswith("tests/test_1_embed.py") for line in kept), kept
+    assert any("TestVectorStore::test_add_embeds_only_new_texts" in line for line in kept), kept
+    assert any("TestRank::test_embeds_the_docs_in_one_request" in line for line in kept), kept
+    chosen = _collected("-k", "(cosine or rank) and not TestRank")
+    assert chosen and all("::TestCosine::" in line for line in chosen), chosen
+
+
+def test_k_still_finds_a_single_check_by_its_name():
+    assert _collected("-k", "test_a_zero_vector_raises_value_error") == [
+        "tests/test_2_similarity.py::TestCosine::test_a_zero_vector_raises_value_error"
+    ]
+    assert _collected("-k", "cosine and test_a_zero") == _collected("-k", "test_a_zero_vector")
 
 
 def test_stopping_early_says_the_total_is_partial():

@@ -159,7 +159,16 @@ def klass(tmp_path_factory) -> dict:
     assert merged.returncode == 0, merged.stdout + merged.stderr
     with (base / "one" / "grades.csv").open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
-    return {"base": base, "page": base / "one" / "grades-report.html", "merged": base / "merged" / "grades-report.html", "rows": rows}
+    return {
+        "base": base, "page": base / "one" / "grades-report.html", "merged": base / "merged" / "grades-report.html", "rows": rows,
+        "said": graded.stdout, "merge_said": merged.stdout,
+    }  # fmt: skip
+
+
+def test_grade_and_merge_name_the_report_they_wrote(klass):
+    """Issue 28, item 9: the closing line names the HTML page beside the gradebook and results."""
+    assert f"report: {klass['page']}" in klass["said"], klass["said"]
+    assert f"report: {klass['merged']}" in klass["merge_said"], klass["merge_said"]
 
 
 def test_grade_and_merge_write_the_same_report_beside_the_gradebook(klass):
@@ -205,13 +214,63 @@ def test_the_report_in_a_browser_says_what_the_gradebook_says(klass, browser):
     for cell in browser.find_elements(By.CSS_SELECTOR, "#exercises th[data-part]"):  # a course in parts: each part's subtotal
         mine = [e.name for e in catalogue.exercises if e.part == cell.get_attribute("data-part")]
         assert cell.text.split(" / ")[0] == f"{statistics.fmean(sum(float(r[n]) for n in mine) for r in graded):.2f}"
-    first = browser.find_element(By.CSS_SELECTOR, "#mistakes > li")
-    assert int(first.get_attribute("data-count")) == 2  # carol's and the hostile cosine break the same checks
-    assert {a.text for a in first.find_elements(By.CSS_SELECTOR, ".who a")} == {"carol", HOSTILE_NAME}
+    listed = browser.find_elements(By.CSS_SELECTOR, "#mistakes > li")
+    by_kind = {li.get_attribute("data-kind"): li for li in listed}
+    assert {a.text for a in by_kind["wrong value"].find_elements(By.CSS_SELECTOR, ".who a")} <= {"carol"}  # returns 1.0
+    assert {a.text for a in by_kind["raised"].find_elements(By.CSS_SELECTOR, ".who a")} == {HOSTILE_NAME}  # raises: another mistake
+    first = listed[0]
     link = first.find_element(By.CSS_SELECTOR, ".who a").get_attribute("href")
     assert link.startswith("file://") and Path(unquote(link.removeprefix("file://"))).is_file()  # that learner's results file
     assert browser.find_element(By.ID, "notgraded").get_attribute("data-count") == "0"
     assert HOSTILE_NAME in browser.find_element(By.ID, "flagged").text
+
+
+def test_the_exercise_bars_stay_on_one_line(klass, browser):
+    """Issue 28, item 8: each exercise's bar of states is one line high, its parts side by side."""
+    from selenium.webdriver.common.by import By
+
+    load(browser, klass["page"])
+    stacks = browser.find_elements(By.CSS_SELECTOR, "#exercises .stack")
+    assert len(stacks) == len(course.load().names)
+    for stack in stacks:
+        parts = stack.find_elements(By.CSS_SELECTOR, "span")
+        assert stack.size["height"] == 12 and all(p.size["height"] == 12 for p in parts), stack.get_attribute("outerHTML")
+        assert len({p.location["y"] for p in parts}) <= 1, stack.get_attribute("outerHTML")  # never a second line
+
+
+def test_the_most_common_mistakes_are_mistakes_not_checks():
+    """Issue 28, item 8: a syntax error is one mistake of its file (not a pickle mistake of each
+    check it stopped), a time-out is apart from a wrong value of the same checks, one learner's
+    one mistake is one entry, and real mistakes are not folded under it."""
+    from embedlab.instructor import pages
+
+    def check(exercise, title, message, **extra):
+        return {"extra_data": {"exercise": exercise, "title": title, "embedlab_status": "failed", "message": message, **extra}}
+
+    syntax = "exercises/applications.py has a SyntaxError: expected ':' (line 12)"
+    stopped = [check("vector_store", t, f"VectorStore(path) cannot run: exercises/applications.py, which does not import: {syntax}", broken="exercises/applications.py")
+               for t in ("add() embeds only new texts", "stores float32 bytes, not pickle", "another model is refused", "len", "search", "reopened")]  # fmt: skip
+    timeout = [check("cosine", t, "Stopped after 2 s: cosine([1, 0], [2, 0]) was still running exercises/similarity.py, line 9, in cosine")
+               for t in ("same direction scores one", "matches the formula")]  # fmt: skip
+    plain_dot = [check("cosine", "same direction scores one", f"cosine([1, 0], [{n}, 0]) returned {n}.0; it should be 1.0: divide by both lengths") for n in (2, 3)]
+    raised = [check("rank", "gives every doc a score", "rank('q', docs) raised TypeError: unsupported operand", raised="TypeError")]
+    entries = [
+        pages.Entry("ann", "ann.json", "graded", 10, 88, tests=stopped),
+        pages.Entry("ben", "ben.json", "graded", 10, 88, tests=timeout),
+        pages.Entry("cat", "cat.json", "graded", 10, 88, tests=plain_dot[:1] + raised),
+        pages.Entry("dan", "dan.json", "graded", 10, 88, tests=plain_dot[1:]),
+    ]
+    found = pages.mistakes(course.load(), entries)
+    said = {(m.exercise, m.kind): sorted(n for n, _ in m.names) for m in found}
+    assert said == {
+        ("exercises/applications.py", "syntax error"): ["ann"],
+        ("cosine", "timeout"): ["ben"],
+        ("cosine", "wrong value"): ["cat", "dan"],
+        ("rank", "raised"): ["cat"],
+    }, said
+    assert found[0].kind == "wrong value"  # two learners: first
+    html = pages._mistakes(course.load(), entries)
+    assert "pickle" not in html and "more mistakes" not in html
 
 
 def test_hostile_names_and_messages_make_no_element_and_no_dialog(klass, browser):
@@ -483,3 +542,18 @@ def test_map_against_an_endpoint_that_is_not_there_says_so_at_once(tmp_path):
     done = run_cli("map", "--out", str(tmp_path / "map.html"), env=clean_env(OPENAI_BASE_URL="http://127.0.0.1:9/v1", EMBED_MODEL="m"))
     assert done.returncode == 1 and "nothing answers at OPENAI_BASE_URL" in done.stderr and "--offline" in done.stderr
     assert not (tmp_path / "map.html").exists()
+
+
+def test_the_map_shows_commands_as_code_and_stays_out_of_git(tmp_path):
+    """Issue 28, item 7 (in part): no literal backticks on the page ("run `pytest`" is a <code>),
+    and map.html, which `embedlab map` writes in the kit, is ignored by git."""
+    from embedlab import pictures
+
+    assert pictures.prose("run `pytest` <now>") == "run <code>pytest</code> &lt;now&gt;"
+    shutil.copytree(ROOT / "exercises", tmp_path / "exercises", ignore=shutil.ignore_patterns("__pycache__"))
+    out = tmp_path / "map.html"
+    done = run_cli("map", "--offline", "--exercises", str(tmp_path / "exercises"), "--out", str(out))
+    assert done.returncode == 0, done.stdout + done.stderr
+    page = out.read_text(encoding="utf-8")
+    assert "`" not in page and "<code>pytest</code>" in page, page[:2000]
+    assert "map.html" in (ROOT / ".gitignore").read_text(encoding="utf-8").split()

@@ -182,6 +182,23 @@ def test_an_answered_exercise_is_never_released(tmp_path):
         (kit / "exercises" / path.name).write_bytes((ROOT / "exercises" / path.name).read_bytes())
     assert all(release.answered_functions(p, kit / "solutions" / p.name) == [] for p in (kit / "exercises").glob("*.py"))
     (kit / "exercises" / "similarity.py").write_bytes((ROOT / "solutions" / "similarity.py").read_bytes())
-    with pytest.raises(release.ReleaseError, match="cosine, rank are not the stub"):
+    stubbed = (kit / "exercises" / "embed.py").read_text(encoding="utf-8")
+    body = stubbed[stubbed.index("    raise NotImplementedError") :].splitlines()[0]
+    (kit / "exercises" / "embed.py").write_text(stubbed.replace(body, "    return texts"), encoding="utf-8")
+    with pytest.raises(release.ReleaseError) as refused:
         release.write_release(kit, tmp_path / "out", *GRADER)
+    said = str(refused.value)  # every answered file at once, each said for what it is (issue 28, item 11)
+    assert "similarity.py: cosine and rank are the answers of solutions/, copied" in said, said
+    assert "embed.py: embed is answered (it does more than raise NotImplementedError)" in said, said
+    assert "differs from solutions/" not in said
     assert not (tmp_path / "out").exists()
+
+
+def test_the_release_readme_names_only_what_the_release_holds(out):
+    """Every path the learner's README names is in the release; it counts the learner's files right."""
+    readme = (out / "README.md").read_text(encoding="utf-8")
+    for named in set(re.findall(r"`((?:selftests|tests|exercises|docs|embedlab|cassettes)/[\w./-]*\.\w+)`", readme)):
+        assert (out / named).exists(), named
+    files = len(list((ROOT / "exercises").glob("[!_]*.py")))
+    assert "the three files" not in readme and "the three files" not in (ROOT / "README.md").read_text(encoding="utf-8")
+    assert files == 4
