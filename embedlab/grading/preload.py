@@ -16,6 +16,8 @@ import importlib
 MODULES = (
     "numpy", "numpy.random", "numpy.linalg", "httpx2", "vcr", "yaml", "json", "base64", "difflib", "pprint",
     "_pytest.assertion.util", "_pytest.assertion.truncate", "_pytest._io.saferepr",
+    "hypothesis", "hypothesis.strategies", "hypothesis.core", "hypothesis.internal.conjecture.shrinker",
+    "hypothesis.internal.conjecture.engine", "hypothesis.internal.reflection", "hypothesis.extra",
 )  # fmt: skip
 
 

@@ -124,7 +124,7 @@ def test_the_release_grades_itself_offline_exactly_as_the_kit_does(out, tmp_path
         return [(t["extra_data"]["nodeid"], t["score"], t["max_score"], t.get("status"), t["output"]) for t in results["tests"] if "live" not in t["tags"]]
 
     assert graded(theirs) == graded(ours)
-    assert (theirs["score"], theirs["max_score"]) == (ours["score"], ours["max_score"]) == (0, 88)
+    assert (theirs["score"], theirs["max_score"]) == (ours["score"], ours["max_score"]) == (0, 95)
     check = subprocess.run([sys.executable, "-m", "embedlab", "integrity", "check"], cwd=out, env=clean_env(), capture_output=True, text=True, timeout=60)
     assert check.returncode == 0, check.stdout
 
@@ -159,13 +159,13 @@ def test_the_release_is_a_grader_for_the_workflow(out, tmp_path):
     done = subprocess.run(command, cwd=out, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
     results = json.loads((tmp_path / "results" / "results.json").read_text())
-    assert problems(results) == [] and (results["score"], results["max_score"]) == (13, 88)
+    assert problems(results) == [] and (results["score"], results["max_score"]) == (14, 95)
     assert "ships edited tests (test_1_embed.py; graded with yours)" in results["extra_data"]["flags"]
-    assert "## embedlab: 13/88 points" in summary.read_text() and "ships edited tests" in summary.read_text()
+    assert "## embedlab: 14/95 points" in summary.read_text() and "ships edited tests" in summary.read_text()
     values = dict(line.split("=", 1) for line in outputs.read_text().splitlines())
-    assert (values["score"], values["max-score"]) == ("13", "88")
+    assert (values["score"], values["max-score"]) == ("14", "95")
     classroom = json.loads(base64.b64decode(values["result"]))
-    assert classroom["version"] == 1 and classroom["status"] == "fail" and classroom["max_score"] == 88
+    assert classroom["version"] == 1 and classroom["status"] == "fail" and classroom["max_score"] == 95
     assert sum(t["score"] for t in classroom["tests"]) == 13  # what the reporter adds up: partial credit
     for test in classroom["tests"]:
         assert set(test) >= {"name", "status", "score", "max_score", "message"} and test["status"] in ("pass", "fail")

@@ -47,9 +47,9 @@ def test_merged_shards_are_what_one_machine_writes(graded, tmp_path):
     theirs = {p.name: p.read_bytes() for p in (graded["single"] / "grades-results").iterdir()}
     assert ours == theirs and len([n for n in ours if n.endswith(".json")]) == 5 and ".gitignore" in ours
     rows = {line.split(",")[0]: line.split(",")[1:4] for line in (tmp_path / "grades.csv").read_text().splitlines()[1:]}
-    assert rows["alice"] == ["graded", "88", "88"] and rows["bob"] == ["graded", "0", "88"]
-    assert rows["dave"] == ["graded", "13", "88"]  # just embed.py, with no __init__.py: graded, not the kit's stub
-    assert rows["eve"] == ["empty", "0", "88"]  # every test listed at 0, out of the class's points
+    assert rows["alice"] == ["graded", "95", "95"] and rows["bob"] == ["graded", "0", "95"]
+    assert rows["dave"] == ["graded", "14", "95"]  # just embed.py, with no __init__.py: graded, not the kit's stub
+    assert rows["eve"] == ["empty", "0", "95"]  # every test listed at 0, out of the class's points
 
 
 def test_a_missing_or_doubled_shard_is_refused(graded, tmp_path):
