@@ -619,7 +619,7 @@ def _method() -> str:
         f"<li>Fingerprints: winnowing (Schleimer, Wilkerson and Aiken, 2003) of the {K}-character k-grams of the normalised code, "
         f"a window of {WINDOW} (every common run of {K + WINDOW - 1} characters or more is seen). What every learner was given "
         "is removed first: the kit's stubs, the hints in course.toml and the section's own code, and every k-gram at least half "
-        "of which is one of the hints' recipes (such as np.argpartition(-scores, k - 1)[:k]).</li>"
+        "of which is one of the hints' recipes (such as np.partition(scores, n - k)[n - k]).</li>"
         "<li>A pair's score is the number of fingerprints both files have, divided by the fingerprints of the smaller file "
         f"(at least {MIN_FINGERPRINTS}): 1.00 means the smaller file is wholly in the other.</li>"
         f"<li>A pair is <b>marked</b> when its score is above the median of all that file's pairs plus {MADS:g} times their "

@@ -47,7 +47,7 @@ COPY_SOURCE = d('''
             raise ValueError("zero vector")
         scores = matrix @ query / lengths
         k = min(k, len(scores))
-        picked = np.argpartition(-scores, k - 1)[:k]
+        picked = np.partition(scores, n - k)[n - k]
         picked = picked[np.lexsort((picked, -scores[picked]))]
         return [(int(i), float(scores[i])) for i in picked]
 
@@ -153,7 +153,7 @@ RECIPE_ONE = d('''
             raise ValueError("zero vector")
         scores = vectors @ query / (norms * np.linalg.norm(query))
         k = min(k, len(scores))
-        best = np.argpartition(-scores, k - 1)[:k]
+        best = np.partition(scores, n - k)[n - k]
         order = np.lexsort((best, -scores[best]))
         return [(int(best[i]), float(scores[best[i]])) for i in order]
 ''')
@@ -192,7 +192,7 @@ HONEST_ONE = d('''
             raise ValueError("vectors must be a non-empty (n, d) matrix matching the query, k >= 1")
         scores = _unit(rows) @ _unit(q[None, :])[0]
         k = min(k, scores.size)
-        idx = np.argpartition(-scores, k - 1)[:k]
+        idx = np.partition(scores, n - k)[n - k]
         idx = idx[np.lexsort((idx, -scores[idx]))]
         return [(int(i), float(scores[i])) for i in idx]
 
@@ -505,7 +505,7 @@ def test_what_everyone_was_given_is_subtracted(tmp_path):
     section = (ROOT / "embedlab" / "instructor" / "section_code.py.txt").read_text(encoding="utf-8")
     assert len(similarity.fingerprint("x.py", section, given=given).hashes) == 0
     for recipe in (
-        "def f(scores, k):\n    return np.argpartition(-scores, k - 1)[:k]\n",
+        "def f(scores, k):\n    return np.partition(scores, n - k)[n - k]\n",
         "def pick(s, n):\n    n = min(n, len(s))\n    best = np.argpartition(-s, n - 1)[:n]\n    return sorted(best)\n",
         "def create(path):\n    if not os.path.exists(path):\n        fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)\n        os.close(fd)\n",
     ):  # the k-grams left are mostly the learner's own tokens around the recipe
