@@ -591,11 +591,24 @@ class TestVectorStore:
     @pytest.mark.points(3)
     @pytest.mark.fresh_worker
     def test_a_reopened_store_in_a_new_process_embeds_nothing_it_holds(self, api, target, folder):
-        """Reopened in a new process, the store embeds nothing it already holds"""
+        """Reopened in a new process, the store embeds nothing it already holds — even if its process died"""
         store = self.filled(api, target, folder)
-        store.close()
+        mode = stat.S_IMODE(os.stat(folder / "notes.db").st_mode) if (folder / "notes.db").is_file() else None
+        expect(
+            mode is None or mode & 0o077 == 0,
+            f"Right after its first add(), before close(), the store's file has mode {oct(mode or 0)}: other users could "
+            "read it from then on. Create it owner-only before SQLite writes to it: os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)",
+        )
+        second = Store(api, target, folder / "notes.db")  # a second connection, while the first is open
+        count = second.length("len(store) of a second VectorStore(path) opened while the first is open")
+        expect(
+            count == 9,
+            f"A second VectorStore on the same file, opened while the first was open, holds {count} texts; the first "
+            "added 9. Commit in add() (with self.db: ...), not only in close(): until then nobody else sees them",
+        )
+        second.close()
         kept = texts_in_the_file(folder / "notes.db", NOTES[:9])  # what survived, read before the new process runs
-        target.fresh_worker()  # another process: only what is in the file survives
+        target.fresh_worker()  # the first store's process is killed, never closed: only what add() committed survives
         again = Store(api, target, folder / "notes.db")
         first = len(api.sent)
         added = again.call("add", list(NOTES[:9]), shown="store.add(NOTES[:9]) after reopening the file")

@@ -845,6 +845,125 @@ MISTAKES = [
             response = client.embeddings.create(model=model, input=texts)
             return np.array([item.embedding for item in sorted(response.data, key=lambda i: i.index)])
         """), "test_a_non_string_raises_type_error", "which refused it (400: input[1] is a number"),
+    # -- issue 26: mistakes only generated inputs expose -----------------------------------------
+    Mistake("cosine-returns-a-numpy-float", "similarity.py", f("""
+        def cosine(a, b):
+            a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+            if a.ndim != 1 or a.shape != b.shape or a.size == 0:
+                raise ValueError("two flat vectors of one length")
+            lengths = np.linalg.norm(a) * np.linalg.norm(b)
+            if lengths == 0:
+                raise ValueError("a zero vector")
+            return np.clip(a @ b / lengths, -1.0, 1.0)
+        """), "test_agrees_with_the_formula_on_generated_vectors", "return a plain float"),
+    Mistake("cosine-broadcasts-a-length-one-vector", "similarity.py", f("""
+        def cosine(a, b):
+            a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+            if a.size == 0 or b.size == 0:
+                raise ValueError("empty")
+            lengths = np.linalg.norm(a) * np.linalg.norm(b)
+            if lengths == 0:
+                raise ValueError("a zero vector")
+            return float(np.clip(np.sum(a * b) / lengths, -1.0, 1.0))
+        """), "test_agrees_with_the_formula_on_generated_vectors", "different lengths"),
+    Mistake("rank-rounds-before-sorting", "similarity.py", f("""
+        def rank(query, docs, *, client=None, model=None):
+            vectors = embed([query] + list(docs), client=client, model=model)
+            scored = [(round(cosine(vectors[0], v), 2), d) for v, d in zip(vectors[1:], docs)]
+            return sorted(scored, key=lambda pair: -pair[0])
+        """), "test_ranks_generated_docs_like_the_reference", "its cosine with the query"),
+    Mistake("embed-gathers-by-index", "embed.py", f("""
+        def embed(texts, *, client=None, model=None):
+            if isinstance(texts, str):
+                texts = [texts]
+            texts = list(texts)
+            if not texts:
+                raise ValueError("no texts")
+            for i, t in enumerate(texts):
+                if not isinstance(t, str):
+                    raise TypeError(f"item {i} is not a string")
+            client, model = client_and_model(client, model)
+            data = client.embeddings.create(model=model, input=texts).data
+            return np.array([data[item.index].embedding for item in data], dtype=float)
+        """), "test_places_each_row_by_its_index_whatever_the_order", "item.index"),
+    Mistake("top-k-argpartition-cuts-ties", "applications.py", f("""
+        def top_k(query_vector, vectors, k=5):
+            q = np.asarray(query_vector, dtype=float)
+            m = np.asarray(vectors, dtype=float)
+            if isinstance(k, bool) or k < 1 or m.ndim != 2 or m.shape[0] == 0 or m.shape[1] != q.shape[0]:
+                raise ValueError("bad arguments")
+            lengths = np.linalg.norm(m, axis=1)
+            if not np.linalg.norm(q) or not lengths.all():
+                raise ValueError("a zero vector")
+            scores = m @ q / lengths / np.linalg.norm(q)
+            k = min(k, len(scores))
+            best = np.argpartition(-scores, k - 1)[:k]
+            best = best[np.lexsort((best, -scores[best]))]
+            return [(int(i), float(scores[i])) for i in best]
+        """), "test_agrees_with_the_reference_on_generated_matrices", "tied with the k-th"),
+    Mistake("top-k-normalises-the-query-in-place", "applications.py", f("""
+        def top_k(query_vector, vectors, k=5):
+            m = np.asarray(vectors, dtype=float)
+            q = query_vector if isinstance(query_vector, np.ndarray) else np.asarray(query_vector, dtype=float)
+            if isinstance(k, bool) or k < 1 or m.ndim != 2 or m.shape[0] == 0 or m.shape[1] != q.shape[0]:
+                raise ValueError("bad arguments")
+            lengths = np.linalg.norm(m, axis=1)
+            if not np.linalg.norm(q) or not lengths.all():
+                raise ValueError("a zero vector")
+            q /= np.linalg.norm(q)
+            scores = m @ q / lengths
+            order = np.lexsort((np.arange(len(scores)), -scores))[:k]
+            return [(int(i), float(scores[i])) for i in order]
+        """), "test_agrees_with_the_reference_on_generated_matrices", "changed its arguments in place"),
+    Mistake("store-commits-only-in-close", "applications.py", store(add="""
+        def add(self, texts):
+            held = {t for (t,) in self.db.execute("SELECT text FROM vectors")}
+            new = [t for t in dict.fromkeys(texts) if t not in held]
+            if not new:
+                return 0
+            vectors = embed(new, client=self.client, model=self.model).astype("<f4")
+            self.db.executemany("INSERT INTO vectors (text, model, vector) VALUES (?, ?, ?)",
+                                [(t, self.model, v.tobytes()) for t, v in zip(new, vectors)])
+            return len(new)
+        """, close="""
+        def close(self):
+            self.db.commit()
+            self.db.close()
+        """), "test_a_reopened_store_in_a_new_process_embeds_nothing_it_holds", "Commit in add()"),
+    Mistake("store-searches-by-dot-product", "applications.py", store(search="""
+        def search(self, query, k=5):
+            rows = self.db.execute("SELECT text, vector FROM vectors ORDER BY id").fetchall()
+            if not rows:
+                raise ValueError("the store is empty")
+            matrix = np.stack([np.frombuffer(blob, dtype="<f4") for _, blob in rows]).astype(float)
+            q = embed([query], client=self.client, model=self.model)[0]
+            scores = matrix @ q
+            order = np.argsort(-scores, kind="stable")[:k]
+            return [(float(scores[i]), rows[i][0]) for i in order]
+        """), "test_search_ranks_by_cosine_on_generated_texts", "dot product"),
+    Mistake("near-duplicates-isclose-threshold", "applications.py", f("""
+        def near_duplicates(texts, threshold=0.9, *, client=None, model=None):
+            texts = list(texts)
+            if len(texts) < 2:
+                return []
+            v = embed(texts, client=client, model=model)
+            unit = v / np.linalg.norm(v, axis=1)[:, None]
+            scores = unit @ unit.T
+            i, j = np.triu_indices(len(texts), k=1)
+            s = scores[i, j]
+            keep = (s >= threshold) | np.isclose(s, threshold)
+            pairs = [(int(a), int(b), float(c)) for a, b, c in zip(i[keep], j[keep], s[keep])]
+            return sorted(pairs, key=lambda p: (-p[2], p[0], p[1]))
+        """), "test_agrees_with_the_reference_on_generated_texts", "not np.isclose"),
+    Mistake("classify-by-dot-product", "applications.py", f("""
+        def classify(text, examples, *, client=None, model=None):
+            if not examples or any(not list(v) for v in examples.values()):
+                raise ValueError("every label needs an example")
+            labels = [label for label, texts in examples.items() for _ in texts]
+            texts = [t for ts in examples.values() for t in ts]
+            vectors = embed([text] + texts, client=client, model=model)
+            return labels[int(np.argmax(vectors[1:] @ vectors[0]))]
+        """), "test_the_nearest_example_wins_on_generated_examples", "not by dot product"),
     # -- accidents the class grader must survive -------------------------------------------------
     Mistake("hangs-forever", "challenges.py", f("""
         def batch_vs_loop(texts, *, client=None, model=None):
