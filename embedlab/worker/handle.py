@@ -22,7 +22,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from embedlab.worker import sandbox, sweep, walls
 from embedlab.worker import wire
@@ -437,6 +437,17 @@ class Learner:
                     "finite. A nan comes from 0/0 (a vector of length zero?), an inf from dividing by zero"
                 )
         return value
+
+    def cpu_of(self, call: Callable[[], Any]) -> tuple[Any, float]:
+        """`call()` (a call into the worker) and the CPU seconds the worker's processes used
+        meanwhile, read by this process from the kernel's accounting: no clock the learner's code
+        can patch, nor one a busy neighbour moves. Needs the same worker before and after."""
+        worker = self.worker()
+        before = sweep.cpu_seconds(worker.pid)
+        value = call()
+        if self._worker is not worker:
+            fail("the worker ended during a timed call: it cannot be timed")
+        return value, sweep.cpu_seconds(worker.pid) - before
 
     def _show_output(self, worker: WorkerProcess) -> None:
         """What the call printed goes to pytest's captured output of the test (shortened)."""

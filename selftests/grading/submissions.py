@@ -964,6 +964,27 @@ MISTAKES = [
             vectors = embed([text] + texts, client=client, model=model)
             return labels[int(np.argmax(vectors[1:] @ vectors[0]))]
         """), "test_the_nearest_example_wins_on_generated_examples", "not by dot product"),
+    Mistake("top-k-loops-and-remembers-its-answers", "applications.py", f("""
+        _seen = {}
+
+        def top_k(query_vector, vectors, k=5):
+            key = (np.asarray(query_vector, dtype=float).tobytes(), id(vectors), k)
+            if key in _seen:  # a retry with the same input: answered from memory, at once
+                return _seen[key]
+            q = np.asarray(query_vector, dtype=float)
+            if isinstance(k, bool) or k < 1 or len(vectors) == 0 or len(vectors[0]) != len(q) or not np.linalg.norm(q):
+                raise ValueError("bad arguments")
+            scores = []
+            for row in vectors:
+                row = np.asarray(row, dtype=float)
+                length = np.linalg.norm(row)
+                if not length:
+                    raise ValueError("a zero row")
+                scores.append(float(row @ q / (length * np.linalg.norm(q))))
+            order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))[:k]
+            _seen[key] = [(i, scores[i]) for i in order]
+            return _seen[key]
+        """), "test_scores_every_row_at_once_not_in_a_python_loop", "a Python loop over the rows"),
     # -- accidents the class grader must survive -------------------------------------------------
     Mistake("hangs-forever", "challenges.py", f("""
         def batch_vs_loop(texts, *, client=None, model=None):
