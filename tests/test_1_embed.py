@@ -12,6 +12,13 @@ from embedlab.grading.outcomes import a_or_an, attempt, brief, expect, fail
 from tests.reference import expect_defaults_used, raises
 from tests.synthetic import Synthetic
 
+from hypothesis import assume, given  # noqa: F401 - the generated-input checks below
+from hypothesis import strategies as st  # noqa: F401
+from tests.generated import (  # noqa: F401
+    FORMS, Generated, all_axes, assign, budget, close, cosine_exact, examples_st, exactly_tied, is_plain_float,
+    out_of_order, run, shown_vector, texts_st, top_k_cases, top_k_expected, top_k_scores, vector_pairs, word,
+)
+
 TEXTS = ["The cat sat on the mat.", "A feline rested on the rug.", "We deployed the web server at noon."]
 QUERY = "a sleeping cat"
 SHOWN = f"embed({brief(TEXTS)})"  # how a message names the call: what the list holds, not a test-only name
@@ -188,3 +195,37 @@ def test_uses_the_configured_client_and_model_by_default(embed, synthetic_api):
     api = synthetic_api(Synthetic())
     attempt(embed.using_defaults(client=api.client, model=api.model), TEXTS)
     expect_defaults_used(api, SHOWN)
+
+
+# -- generated inputs (tests/generated.py) ------------------------------------------------------
+
+
+# -- embed -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.exercise("embed")
+class TestEmbedGenerated:
+    @pytest.mark.synthetic
+    @pytest.mark.points(1)
+    def test_places_each_row_by_its_index_whatever_the_order(self, target, synthetic_api):
+        """Items come back in any order: row i is texts[i]"""
+        embed = target.function("embed", "embed")
+        server = Generated(dims=5)
+        api = synthetic_api(server)
+        api.call(embed, ["cat one"])
+
+        @budget(30)
+        @given(st.lists(texts_st, min_size=1, max_size=9))
+        def check(texts):
+            shown = f"embed({texts})"
+            got = api.call(embed, list(texts))
+            want = server.vectors(texts)
+            expect(isinstance(got, np.ndarray) and got.shape == want.shape, f"{shown} returned {brief(got)}; a numpy array of shape {want.shape}")
+            wrong = [i for i in range(len(texts)) if not np.allclose(got[i], want[i], rtol=1e-6, atol=1e-7)]
+            expect(
+                not wrong,
+                f"{shown}: row {wrong[0] if wrong else 0} is not the vector of {texts[wrong[0]] if wrong else ''!r}. The server "
+                "sent the items in another order: put each item's vector at row item.index",
+            )
+
+        run(check)

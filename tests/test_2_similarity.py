@@ -8,10 +8,17 @@ import numpy as np
 import pytest
 
 from embedlab.worker.values import watch
-from embedlab.grading.outcomes import a_or_an, attempt, brief, expect
+from embedlab.grading.outcomes import NotStarted, a_or_an, attempt, brief, expect
 from embedlab.section import DOCS, QUERY
 from tests.reference import check_ranking, cosine_ref, expect_defaults_used, rank_references, ranking_ref, raises
 from tests.synthetic import Synthetic
+
+from hypothesis import assume, given  # noqa: F401 - the generated-input checks below
+from hypothesis import strategies as st  # noqa: F401
+from tests.generated import (  # noqa: F401
+    FORMS, Generated, all_axes, assign, budget, cosine_exact, examples_st, exactly_tied, is_plain_float,
+    out_of_order, run, shown_vector, texts_st, top_k_cases, top_k_expected, top_k_scores, vector_pairs, word,
+)
 
 CAT_DOCS = {"The cat sat on the mat.", "A feline napped on the soft rug."}
 OTHER_QUERY = "shipping software to production"
@@ -229,3 +236,85 @@ class TestRank:
         )
         scores = [float(pair[0]) for pair in result]
         expect(all(abs(score - math.sqrt(0.5)) <= 1e-6 for score in scores), f"every score here is cos 45° ≈ 0.7071; rank() gave {scores}")
+
+
+# -- generated inputs (tests/generated.py) ------------------------------------------------------
+
+
+@pytest.mark.exercise("cosine")
+class TestCosineGenerated:
+    @pytest.mark.points(1)
+    def test_agrees_with_the_formula_on_generated_vectors(self, target):
+        """Any two vectors: lists or arrays, tiny or large, of length 1 and mismatched"""
+        cosine = target.function("similarity", "cosine")
+        try:
+            cosine([3.0, 4.0], [3.0, 4.0])
+        except NotImplementedError as err:
+            raise NotStarted(str(err)) from None
+        except BaseException:  # noqa: BLE001 - judged below, with the smallest input
+            pass
+
+        @budget(60)
+        @given(vector_pairs())
+        def check(pair):
+            a, b = pair
+            shown = f"cosine({shown_vector(a)}, {shown_vector(b)})"
+            na, nb = np.linalg.norm(np.asarray(a, dtype=np.float64)), np.linalg.norm(np.asarray(b, dtype=np.float64))
+            if len(a) != len(b) or len(a) == 0 or na == 0 or nb == 0:
+                why = "the vectors have different lengths" if len(a) != len(b) else ("they are empty" if len(a) == 0 else "a zero vector has no direction")
+                raises(ValueError, lambda: cosine(a, b), shown=shown, why=why)
+                return
+            want = cosine_exact(a, b)
+            got = cosine(a, b)
+            expect(is_plain_float(got), f"{shown} returned {brief(got)}, a {type(got).__name__}; return a plain float: float(...)")
+            expect(
+                close(got, want, 1e-6),
+                f"{shown} returned {got!r}; the cosine of these numbers is {want!r} — compute it in float64 "
+                "(np.asarray(v, dtype=float)) from both whole vectors",
+            )
+
+        run(check)
+
+
+# -- rank --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.exercise("rank")
+class TestRankGenerated:
+    @pytest.mark.synthetic
+    @pytest.mark.points(1)
+    def test_ranks_generated_docs_like_the_reference(self, target, synthetic_api):
+        """Any docs, repeated and tied, vectors not of length 1, items in any order"""
+        rank = target.function("similarity", "rank")
+        server = Generated()
+        api = synthetic_api(server)
+        api.call(rank, "cat one", ["dog two"])
+
+        @budget(30)
+        @given(texts_st, st.lists(texts_st, min_size=1, max_size=8))
+        def check(query, docs):
+            shown = f"rank({query!r}, {docs})"
+            q = server.vector(query).astype(np.float64)
+            scores = [cosine_exact(q, server.vector(d)) for d in docs]
+            order = sorted(range(len(docs)), key=lambda i: (-scores[i], i))
+            want = [(scores[i], docs[i]) for i in order]
+            got = api.call(rank, query, list(docs))
+            expect(isinstance(got, list) and len(got) == len(docs), f"{shown} returned {brief(got)}; one (score, doc) per doc: {len(docs)}")
+            expect(all(isinstance(item, (tuple, list)) and len(item) == 2 for item in got), f"{shown} returned {brief(got)}; each item is (score, doc)")
+            expect(sorted(map(str, (d for _, d in got))) == sorted(docs), f"{shown} returned the docs {[d for _, d in got]}; every doc once, as given: {docs}")
+            expected = [f"({s:.6f}, {d!r})" for s, d in want]
+            places = assign(docs, [d for _, d in got])  # which given doc each answer is (repeats in the order given)
+            for item, i in zip(got, places):
+                expect(
+                    close(item[0], scores[i], 1e-5),
+                    f"{shown} scored {item[1]!r} {item[0]!r}; its cosine with the query is {scores[i]:.6f} — a cosine, "
+                    "not a dot product: these vectors are not of length 1",
+                )
+            broken = out_of_order(places, lambda i: scores[i], lambda a, b: a < b, lambda a, b: exactly_tied(docs[a], docs[b]))
+            expect(
+                broken is None,
+                f"{shown} gave the docs in the order {[d for _, d in got]}; expected {', '.join(expected)}: highest score "
+                "first, equal scores in the docs' order (a stable sort on the score alone)",
+            )
+
+        run(check)

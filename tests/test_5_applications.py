@@ -27,6 +27,13 @@ from tests.reference import cosine_ref, expect_defaults_used, raises, seeded_bes
 from tests.store_file import store_contents
 from tests.synthetic import Synthetic
 
+from hypothesis import assume, given  # noqa: F401 - the generated-input checks below
+from hypothesis import strategies as st  # noqa: F401
+from tests.generated import (  # noqa: F401
+    FORMS, Generated, all_axes, assign, budget, close, cosine_exact, examples_st, exactly_tied, is_plain_float,
+    out_of_order, run, shown_vector, texts_st, top_k_cases, top_k_expected, top_k_scores, vector_pairs, word,
+)
+
 # -- the corpus ------------------------------------------------------------------------------------
 
 # Notes with planted near-duplicates: three paraphrase pairs and one exact duplicate, among
@@ -591,7 +598,7 @@ class TestVectorStore:
     @pytest.mark.fresh_worker
     def test_a_reopened_store_in_a_new_process_embeds_nothing_it_holds(self, api, target, folder):
         """Reopened in a new process, the store embeds nothing it already holds — even if its process died"""
-        store = self.filled(api, target, folder)
+        store = self.filled(api, target, folder)  # noqa: F841 - kept open, never closed: its process is killed below
         mode = stat.S_IMODE(os.stat(folder / "notes.db").st_mode) if (folder / "notes.db").is_file() else None
         expect(
             mode is None or mode & 0o077 == 0,
@@ -1051,3 +1058,205 @@ class TestClassify:
         api = synthetic_api(Synthetic())
         attempt(classify.using_defaults(client=api.client, model=api.model), TICKET, TICKET_EXAMPLES)
         expect_defaults_used(api, "classify(TICKET, examples)")
+
+
+# -- generated inputs (tests/generated.py) ------------------------------------------------------
+
+
+@pytest.mark.exercise("top_k")
+class TestTopKGenerated:
+    @pytest.mark.points(1)
+    def test_agrees_with_the_reference_on_generated_matrices(self, target):
+        """Ties everywhere and at the k-th place, k above n, zero rows, float16 to float64, lists; arguments unchanged"""
+        top_k = target.function("applications", "top_k")
+        try:
+            top_k([1.0, 0.0], [[1.0, 0.0]], 1)
+        except NotImplementedError as err:
+            raise NotStarted(str(err)) from None
+        except BaseException:  # noqa: BLE001
+            pass
+
+        @budget(60)
+        @given(top_k_cases())
+        def check(case):
+            query, matrix, k = case
+            shown = f"top_k({shown_vector(query)}, {shown_vector(matrix) if isinstance(matrix, np.ndarray) else matrix}, k={k})"
+            want, why = top_k_expected(query, matrix, k)
+            if want is None:
+                raises(ValueError, lambda: top_k(query, matrix, k), shown=shown, why=why)
+                return
+            exact = top_k_scores(query, matrix)
+            query_before = np.array(query, dtype=np.float64)
+            matrix_before = np.array(matrix, dtype=np.float64)
+            q_given, m_given = (query.copy(), matrix.copy()) if isinstance(query, np.ndarray) else (list(query), [list(r) for r in matrix])
+            got = top_k(watch(q_given), watch(m_given), k)
+            expect(
+                np.array_equal(np.asarray(q_given, dtype=np.float64), query_before) and np.array_equal(np.asarray(m_given, dtype=np.float64), matrix_before),
+                f"{shown} changed its arguments in place (normalised them?); work on copies and leave the query and the rows as they were",
+            )
+            expect(isinstance(got, list) and len(got) == len(want), f"{shown} returned {brief(got)}; expected {len(want)} (row, score) pairs: {want}")
+            for place, (item, (index, score)) in enumerate(zip(got, want)):
+                expect(isinstance(item, (tuple, list)) and len(item) == 2, f"{shown} returned the item {brief(item)}; each is (row index, score)")
+                expect(type(item[0]) is int and is_plain_float(item[1]), f"{shown} returned {brief(item)}; a plain int and a plain float: int(i), float(s)")
+                if item[0] != index and not (exact.get(item[0]) is not None and abs(exact[item[0]] - score) <= 1e-9 and exact[item[0]] != score):
+                    fail(
+                        f"{shown} put row {item[0]} at place {place + 1}; expected row {index} (cosine {score:.6f}). "
+                        f"Expected {[(i, round(s, 4)) for i, s in want]}: highest cosine first, equal scores by the lower row "
+                        "index — also the rows tied with the k-th (a stable sort: np.argsort(-scores, kind='stable'))"
+                    )
+                expect(
+                    close(item[1], score, 1e-4),
+                    f"{shown} scored row {index} {item[1]!r}; its cosine is {score!r} — compute in float64, dividing by both lengths",
+                )
+
+        run(check)
+
+
+# -- near_duplicates ---------------------------------------------------------------------------------
+
+
+@pytest.mark.exercise("near_duplicates")
+class TestNearDuplicatesGenerated:
+    @pytest.mark.synthetic
+    @pytest.mark.points(1)
+    def test_agrees_with_the_reference_on_generated_texts(self, target, synthetic_api):
+        """Repeated texts, ties, thresholds a hair above and below a pair's score"""
+        near = target.function("applications", "near_duplicates")
+        server = Generated()
+        api = synthetic_api(server)
+        api.call(near, ["cat one", "cat two"], 0.5)
+
+        @budget(40)
+        @given(st.lists(texts_st, min_size=0, max_size=8), st.data())
+        def check(texts, data):
+            vectors = server.vectors(texts)
+            pairs = {(i, j): cosine_exact(vectors[i], vectors[j]) for i in range(len(texts)) for j in range(i + 1, len(texts))}
+            # a hair (3e-6) above and below each score: past float32's rounding, within np.isclose's 1e-5
+            choices = [0.9, 0.5, -1.0, 1.0 - 1e-7] + [s + d for s in pairs.values() for d in (3e-6, -3e-6)]
+            threshold = data.draw(st.sampled_from(choices), label="threshold")
+            want = sorted(((i, j, s) for (i, j), s in pairs.items() if s >= threshold), key=lambda p: (-p[2], p[0], p[1]))
+            shown = f"near_duplicates({texts}, threshold={threshold!r})"
+            got = api.call(near, list(texts), threshold)
+            expect(isinstance(got, list), f"{shown} returned {brief(got)}; a list of (i, j, score)")
+            got_pairs = [(p[0], p[1]) for p in got if isinstance(p, (tuple, list)) and len(p) == 3]
+            expect(len(got_pairs) == len(got), f"{shown} returned {brief(got)}; each item is (i, j, score)")
+            twice = [p for p in got_pairs if got_pairs.count(p) > 1]
+            expect(not twice, f"{shown} returned the pair {twice[0] if twice else ''} twice; each pair once")
+            missing = [(i, j) for i, j, _ in want if (i, j) not in got_pairs]
+            extra = [p for p in got_pairs if p not in {(i, j) for i, j, _ in want}]
+            if extra:
+                i, j = extra[0]
+                score = pairs.get((i, j))
+                fail(
+                    f"{shown} returned the pair {extra[0]}"
+                    + (f", whose cosine {score!r} is below the threshold: at least the threshold means score >= threshold, exactly (not np.isclose)" if score is not None else ": each pair once, i < j, never a text with itself")
+                )
+            if missing:
+                i, j = missing[0]
+                fail(f"{shown} left out the pair {(i, j)} (cosine {pairs[(i, j)]!r}, at least the threshold): every pair i < j, equal texts too")
+            same = lambda a, b: all_axes(texts[a[0]], texts[a[1]], texts[b[0]], texts[b[1]])  # noqa: E731 - cosines exactly 0 or 1
+            broken = out_of_order(got_pairs, pairs.get, lambda a, b: a < b, same)
+            expect(
+                broken is None,
+                f"{shown} returned the pairs in the order {got_pairs}; highest score first, equal scores by (i, j): {[(i, j) for i, j, _ in want]}",
+            )
+            for item in got:
+                i, j = item[0], item[1]
+                expect(close(item[2], pairs[(i, j)], 1e-5), f"{shown} scored ({i}, {j}) {item[2]!r}; its cosine is {pairs[(i, j)]!r} (these vectors are not of length 1)")
+
+        run(check)
+
+
+# -- classify ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.exercise("classify")
+class TestClassifyGenerated:
+    @pytest.mark.synthetic
+    @pytest.mark.points(1)
+    def test_the_nearest_example_wins_on_generated_examples(self, target, synthetic_api):
+        """One text under two labels, ties to the label listed first, vectors not of length 1"""
+        classify = target.function("applications", "classify")
+        server = Generated()
+        api = synthetic_api(server)
+        api.call(classify, "cat one", {"a": ["cat two"]})
+
+        @budget(40)
+        @given(texts_st, examples_st())
+        def check(text, examples):
+            q = server.vector(text)
+            scored = [(cosine_exact(q, server.vector(e)), label, e) for label, texts in examples.items() for e in texts]
+            best = max(s for s, _, _ in scored)
+            near = [(label, e) for s, label, e in scored if s >= best - 1e-9]
+            best_label = near[0][0]  # the first listed of the best
+            allowed = {best_label} if exactly_tied(*(e for _, e in near)) else {label for label, _ in near}
+            shown = f"classify({text!r}, {examples})"
+            got = api.call(classify, text, {k: list(v) for k, v in examples.items()})
+            expect(
+                got in allowed,
+                f"{shown} returned {brief(got)}; the single nearest example by cosine (not by dot product: these vectors are "
+                f"not of length 1) scores {best:.6f} and is labelled {best_label!r}; equal scores go to the label listed first",
+            )
+
+        run(check)
+
+
+# -- VectorStore.search ------------------------------------------------------------------------------
+
+
+@pytest.mark.exercise("vector_store")
+class TestVectorStoreGenerated:
+    @pytest.fixture
+    def folder(self, target):
+        return target.scratch_folder("store")
+
+    @pytest.mark.synthetic
+    @pytest.mark.points(1)
+    def test_search_ranks_by_cosine_on_generated_texts(self, target, folder, synthetic_api):
+        """Stored vectors not of length 1: the cosine ranks them, not the dot product; k above n"""
+        make = target.function("applications", "VectorStore", objects=True)
+        server = Generated()
+        api = synthetic_api(server)
+        counter = iter(range(10_000))
+        try:
+            make(str(folder / "probe.db"), client=api.client, model=api.model)
+        except NotImplementedError as err:
+            raise NotStarted(str(err)) from None
+        except BaseException:  # noqa: BLE001 - judged below
+            pass
+
+        @budget(12)
+        @given(st.lists(texts_st, min_size=1, max_size=8, unique=True), texts_st, st.integers(1, 10))
+        def check(texts, query, k):
+            path = folder / f"generated-{next(counter)}.db"
+            store = make(str(path), client=api.client, model=api.model)
+            expect(isinstance(store, RemoteObject), f"VectorStore(path) returned {brief(store)}; it should make a VectorStore")
+            try:
+                use(api, store.method("add"), list(texts), shown=f"store.add({texts})")
+                got = use(api, store.method("search"), query, k, shown=f"store.search({query!r}, {k})")
+            finally:
+                try:
+                    store.method("close")()
+                except Exception:  # noqa: BLE001 - its close() is judged elsewhere
+                    pass
+            q = server.vector(query)
+            scores = [cosine_exact(q, server.vector(t)) for t in texts]
+            order = sorted(range(len(texts)), key=lambda i: (-scores[i], i))[:k]
+            want = [(scores[i], texts[i]) for i in order]
+            shown = f"store.search({query!r}, k={k}) after store.add({texts})"
+            expect(isinstance(got, list) and len(got) == len(want), f"{shown} returned {brief(got)}; expected {len(want)} (score, text) pairs")
+            sentence = (
+                f"{shown} gave {brief(got)}; expected {[(round(s, 6), t) for s, t in want]}. Rank by cosine — the stored vectors "
+                "are not of length 1, so a dot product is not one — highest first, equal scores in the order added"
+            )
+            expect(all(isinstance(i, (tuple, list)) and len(i) == 2 and i[1] in texts for i in got), sentence)
+            places = [texts.index(i[1]) for i in got]
+            cut = scores[order[-1]]
+            expect(all(scores[p] >= cut - 1e-9 for p in places) and len(set(places)) == len(places), sentence)
+            expect(all(close(i[0], scores[p], 1e-5) for i, p in zip(got, places)), sentence)
+            expect(out_of_order(places, lambda i: scores[i], lambda a, b: a < b, lambda a, b: exactly_tied(texts[a], texts[b])) is None, sentence)
+            tied_at_cut = [i for i in range(len(texts)) if abs(scores[i] - cut) <= 1e-9]
+            if exactly_tied(*(texts[i] for i in tied_at_cut)):  # rows tied with the k-th: the first added come along
+                expect(all(i in places for i in order), sentence)
+
+        run(check)

@@ -10,6 +10,8 @@ test talks to), `live` (the live endpoint), `outcomes` (how a test ends, in word
 
 from __future__ import annotations
 
+import shutil
+
 import json
 import os
 from contextlib import ExitStack, contextmanager
@@ -63,7 +65,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     """The walls around the learner's code, decided before any of it runs."""
     grading = config.stash.get(GRADING, None)
     walls = getattr(grading, "walls", None)
-    return walls.table().splitlines() if walls is not None else []
+    return walls.header(shutil.get_terminal_size((80, 24)).columns) if walls is not None else []
 
 
 def pytest_configure(config: pytest.Config) -> None:

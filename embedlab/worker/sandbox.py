@@ -111,6 +111,14 @@ class Walls:
             lines.append(f"  refused: {self.refused}")
         return "\n".join(lines)
 
+    def header(self, width: int = 80) -> list[str]:
+        """The start of a learner's `pytest`: one line when every wall stands, and one more for
+        each that does not, cut to the terminal's width."""
+        standing = [n for n, ok, _ in self.rows() if ok and n != "fresh process"]
+        lines = ["embedlab walls around your code: " + (", ".join(standing) or "none")]
+        lines += [f"  no {name}: {why}" for name, ok, why in self.rows() if not ok]
+        return [line if len(line) <= width else line[: width - 1] + "…" for line in lines]
+
     def summary(self) -> str:
         """One line for results' extra_data.isolation and the class CSV."""
         standing = [n for n, ok, _ in self.rows() if ok and n != "fresh process"]
