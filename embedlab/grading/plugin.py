@@ -63,8 +63,7 @@ def argparse_suppress() -> str:
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     """The walls around the learner's code, decided before any of it runs."""
-    grading = config.stash.get(GRADING, None)
-    walls = getattr(grading, "walls", None)
+    walls = getattr(config.stash.get(GRADING, None), "walls", None)
     return walls.header(shutil.get_terminal_size((80, 24)).columns) if walls is not None else []
 
 

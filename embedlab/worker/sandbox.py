@@ -276,11 +276,24 @@ def _system_links() -> tuple[list[str], list[str]]:
     return links, folders
 
 
+def catalogue() -> str | None:
+    """The course catalogue (course.toml) the stubs read their hints from, if there is one: course
+    data a learner's release ships too, read-only in the worker."""
+    try:
+        from embedlab import course
+
+        found = course.find()
+    except Exception:  # noqa: BLE001 - no kit here: the stubs say "not written yet" without a hint
+        return None
+    return os.path.realpath(found) if found.is_file() else None
+
+
 def readonly_paths(learner: Path) -> list[str]:
-    """What the worker may read: the interpreter, its packages, the kit's own package and the
-    learner's folder. Nothing else of the kit (no .git, .env, solutions/, tests/, cassettes/)."""
+    """What the worker may read: the interpreter, its packages, the kit's own package, the course
+    catalogue and the learner's folder. Nothing else of the kit (no .git, .env, solutions/,
+    tests/, cassettes/)."""
     found = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, os.path.dirname(os.path.realpath(sys.executable))]
-    found += [_package(), str(learner)]
+    found += [_package(), str(learner), *filter(None, [catalogue()])]
     found += [p for p in sys.path if p and ("site-packages" in p or "dist-packages" in p) and os.path.isdir(p)]
     system = ["/usr", "/etc/ld.so.cache"]
     unique: list[str] = []
@@ -318,6 +331,9 @@ def command(walls: Walls, learner: Path, scratch: Path, user: tuple[int, int, st
     env = dict(ENVIRONMENT)
     env.update({k: os.environ[k] for k in PASSED_THROUGH if k in os.environ})
     env["HOME"] = str(scratch)
+    course = catalogue()
+    if course:
+        env["EMBEDLAB_COURSE"] = course  # the stubs' hints, where the worker can read it
     python = [interpreter(), "-I", "-B", "-c", BOOT.format(kit=str(Path(_package()).parent))]
     if user is not None:
         python += ["--user", f"{user[0]}:{user[1]}"]
