@@ -129,7 +129,7 @@ def is_plain_float(value) -> bool:
 
 def shown_vector(value) -> str:
     if isinstance(value, np.ndarray):
-        return f"np.array({value.astype(np.float64).tolist()}, dtype={value.dtype.name})"
+        return f"np.array({value.tolist()}, dtype={value.dtype.name})"
     return repr(value)
 
 
@@ -190,16 +190,26 @@ FORMS = ("list", "float64", "float32", "float16")
 @st.composite
 def vector_pairs(draw):
     """Two vectors: equal lengths mostly, sometimes different (a length 1 among them), empty, zero,
-    tiny or large (a common scale), as lists or float64 and float32 arrays."""
+    one vector twice (its cosine is 1, which rounding can push a hair past), tiny or large (a
+    common scale), as lists or float64 and float32 arrays — or lists of whole numbers, some too
+    large for numpy's int64 to hold their products."""
     n = draw(st.integers(0, 6))
     m = draw(st.sampled_from([n, n, n, n, 1, n + 1]))
-    scale = draw(st.sampled_from([1.0, 1.0, 1e-6, 1e-3, 1e3, 1e6]))  # what float32, as embeddings come, holds squared
-    form = draw(st.sampled_from(("list", "float64", "float32")))  # cosine's contract names lists and arrays, no width
+    form = draw(st.sampled_from(("list", "float64", "float32", "list", "float64", "ints")))
+    if form == "ints":
+        big = draw(st.sampled_from([1, 10**9, 4 * 10**9]))
+        one = lambda size: [draw(st.integers(-3, 3)) * big for _ in range(size)]  # noqa: E731
+    else:
+        scale = draw(st.sampled_from([1.0, 1.0, 1e-12, 1e-6, 1e-3, 1e3, 1e6]))  # what float32, as embeddings come, holds squared
 
-    def one(size):
-        values = [draw(ELEMENT) * scale for _ in range(size)]
-        return values if form == "list" else np.array(values, dtype=form)
+        def one(size):
+            values = [draw(ELEMENT) * scale for _ in range(size)]
+            return values if form == "list" else np.array(values, dtype=form)
 
+    if draw(st.integers(0, 3)) == 0:  # one vector of any floats, twice: a cosine of 1 rounds past it a quarter of the time
+        values = [draw(st.floats(-3, 3, allow_nan=False, allow_infinity=False)) for _ in range(max(n, 2))]
+        assume(any(values))
+        return values, list(values)
     return one(n), one(m)
 
 

@@ -208,17 +208,23 @@ class TestEmbedGenerated:
     @pytest.mark.synthetic
     @pytest.mark.points(1)
     def test_places_each_row_by_its_index_whatever_the_order(self, target, synthetic_api):
-        """Items come back in any order: row i is texts[i]"""
+        """Items come back in any order: row i is texts[i]; the texts sent as given, the list unchanged"""
         embed = target.function("embed", "embed")
         server = Generated(dims=5)
         api = synthetic_api(server)
         api.call(embed, ["cat one"])
+        spaced = st.builds(lambda t, pad: pad + t + pad[::-1], texts_st, st.sampled_from(["", "", " ", "  ", "\n"]))
 
         @budget(30)
-        @given(st.lists(texts_st, min_size=1, max_size=9))
+        @given(st.lists(spaced, min_size=1, max_size=9))
         def check(texts):
             shown = f"embed({texts})"
-            got = api.call(embed, list(texts))
+            given = list(texts)
+            first = len(api.sent)
+            got = api.call(embed, watch(given))
+            expect(given == texts, f"{shown} changed the list it was given (to {given!r}); leave it as it was")
+            sent = [t for s in api.sent[first:] for t in s.texts]
+            expect(sent == texts, f"{shown} sent {sent!r}; send the texts exactly as given (no strip, no change), in one request")
             want = server.vectors(texts)
             expect(isinstance(got, np.ndarray) and got.shape == want.shape, f"{shown} returned {brief(got)}; a numpy array of shape {want.shape}")
             wrong = [i for i in range(len(texts)) if not np.allclose(got[i], want[i], rtol=1e-6, atol=1e-7)]

@@ -266,7 +266,9 @@ class TestCosineGenerated:
                 return
             want = cosine_exact(a, b)
             got = cosine(a, b)
-            expect(is_plain_float(got), f"{shown} returned {brief(got)}, a {type(got).__name__}; return a plain float: float(...)")
+            expect(is_plain_float(got), f"{shown} returned {brief(got)}, {a_or_an(type(got).__name__)}; return a plain float: float(...)")
+            # The section's own formula rounds a hair past 1 now and then (float32 by 1e-7): that is a cosine still.
+            expect(-1.0 - 1e-6 <= got <= 1.0 + 1e-6, f"{shown} returned {got!r}, outside [-1, 1]: a cosine never is")
             expect(
                 close(got, want, 1e-6),
                 f"{shown} returned {got!r}; the cosine of these numbers is {want!r} — compute it in float64 "
@@ -303,6 +305,8 @@ class TestRankGenerated:
             expect(all(isinstance(item, (tuple, list)) and len(item) == 2 for item in got), f"{shown} returned {brief(got)}; each item is (score, doc)")
             expect(sorted(map(str, (d for _, d in got))) == sorted(docs), f"{shown} returned the docs {[d for _, d in got]}; every doc once, as given: {docs}")
             expected = [f"({s:.6f}, {d!r})" for s, d in want]
+            odd = next((item[0] for item in got if not is_plain_float(item[0])), None)
+            expect(odd is None, f"{shown} gave the score {brief(odd)}, {a_or_an(type(odd).__name__)}; each score is a plain float: float(...)")
             places = assign(docs, [d for _, d in got])  # which given doc each answer is (repeats in the order given)
             for item, i in zip(got, places):
                 expect(

@@ -605,13 +605,16 @@ class TestVectorStore:
             f"Right after its first add(), before close(), the store's file has mode {oct(mode or 0)}: other users could "
             "read it from then on. Create it owner-only before SQLite writes to it: os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)",
         )
+        in_file = texts_in_the_file(folder / "notes.db", NOTES[:9])  # what add() committed, read here
         second = Store(api, target, folder / "notes.db")  # a second connection, while the first is open
         count = second.length("len(store) of a second VectorStore(path) opened while the first is open")
-        expect(
-            count == 9,
-            f"A second VectorStore on the same file, opened while the first was open, holds {count} texts; the first "
-            "added 9. Commit in add() (with self.db: ...), not only in close(): until then nobody else sees them",
-        )
+        if count != 9:
+            shown = f"A second VectorStore on the same file, opened while the first was open, says len() is {count}; the first added 9"
+            if not in_file:
+                fail(f"{shown}, and its file holds none of them, so nothing the store held survived: commit in add() (with self.db: ...), not only in close()")
+            if len(in_file) < 9:
+                fail(f"{shown}, and its file holds {len(in_file)} of them: commit every text add() embeds, in add()")
+            fail(f"{shown}, but its file holds all 9: len() should count the rows of the table (SELECT COUNT(*)), not what one object added")
         second.close()
         kept = texts_in_the_file(folder / "notes.db", NOTES[:9])  # what survived, read before the new process runs
         target.fresh_worker()  # the first store's process is killed, never closed: only what add() committed survives
@@ -725,6 +728,14 @@ class TestVectorStore:
             f"{texts} (ORDER BY the row id, and a stable sort on the score alone)",
         )
         store.call("__exit__", None, None, None, shown="leaving the with block")
+        try:
+            still = store.obj.method("__len__")()
+        except Exception:  # noqa: BLE001 - closed, as it should be: its connection refuses
+            still = None
+        expect(
+            still is None,
+            f"After leaving the with block, len(store) still answered {brief(still)}: __exit__ should close the store (self.close())",
+        )
 
     @pytest.mark.synthetic
     @pytest.mark.points(1)
@@ -1192,6 +1203,7 @@ class TestClassifyGenerated:
             allowed = {best_label} if exactly_tied(*(e for _, e in near)) else {label for label, _ in near}
             shown = f"classify({text!r}, {examples})"
             got = api.call(classify, text, {k: list(v) for k, v in examples.items()})
+            expect(type(got) is str or got not in allowed, f"{shown} returned {brief(got)}, {a_or_an(type(got).__name__)}; return the label itself, a plain str: str(label)")
             expect(
                 got in allowed,
                 f"{shown} returned {brief(got)}; the single nearest example by cosine (not by dot product: these vectors are "
@@ -1232,6 +1244,12 @@ class TestVectorStoreGenerated:
             store = make(str(path), client=api.client, model=api.model)
             expect(isinstance(store, RemoteObject), f"VectorStore(path) returned {brief(store)}; it should make a VectorStore")
             try:
+                before = len(api.sent)
+                none = use(api, store.method("add"), [], shown="store.add([])")
+                expect(
+                    none == 0 and type(none) is int and len(api.sent) == before,
+                    f"store.add([]) returned {brief(none)} after {len(api.sent) - before} request(s); nothing to embed: return 0, no request",
+                )
                 use(api, store.method("add"), list(texts), shown=f"store.add({texts})")
                 got = use(api, store.method("search"), query, k, shown=f"store.search({query!r}, {k})")
             finally:

@@ -18,9 +18,8 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -40,6 +39,7 @@ from embedlab.worker.values import (
     _shown,
     _sync,
     fail,
+    not_finite,
     rebuild_exception,
     trimmed,
 )
@@ -148,23 +148,12 @@ class Learner:
         except WorkerDied as died:
             self.drop_worker()
             self._refuse(f"its worker could not start behind the walls this run has ({died.description})")
-        missing = self._missing(self._worker.stood)
+        missing = self.walls.missing(self._worker.stood)
         if missing:
             self.drop_worker()
             self._refuse(missing)
         self.isolation = self._worker.isolation
         return self._worker
-
-    def _missing(self, stood: dict) -> str | None:
-        """Which wall of the plan the worker did not raise, in words; None if all stood."""
-        expected = self.walls.expected()
-        if stood.get("landlock", 0) != expected["landlock"]:
-            return f"Landlock did not stand in its worker ({str(stood.get('landlock_error'))[:200]})"
-        if bool(stood.get("seccomp")) != expected["seccomp"]:
-            return f"seccomp did not stand in its worker ({str(stood.get('seccomp_error'))[:200]})"
-        if stood.get("uid0") and not self.walls.root_allowed:
-            return "its worker ran as root"
-        return None
 
     def _refuse(self, why: str):
         """This submission is not graded: its worker could not have the walls the run decided."""
@@ -247,26 +236,10 @@ class Learner:
     def scratch_folder(self, name: str) -> Path:
         """A new empty folder the worker may write in (under its own scratch folder), the same
         path on both sides: where a test lets the learner's code keep files."""
-        import secrets
-
-        info = self._scratch.stat()
-        child = f"{name}-{secrets.token_hex(6)}"
-        parent = os.open(self._scratch, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-        try:  # never by path: the worker owns its scratch and could put a link where the folder was
-            os.mkdir(child, 0o700, dir_fd=parent)
-            try:
-                made = os.open(child, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent)
-            except OSError:
-                fail("the learner's code replaced a folder the grader had just made for it (with a link?)")
-            try:
-                mine = os.fstat(made)
-                if (info.st_uid, info.st_gid) != (os.getuid(), os.getgid()) and mine.st_uid == os.getuid():
-                    os.fchown(made, info.st_uid, info.st_gid)  # the worker's own user, as its scratch folder
-            finally:
-                os.close(made)
-        finally:
-            os.close(parent)
-        return self._scratch / child
+        try:
+            return sweep.folder_inside(self._scratch, name)
+        except sweep.Replaced:
+            fail("the learner's code replaced a folder the grader had just made for it (with a link?)")
 
     def resolve(self, module: str, name: str) -> None:
         """Fail the test, in one sentence, unless the learner's `module.name` is a function."""
@@ -430,7 +403,7 @@ class Learner:
         except wire.OverBudget as why:
             fail(f"{_shown(function.name, args)} returned a value the grader would not read: {why}")
         if function.grader is None:
-            odd = _not_finite(value)
+            odd = not_finite(value)
             if odd is not None:
                 fail(
                     f"{_shown(function.name, args)} returned {odd} among its numbers: every number an exercise returns is "
@@ -459,34 +432,3 @@ class Learner:
             text = text[:OUTPUT_SHOWN] + f"\n… ({len(data):,} bytes in all)\n"
         sys.stdout.write(text)
 
-
-def _not_finite(value: Any, depth: int = 0) -> str | None:
-    """'nan' or 'inf' if `value` holds one (in lists, tuples, dicts, sets, numpy arrays): a NaN
-    compares false with every tolerance, so no check may ever see one as close."""
-    import math
-
-    if depth > 40:
-        return None
-    if isinstance(value, float) or type(value).__module__ == "numpy" and hasattr(value, "dtype") and getattr(value, "shape", None) == ():
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            return None
-        return None if math.isfinite(number) else ("nan" if number != number else "inf")
-    if type(value).__module__ == "numpy" and hasattr(value, "dtype"):
-        import numpy
-
-        if value.dtype.kind in "fc" and not numpy.isfinite(value).all():
-            return "nan" if numpy.isnan(value).any() else "inf"
-        if value.dtype.kind == "O":
-            value = value.ravel().tolist()
-        else:
-            return None
-    if isinstance(value, dict):
-        value = [*value.keys(), *value.values()]
-    if isinstance(value, (list, tuple, set, frozenset)):
-        for item in value:
-            found = _not_finite(item, depth + 1)
-            if found:
-                return found
-    return None

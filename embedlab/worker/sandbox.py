@@ -92,6 +92,18 @@ class Walls:
         """What the worker must report it raised (see `embedlab.worker.kernel.raise_walls`)."""
         return {"landlock": self.landlock, "seccomp": self.seccomp is None, "uid0": self.user is None and os.geteuid() == 0}
 
+    def missing(self, stood: dict) -> str | None:
+        """Which wall of this plan a worker that reports `stood` did not raise, in words; None if
+        every one stood."""
+        expected = self.expected()
+        if stood.get("landlock", 0) != expected["landlock"]:
+            return f"Landlock did not stand in its worker ({str(stood.get('landlock_error'))[:200]})"
+        if bool(stood.get("seccomp")) != expected["seccomp"]:
+            return f"seccomp did not stand in its worker ({str(stood.get('seccomp_error'))[:200]})"
+        if stood.get("uid0") and not self.root_allowed:
+            return "its worker ran as root"
+        return None
+
     def rows(self) -> list[tuple[str, bool, str]]:
         ns = self.namespaces is None
         return [

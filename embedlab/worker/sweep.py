@@ -199,3 +199,33 @@ def cpu_seconds(top: int) -> float:
         except (OSError, ValueError, IndexError):
             continue
     return total
+
+
+class Replaced(Exception):
+    """What the grader had just made was not there any more when it looked (a link instead?)."""
+
+
+def folder_inside(scratch: Path, name: str) -> Path:
+    """A new empty folder `name-…` in a worker's scratch, owned as the scratch is. Never by path:
+    the worker owns its scratch and could put a link where the folder was, and root's chown of
+    that link would hand any file of the host to it; made, opened (following no link) and
+    chowned through one descriptor."""
+    import secrets
+
+    info = scratch.stat()
+    child = f"{name}-{secrets.token_hex(6)}"
+    parent = os.open(scratch, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        os.mkdir(child, 0o700, dir_fd=parent)
+        try:
+            made = os.open(child, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent)
+        except OSError:
+            raise Replaced(child) from None
+        try:
+            if (info.st_uid, info.st_gid) != (os.getuid(), os.getgid()) and os.fstat(made).st_uid == os.getuid():
+                os.fchown(made, info.st_uid, info.st_gid)  # the worker's own user, as its scratch folder
+        finally:
+            os.close(made)
+    finally:
+        os.close(parent)
+    return scratch / child

@@ -256,3 +256,35 @@ def _sync(original: Any, after: Any) -> None:
             original[...] = after
     except (TypeError, ValueError):
         pass
+
+
+def not_finite(value: Any, depth: int = 0) -> str | None:
+    """'nan' or 'inf' if `value` holds one (in lists, tuples, dicts, sets, numpy arrays): a NaN
+    compares false with every tolerance, so no check may ever see one as close."""
+    import math
+
+    if depth > 40:
+        return None
+    if isinstance(value, float) or type(value).__module__ == "numpy" and hasattr(value, "dtype") and getattr(value, "shape", None) == ():
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            return None
+        return None if math.isfinite(number) else ("nan" if number != number else "inf")
+    if type(value).__module__ == "numpy" and hasattr(value, "dtype"):
+        import numpy
+
+        if value.dtype.kind in "fc" and not numpy.isfinite(value).all():
+            return "nan" if numpy.isnan(value).any() else "inf"
+        if value.dtype.kind == "O":
+            value = value.ravel().tolist()
+        else:
+            return None
+    if isinstance(value, dict):
+        value = [*value.keys(), *value.values()]
+    if isinstance(value, (list, tuple, set, frozenset)):
+        for item in value:
+            found = not_finite(item, depth + 1)
+            if found:
+                return found
+    return None

@@ -75,7 +75,7 @@ def test_a_syntax_error_blames_its_file_and_counts_what_it_stops(tmp_path):
     )
     shown, results = screen(exercises, "--live=off")
     read = tail(shown)
-    assert "Next: fix exercises/similarity.py (this stops 28 checks; exercises/challenges.py imports it and waits on it)" in read, shown
+    assert "Next: fix exercises/similarity.py (this stops 30 checks; exercises/challenges.py imports it and waits on it)" in read, shown
     assert "exercises/similarity.py has a SyntaxError: expected ':'" in read
     for name in ("confirm_intuition", "self_similarity", "batch_vs_loop"):
         assert re.search(rf"^  waiting +{name} ", shown, re.M), shown  # never started, not "failing"
@@ -127,7 +127,7 @@ def raised(tmp_path_factory) -> tuple[str, dict]:
 def test_an_exception_leads_with_itself_and_the_hint(raised):
     shown, _ = raised
     read = tail(shown)
-    assert "Next: fix cosine in exercises/similarity.py — it raised TypeError (this stops 8 checks):" in read, shown
+    assert "Next: fix cosine in exercises/similarity.py — it raised TypeError (this stops 9 checks):" in read, shown
     assert "unsupported operand type(s) for @: 'list' and 'list'" in read
     assert "Hint: the section's formula is" in read and "np.asarray first?" in read
     assert "whatever the lengths" not in read.split("Next:")[1]  # not a title that has nothing to do with it
