@@ -275,7 +275,7 @@ MISTAKES = [
             docs = DOCS
             docs.append(DOG)
             return rank(QUERY, docs, client=client, model=model)
-        """), "test_the_dog_lands_between", "each call adds the dog to the section's own DOCS list once more"),
+        """), "TestConfirmIntuition::test_the_dog_lands_between", "each call adds the dog to the section's own DOCS list once more"),
     Mistake("confirm-wrong-query", "challenges.py", f("""
         def confirm_intuition(*, client=None, model=None):
             return rank(DOG, DOCS + [DOG], client=client, model=model)

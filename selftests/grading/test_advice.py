@@ -81,7 +81,7 @@ def test_a_syntax_error_blames_its_file_and_counts_what_it_stops(tmp_path):
         assert re.search(rf"^  waiting +{name} ", shown, re.M), shown  # never started, not "failing"
     challenges = [m for n, m in messages(results).items() if "test_3_challenges" in n]
     assert all(m.startswith("exercises/challenges.py waits on exercises/similarity.py") for m in challenges), challenges[0]
-    assert "28 failed" in shown
+    assert "30 failed" in shown
 
 
 def test_an_exit_at_import_blames_its_file_and_counts_every_check_it_stops(tmp_path):

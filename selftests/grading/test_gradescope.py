@@ -27,7 +27,7 @@ from .gradescope_fields import problems
 
 # embed, cosine and rank answered; the challenges still stubs (and the applications not handed in).
 ANSWERED = {"embed.py": "solutions", "similarity.py": "solutions", "challenges.py": "exercises"}
-POINTS = 13 + 11 + 8
+POINTS = 14 + 12 + 9
 TOTAL = 52 + 43  # the section, and beyond it
 
 
