@@ -16,12 +16,9 @@ stand in each exercise's test module, beside the recorded ones (`...Generated` c
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import json
 import math
 import secrets
-import struct
 
 import httpx2
 import numpy as np
@@ -29,7 +26,7 @@ from hypothesis import HealthCheck, Phase, assume, settings
 from hypothesis import strategies as st
 
 from embedlab.grading.outcomes import fail
-from tests.synthetic import error
+from tests.synthetic import Synthetic
 
 
 def budget(examples: int):
@@ -66,18 +63,18 @@ AXES = {"cat": 0, "dog": 1, "sun": 2}  # texts of these words point along an axi
 TAILS = ("one", "two", "three")
 
 
-class Generated:
+class Generated(Synthetic):
     """Any text, a deterministic float32 vector of `dims` numbers. Its direction comes from the
     text's first word, its length from the whole text: 1/4 to 4 times, by a power of two, so texts
     that share their first word tie exactly however a cosine is computed, and a dot product is
     not a cosine. Items come back in a shuffled order; their `index` says where each goes."""
 
     def __init__(self, dims: int = 6) -> None:
+        super().__init__()
         self.model = f"synthetic-generated-{secrets.token_hex(4)}"
         self.dims = dims
-        self.requests = 0
 
-    def vector(self, text: str) -> np.ndarray:
+    def array(self, text: str) -> np.ndarray:
         first = word(text)
         if first in AXES:  # along one axis: every cosine with it is exact, however it is computed
             direction = np.zeros(self.dims, dtype=np.float32)
@@ -88,31 +85,21 @@ class Generated:
         power = hashlib.sha256(text.encode()).digest()[0] % 5 - 2
         return direction * np.float32(2.0**power)  # exact: a power of two
 
+    def vector(self, text: str, position: int) -> list[float]:
+        """What `Synthetic` answers for `text` (its request handling, OpenAI's shapes and errors)."""
+        return [float(x) for x in self.array(text)]
+
     def vectors(self, texts: list[str]) -> np.ndarray:
-        return np.array([self.vector(t) for t in texts], dtype=np.float64)
+        return np.array([self.array(t) for t in texts], dtype=np.float64)
 
     def __call__(self, request: httpx2.Request) -> httpx2.Response:
-        self.requests += 1
-        try:
-            body = json.loads(request.content)
-        except ValueError:
-            return error(400, "We could not parse the JSON body of your request.", None, None)
-        if body.get("model") != self.model:
-            return error(404, f"The model `{body.get('model')}` does not exist or you do not have access to it.", None, "model_not_found")
-        texts = body.get("input")
-        texts = [texts] if isinstance(texts, str) else texts
-        if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
-            return error(400, "'input' : input must be a string or an array of strings", "input", None)
-        as_base64 = body.get("encoding_format") == "base64"
-        items = []
-        for index, text in enumerate(texts):
-            vector = self.vector(text)
-            shown = base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode() if as_base64 else [float(x) for x in vector]
-            items.append({"object": "embedding", "index": index, "embedding": shown})
-        order = np.random.default_rng([self.requests, len(items)]).permutation(len(items))  # any order, not only reversed
-        tokens = sum(len(t.split()) + 2 for t in texts)
-        data = [items[i] for i in order]
-        return httpx2.Response(200, json={"object": "list", "data": data, "model": self.model, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+        answer = super().__call__(request)
+        if answer.status_code != 200:
+            return answer
+        body = answer.json()
+        order = np.random.default_rng([self.requests, len(body["data"])]).permutation(len(body["data"]))  # any order, not only reversed
+        body["data"] = [body["data"][i] for i in order]
+        return httpx2.Response(200, json=body)
 
 
 texts_st = st.builds(lambda w, t: f"{w} {t}", st.sampled_from(WORDS), st.sampled_from(TAILS))

@@ -296,8 +296,8 @@ class TestRankGenerated:
         @given(texts_st, st.lists(texts_st, min_size=1, max_size=8))
         def check(query, docs):
             shown = f"rank({query!r}, {docs})"
-            q = server.vector(query).astype(np.float64)
-            scores = [cosine_exact(q, server.vector(d)) for d in docs]
+            q = server.array(query).astype(np.float64)
+            scores = [cosine_exact(q, server.array(d)) for d in docs]
             order = sorted(range(len(docs)), key=lambda i: (-scores[i], i))
             want = [(scores[i], docs[i]) for i in order]
             got = api.call(rank, query, list(docs))

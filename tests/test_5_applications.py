@@ -1195,8 +1195,8 @@ class TestClassifyGenerated:
         @budget(40)
         @given(texts_st, examples_st())
         def check(text, examples):
-            q = server.vector(text)
-            scored = [(cosine_exact(q, server.vector(e)), label, e) for label, texts in examples.items() for e in texts]
+            q = server.array(text)
+            scored = [(cosine_exact(q, server.array(e)), label, e) for label, texts in examples.items() for e in texts]
             best = max(s for s, _, _ in scored)
             near = [(label, e) for s, label, e in scored if s >= best - 1e-9]
             best_label = near[0][0]  # the first listed of the best
@@ -1257,8 +1257,8 @@ class TestVectorStoreGenerated:
                     store.method("close")()
                 except Exception:  # noqa: BLE001 - its close() is judged elsewhere
                     pass
-            q = server.vector(query)
-            scores = [cosine_exact(q, server.vector(t)) for t in texts]
+            q = server.array(query)
+            scores = [cosine_exact(q, server.array(t)) for t in texts]
             order = sorted(range(len(texts)), key=lambda i: (-scores[i], i))[:k]
             want = [(scores[i], texts[i]) for i in order]
             shown = f"store.search({query!r}, k={k}) after store.add({texts})"
