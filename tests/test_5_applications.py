@@ -7,6 +7,7 @@ The texts these tests embed are below, where you can read them: recorded from a 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import math
@@ -611,7 +612,14 @@ class TestVectorStore:
         if count != 9:
             shown = f"A second VectorStore on the same file, opened while the first was open, says len() is {count}; the first added 9"
             if not in_file:
-                fail(f"{shown}, and its file holds none of them, so nothing the store held survived: commit in add() (with self.db: ...), not only in close()")
+                with contextlib.suppress(Exception, pytest.fail.Exception):  # failing anyway: does close() commit?
+                    store.close()
+                if texts_in_the_file(folder / "notes.db", NOTES[:9]):
+                    fail(
+                        f"{shown}, and its file holds none of them until close(): a process that dies before close() loses "
+                        "everything it added. Commit in add() (with self.db: ...), not only in close()"
+                    )
+                fail(f"{shown}, and its file holds none of them, even after close(): nothing was ever committed. Call self.db.commit() in add() (or write inside with self.db: ...)")
             if len(in_file) < 9:
                 fail(f"{shown}, and its file holds {len(in_file)} of them: commit every text add() embeds, in add()")
             fail(f"{shown}, but its file holds all 9: len() should count the rows of the table (SELECT COUNT(*)), not what one object added")
@@ -1204,11 +1212,14 @@ class TestClassifyGenerated:
             shown = f"classify({text!r}, {examples})"
             got = api.call(classify, text, {k: list(v) for k, v in examples.items()})
             expect(type(got) is str or got not in allowed, f"{shown} returned {brief(got)}, {a_or_an(type(got).__name__)}; return the label itself, a plain str: str(label)")
-            expect(
-                got in allowed,
-                f"{shown} returned {brief(got)}; the single nearest example by cosine (not by dot product: these vectors are "
-                f"not of length 1) scores {best:.6f} and is labelled {best_label!r}; equal scores go to the label listed first",
-            )
+            if got not in allowed:
+                rows = np.array([server.array(e) for texts in examples.values() for e in texts])
+                wrong = [WRONG_SENTENCES[w] for w, answer in wrong_ways(text, examples, q, rows).items() if answer == got]
+                named = f": that is what {', and also '.join(wrong)} gives" if wrong else ""
+                fail(
+                    f"{shown} returned {brief(got)}{named}; the single nearest example by cosine (not by dot product: these "
+                    f"vectors are not of length 1) scores {best:.6f} and is labelled {best_label!r}; equal scores go to the label listed first"
+                )
 
         run(check)
 
