@@ -619,6 +619,13 @@ class TestVectorStore:
                         f"{shown}, and its file holds none of them until close(): a process that dies before close() loses "
                         "everything it added. Commit in add() (with self.db: ...), not only in close()"
                     )
+                path = folder / "notes.db"
+                if not path.is_file() or not store_contents(path)["tables"]:
+                    fail(
+                        f"{shown}, and its file holds none of them, so nothing the store held survived: it keeps its texts in "
+                        "memory only (the file at path holds no table). Keep each text and vector in an SQLite table in that file, "
+                        "and commit in add()"
+                    )
                 fail(f"{shown}, and its file holds none of them, even after close(): nothing was ever committed. Call self.db.commit() in add() (or write inside with self.db: ...)")
             if len(in_file) < 9:
                 fail(f"{shown}, and its file holds {len(in_file)} of them: commit every text add() embeds, in add()")

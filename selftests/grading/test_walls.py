@@ -369,8 +369,19 @@ def test_every_way_out_is_refused(base, canaries, mode, request):
         python = str(venv / "bin" / "python")
     else:
         python = sys.executable
-    report = _probe(base, canaries, env, python, user)
+    planted = ROOT / "pyproject.toml.planted"
+    try:
+        report = _probe(base, canaries, env, python, user)
+        reached = planted.exists()
+    finally:
+        planted.unlink(missing_ok=True)
     found = report["found"]
+    assert not reached, f"{mode}: the learner's code wrote a file into the kit"
+    if str(found["write kit"]).startswith("GOT"):
+        # Where the kit lies under /tmp, its path inside the walls is a folder of the worker's own
+        # /tmp (a tmpfs of the namespace, gone with it): a write there reaches nothing of the kit.
+        assert mode.endswith("user namespaces") and str(ROOT).startswith("/tmp/"), found["write kit"]
+        found["write kit"] = "refused: written into the worker's own /tmp only"
     assert report["isolation"].startswith("walls:"), report["isolation"]
     leaked = {k: v for k, v in found.items() if isinstance(v, str) and v.startswith("GOT") and not k.startswith(("fill", "fork"))}
     assert not leaked, f"{mode}: these got through: {json.dumps(leaked, indent=1)}"
