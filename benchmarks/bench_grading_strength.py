@@ -38,6 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 EQUIVALENT = Path(__file__).with_name("equivalent_mutants.txt")
 NOT_GRADED = {"main"}  # the files' demo entry points: no contract, no test
+DEMO_LINES = ('__name__ == "__main__"', "run_script(main)")  # the module-level lines that start the demo
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,8 @@ def mutants(solutions: Path, course: dict) -> list[Mutant]:
                         line for line in difflib.unified_diff(original.splitlines(), source.splitlines(), lineterm="", n=0)
                         if line[:1] in "+-" and line[:3] not in ("+++", "---")
                     )
+                    if any(line in diff for line in DEMO_LINES):
+                        continue
                     digest = hashlib.sha256(f"{path.name}\0{function}\0{diff}".encode()).hexdigest()[:10]
                     chosen = (function,) if function in by_name else tuple(by_file.get(path.name, ()))
                     found.append(Mutant(f"{path.name}:{function}:{digest}", path.name, function, chosen, source, diff))

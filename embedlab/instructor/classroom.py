@@ -21,8 +21,11 @@ How one submission cannot change another's grade, or yours:
   snapshot and any change is flagged (and never "repaired": you may be editing them);
 - one that hangs, crashes or sends garbage gets its own row saying so; the class goes on.
 
-Without a container the learner's code still runs with your user's rights: it can read what you
-can read. Grade untrusted code in a container or a throwaway VM.
+The learner's code runs behind the walls of `embedlab.worker.sandbox` (printed at the start of
+the run): an allow-listed view of the files (its own submission, the kit's package and the Python
+it needs, read-only), its own user, no network but the grader's, Landlock and seccomp. A layer
+this machine cannot raise is named in the table and in each result's `isolation`; a worker that
+cannot raise what was planned is refused, never graded with fewer walls.
 """
 
 from __future__ import annotations
