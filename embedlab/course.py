@@ -294,3 +294,111 @@ def hint(name: str) -> str:
     written = exercise.functions[0] if name not in exercise.functions else name
     shown = f"{written}()" if written[:1].islower() else written  # a class is named as it is
     return f"{shown} in exercises/{exercise.file} is not written yet. Hint: {exercise.hint}"
+
+
+# -- the exercise table of README.md and docs/learners.md -----------------------------------------
+
+TABLE_BEGIN = "<!-- the exercises, rendered from course.toml by `python -m embedlab.course --readme`: edit course.toml, not this -->"
+TABLE_END = "<!-- end of the exercises rendered from course.toml -->"
+TABLE_FILES = ("README.md", "docs/learners.md")
+
+
+def exercise_table(course: Course, root: Path) -> str:
+    """The exercise table and the `pytest -k` names, rendered from the catalogue and the stubs it
+    names (each function's signature without `client`/`model`, and its docstring's first line).
+
+    README.md and docs/learners.md hold it between `TABLE_BEGIN` and `TABLE_END`; `stale_tables`
+    says which of them differ from it and `write_tables` rewrites them. Plain functions, so that a
+    course check (`embedlab dev check`) can call them as well as `python -m embedlab.course --readme`."""
+    lines = ["| `pytest -k` | file | you write | in short (the stub's docstring has the whole contract) |", "|---|---|---|---|"]
+    shown_file, shown_part = "", ""
+    for exercise in course.exercises:
+        stub = _stub_definitions(root / "exercises" / exercise.file)
+        written = [stub.get(f, (f"{f}()" if f[:1].islower() else f, ""))[0] for f in exercise.functions]
+        summary = next((said for f in exercise.functions if (said := stub.get(f, ("", ""))[1])), "")
+        file = "" if exercise.file == shown_file else f"`exercises/{exercise.file}`"
+        if exercise.part != shown_part and file:
+            file += "" if not shown_part else f" ({PARTS.get(exercise.part, exercise.part).lower()})"
+        lines.append(f"| `{exercise.name}` | {file} | {', '.join(f'`{w}`' for w in written)} | {summary.replace('|', '&#124;')} |")
+        shown_file, shown_part = exercise.file, exercise.part
+    by_part = [
+        f"{PARTS.get(part, part).lower()}: " + ", ".join(f"`{e.name}`" for e in course.exercises if e.part == part)
+        for part in course.parts()
+    ]
+    lines += ["", f"Grade one exercise with `pytest -k NAME`, NAME one of — {'; '.join(by_part)}."]
+    return "\n".join([TABLE_BEGIN, *lines, TABLE_END])
+
+
+def _stub_definitions(path: Path) -> dict[str, tuple[str, str]]:
+    """Name -> (how the learner calls it, its docstring's first line) for each top-level function
+    and class of a stub file (a class by its `__init__`); {} when the file cannot be read."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return {}
+    found = {}
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            arguments = node.args
+        elif isinstance(node, ast.ClassDef):
+            init = next((n for n in node.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None)
+            arguments = init.args if init is not None else ast.arguments([], [], None, [], [], None, [])
+            arguments = ast.arguments(arguments.posonlyargs, arguments.args[1:], None, [], [], None, arguments.defaults)
+        else:
+            continue
+        positional = ast.arguments(arguments.posonlyargs, arguments.args, None, [], [], None, arguments.defaults)
+        summary = (ast.get_docstring(node) or "").strip().split("\n\n")[0]
+        found[node.name] = (f"{node.name}({ast.unparse(positional)})", " ".join(summary.split()))
+    return found
+
+
+def _table_in(text: str) -> str | None:
+    start, end = text.find(TABLE_BEGIN), text.find(TABLE_END)
+    return text[start : end + len(TABLE_END)] if 0 <= start < end else None
+
+
+def stale_tables(root: Path) -> list[str]:
+    """The files of `TABLE_FILES` whose exercise table is missing or differs from what
+    `exercise_table` renders from `root`'s course.toml (what to regenerate: `write_tables`)."""
+    table = exercise_table(load(root / FILENAME), root)
+    return [name for name in TABLE_FILES if _table_in((root / name).read_text(encoding="utf-8")) != table]
+
+
+def write_tables(root: Path) -> list[str]:
+    """Rewrite the exercise table in each file of `TABLE_FILES` that holds one; the files changed."""
+    table = exercise_table(load(root / FILENAME), root)
+    changed = []
+    for name in TABLE_FILES:
+        path = root / name
+        text = path.read_text(encoding="utf-8")
+        old = _table_in(text)
+        if old is not None and old != table:
+            path.write_text(text.replace(old, table), encoding="utf-8")
+            changed.append(name)
+    return changed
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m embedlab.course --readme`: rewrite the exercise tables from course.toml."""
+    import argparse
+
+    from embedlab import kit
+
+    parser = argparse.ArgumentParser(prog="python -m embedlab.course", description=main.__doc__)
+    parser.add_argument("--readme", action="store_true", help="rewrite the exercise table of " + " and ".join(TABLE_FILES))
+    args = parser.parse_args(argv)
+    if not args.readme:
+        parser.print_help()
+        return 2
+    root = kit.find_root()
+    changed = write_tables(root)
+    print(f"rewrote the exercise table of {', '.join(changed)}" if changed else "the exercise tables match course.toml")
+    missing = stale_tables(root)
+    if missing:
+        print(f"no exercise table between its markers in {', '.join(missing)}: add {TABLE_BEGIN!r} and {TABLE_END!r}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         options += ["--cassettes", args.cassettes]
     count = write_zip(root, args.out, options)
     print(f"wrote {args.out}: setup.sh, run_autograder, requirements.txt and kit/ ({count} files)")
-    print("upload it as the assignment's autograder (Configure Autograder → Zip file upload); README: For instructors")
+    print("upload it as the assignment's autograder (Configure Autograder → Zip file upload); docs/instructors.md: Gradescope")
     return 0
 
 

@@ -3,12 +3,13 @@
 OUT is what learners get — a GitHub Classroom template to push, or a folder to zip for an LMS: the
 stubs (`exercises/`), the grading tests and cassettes with their `integrity.sha256` (so `pytest`
 grades offline on the learner's machine exactly as here), the `embedlab` package itself (the
-plugin, the hints, `embedlab serve`: `pip install -e .` in OUT needs nothing else), the learner
-part of the README, `.env.example`, and two workflows: `grade.yml`, a thin caller, and the
-reusable `embedlab-grade.yml` it calls in the grader repository at the pinned ref.
+plugin, the hints, `embedlab serve`: `pip install -e .` in OUT needs nothing else),
+`docs/learners.md` copied whole (with the pictures it shows) under a short README.md that points
+to it and says how pushes are graded, `.env.example`, and two workflows: `grade.yml`, a thin
+caller, and the reusable `embedlab-grade.yml` it calls in the grader repository at the pinned ref.
 
-Never in OUT: `solutions/`, the kit's own selftests, benchmarks, CI, the instructor and
-contributor parts of the README. Before anything is written every exercise function is checked
+Never in OUT: `solutions/`, the kit's own selftests, benchmarks, CI, the kit's README and its
+other docs (instructors, design, server). Before anything is written every exercise function is checked
 to be a stub (and any other function the same code as in solutions/, like each file's `main`), so
 a working copy in which someone answered an exercise is refused instead of shipped.
 
@@ -28,6 +29,7 @@ from pathlib import Path
 
 COPIED_FILES = ("conftest.py", "course.toml", "integrity.sha256", ".env.example", ".gitignore")
 COPIED_FOLDERS = ("tests", "cassettes", "embedlab")
+LEARNERS = Path("docs/learners.md")  # shipped whole: what the learners read
 REUSABLE = Path(".github/workflows/embedlab-grade.yml")
 CALLER = Path(".github/workflows/grade.yml")
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
@@ -74,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         print("no --grader: no workflows; zip it for your LMS, and grade what learners hand in with `embedlab grade`")
         return 0
     print(f"each push is graded by {repository}/{REUSABLE.as_posix()} at {ref}, with the tests and cassettes there")
-    print("next: push it, tag it with the ref if the grader is this repository, and make it the assignment's template (README: For instructors)")
+    print("next: push it, tag it with the ref if the grader is this repository, and make it the assignment's template (docs/instructors.md)")
     return 0
 
 
@@ -91,9 +93,10 @@ def write_release(root: Path, out: Path, repository: str | None, ref: str | None
     found = [said for path in exercises if (said := _answered_in(path, root / "solutions" / path.name))]
     if found:
         raise ReleaseError(f"exercises/ holds answers, not stubs: {'; '.join(found)}. Restore the stubs first (git checkout exercises/)")
-    readme = learner_readme((root / "README.md").read_text(encoding="utf-8"), repository, ref)
-    if re.search(r"\bsolutions\b", readme):
-        raise ReleaseError("the learner part of README.md mentions the solutions: reword it, or teach embedlab/instructor/release.py to drop it")
+    learners = (root / LEARNERS).read_text(encoding="utf-8")
+    if re.search(r"\bsolutions\b", learners):
+        raise ReleaseError(f"{LEARNERS.as_posix()} mentions the solutions: it ships to learners as it is, so reword it")
+    readme = learner_readme(learners, repository, ref)
 
     out.mkdir(parents=True, exist_ok=True)
     (out / "exercises").mkdir()
@@ -103,10 +106,13 @@ def write_release(root: Path, out: Path, repository: str | None, ref: str | None
         shutil.copyfile(root / name, out / name)
     for name in COPIED_FOLDERS:
         shutil.copytree(root / name, out / name, ignore=IGNORED)
-    for image in dict.fromkeys(re.findall(r"\]\((docs/[\w./-]+\.png)\)", readme)):  # the learner part's pictures
-        if (root / image).is_file():
-            (out / image).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(root / image, out / image)
+    (out / LEARNERS).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(root / LEARNERS, out / LEARNERS)  # whole, as it is: what learners read
+    for image in dict.fromkeys(re.findall(r"\]\(([\w./-]+\.png)\)", learners)):  # the pictures it shows, beside it
+        source = (root / LEARNERS).parent / image
+        if source.is_file() and (root / LEARNERS).parent.resolve() in source.resolve().parents:
+            (out / LEARNERS).parent.joinpath(image).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, (out / LEARNERS).parent / image)
     if repository is not None:
         (out / REUSABLE).parent.mkdir(parents=True)
         shutil.copyfile(root / REUSABLE, out / REUSABLE)
@@ -207,29 +213,17 @@ class _Dumped(list):
     __hash__ = None  # type: ignore[assignment]
 
 
-def learner_readme(readme: str, repository: str | None, ref: str | None) -> str:
-    """The README's top and its "For learners" part; the contributors' command, the instructor and
-    contributor parts and every pointer to the solutions left out; a word on how pushes are graded."""
-    head, _, rest = readme.partition("\n## For learners\n")
-    learners = rest.partition("\n## For instructors")[0].rstrip().removesuffix("---").rstrip()
-    block = re.search(r"```bash\n(.*?)```", head, re.S)
-    if block:
-        first = block.group(1).split("\n\n")[0].replace("# 1. ", "# ") + "\n"
-        head = head[: block.start(1)] + first + head[block.end(1) :]
-    head = re.sub(r"\n\nThe second needs .*?(?=\n\n)", "", head, flags=re.S)  # about the command left out
-    head = re.sub(r"The first command needs", "It needs", head)
-    learners = re.sub(r"\s*The\s+solutions\s+are\s+in\s+`solutions/`\s+—\s+try\s+first\.", "", learners)
-    learners = re.sub(r"\s+\(see\s+\"Where\s+the\s+learner's\s+code\s+runs\"\)", "", learners)
-    grade = """
-### Your grade
-
-Your instructor grades the `exercises/` you hand in with their own copy of the tests and
+def learner_readme(learners: str, repository: str | None, ref: str | None) -> str:
+    """The release's README.md: the course's title, the learner's command (the first ```bash block
+    of docs/learners.md, read, not rewritten), a pointer to docs/learners.md, which the release
+    holds whole, and a word on how pushes are graded."""
+    title = learners.splitlines()[0].removeprefix("# ") if learners.strip() else "embedlab"
+    block = re.search(r"```bash\n(.*?)```", learners, re.S)
+    command = f"```bash\n{block.group(1)}```\n\n" if block else ""
+    grade = """Your instructor grades the `exercises/` you hand in with their own copy of the tests and
 cassettes: `tests/`, `cassettes/` and `embedlab/` are here so that `pytest` grades your work on
 your machine exactly as they will. Edited copies change only your own runs.
-""" if repository is None else f"""
-### Your grade
-
-Each push to this repository is graded on GitHub by the **Autograding Tests** workflow
+""" if repository is None else f"""Each push to this repository is graded on GitHub by the **Autograding Tests** workflow
 (`.github/workflows/grade.yml`), with your instructor's copy of the tests and cassettes
 ({repository} at `{ref}`), never the ones in this repository: `tests/`, `cassettes/` and
 `embedlab/` are here so that `pytest` grades your work on your machine exactly as the workflow
@@ -237,7 +231,16 @@ will. Edited copies change only your own runs, and are flagged. The run's summar
 table as `pytest`, and `results.json` is attached to it. Leave `.github/` as it is: your
 instructor sees every change to it.
 """
-    return f"{head.rstrip()}\n\n## For learners\n{learners}\n{grade}"
+    return f"""# {title}
+
+**On a fresh machine (Python 3.10+), from this folder, install and grade your exercises:**
+
+{command}Everything else — the exercises, reading the result, watch mode, the map, running your code
+against a real endpoint — is in [docs/learners.md](docs/learners.md).
+
+## Your grade
+
+{grade}"""
 
 
 def learner_pyproject(text: str) -> str:
@@ -270,6 +273,6 @@ jobs:
       grader-repository: {repository}
       grader-ref: {ref}
     secrets:
-      # Only for a private grader repository (README: For instructors); empty otherwise.
+      # Only for a private grader repository (your instructor's docs/instructors.md); empty otherwise.
       grader-token: ${{{{ secrets.EMBEDLAB_GRADER_TOKEN }}}}
 """

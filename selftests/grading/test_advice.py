@@ -216,8 +216,8 @@ def test_the_servers_banner_fits_80_columns():
         assert max(len(line) for line in text.splitlines()) <= COLUMNS, text
 
 
-def test_the_readme_shows_what_an_80_column_terminal_shows():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+def test_the_learners_page_shows_what_an_80_column_terminal_shows():
+    readme = (ROOT / "docs" / "learners.md").read_text(encoding="utf-8")
     sample = readme.split("### Reading the result\n\n```\n", 1)[1].split("```", 1)[0]
     assert max(len(line) for line in sample.splitlines()) <= COLUMNS
     assert "embedlab — grading" in sample and not re.search(r"^  \w[\w ]+ +\w+ +exercises/", sample, re.M)  # no file column at 80
@@ -264,6 +264,7 @@ def test_a_release_without_a_grader_is_a_folder_to_zip(tmp_path):
     assert not (out / ".github").exists() and (out / "exercises" / "embed.py").is_file()
     readme = (out / "README.md").read_text(encoding="utf-8")
     assert "The second needs" not in readme and "Your instructor grades" in readme
+    assert (out / "docs" / "learners.md").read_bytes() == (ROOT / "docs" / "learners.md").read_bytes()
 
 
 # -- issue 28, items 2 and 3: a learner's own mistake reads as theirs, from what was measured ----

@@ -111,7 +111,7 @@ def rows(output: str) -> list[tuple[str, str]]:
 
 @pytest.fixture(scope="module")
 def toy_kit(tmp_path_factory) -> tuple[Path, dict[str, str]]:
-    """A copy of the kit with a toy exercise added as README's "Adding an exercise" says, its
+    """A copy of the kit with a toy exercise added as docs/instructors.md's "Adding an exercise" says, its
     cassette recorded by `embedlab record` from a real local server; and the machinery's hashes."""
     kit = copy_kit(tmp_path_factory.mktemp("toy") / "kit")
     before = fingerprint(kit / "embedlab")

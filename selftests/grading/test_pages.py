@@ -9,7 +9,7 @@ and opens a script, and a learner's sentence made of markup show as text: no ele
 (checked once more with JavaScript on). Where Chromium is missing, the browser tests skip with
 one line; the rest still checks the pages' HTML.
 
-`EMBEDLAB_DOCS_SCREENSHOTS=docs pytest selftests/grading/test_pages.py` also saves README's two
+`EMBEDLAB_DOCS_SCREENSHOTS=docs pytest selftests/grading/test_pages.py` also saves the two
 screenshots there.
 """
 
@@ -114,7 +114,7 @@ def load(driver, page: Path, shot: str | None = None):
 
 
 def save_screenshot(driver, path: Path, tallest: int = 1500) -> None:
-    """README's screenshot: the page's top `tallest` pixels, in 256 colours to stay small
+    """A docs screenshot (docs/learners.md, docs/instructors.md): the page's top `tallest` pixels, in 256 colours to stay small
     (Pillow comes with sentence-transformers)."""
     import io
 

@@ -98,14 +98,16 @@ def test_the_release_holds_a_learners_repository_and_nothing_else(out):
     files = set(release_files(out))
     tops = {name.split("/")[0] for name in files}
     assert tops == {"exercises", "tests", "cassettes", "embedlab", ".github", "docs", "README.md", "pyproject.toml", "conftest.py", "course.toml", "integrity.sha256", ".env.example", ".gitignore"}
-    assert {f for f in files if f.startswith("docs/")} == {"docs/map.png"}  # the learner part's picture, no instructor's
+    assert {f for f in files if f.startswith("docs/")} == {"docs/learners.md", "docs/map.png"}  # the learners' page and its picture, no instructor's
     assert {".github/workflows/grade.yml", ".github/workflows/embedlab-grade.yml"} == {f for f in files if f.startswith(".github/")}
+    assert (out / "docs" / "learners.md").read_bytes() == (ROOT / "docs" / "learners.md").read_bytes()  # shipped whole, as it is
     readme = (out / "README.md").read_text()
     kit_first = re.search(r"```bash\n(.*?)```", (ROOT / "README.md").read_text(), re.S).group(1).split("\n\n")[0].splitlines()[-1]
     commands = [line for line in re.search(r"```bash\n(.*?)```", readme, re.S).group(1).splitlines() if line and not line.startswith("#")]
     assert commands == [kit_first]  # the learner's command, not the contributors'
-    assert "## For learners" in readme and "## For instructors" not in readme and "## For contributors" not in readme
-    assert "solutions" not in readme and "/".join(GRADER[:1]) in readme
+    assert "[docs/learners.md](docs/learners.md)" in readme and "## Your grade" in readme
+    assert "solutions" not in readme and "solutions" not in (out / "docs" / "learners.md").read_text()
+    assert "/".join(GRADER[:1]) in readme
     assert "[project.optional-dependencies]" in (out / "pyproject.toml").read_text() and "\ndev = [" not in (out / "pyproject.toml").read_text()
 
 
@@ -195,10 +197,12 @@ def test_an_answered_exercise_is_never_released(tmp_path):
 
 
 def test_the_release_readme_names_only_what_the_release_holds(out):
-    """Every path the learner's README names is in the release; it counts the learner's files right."""
-    readme = (out / "README.md").read_text(encoding="utf-8")
+    """Every path the learner's README and docs/learners.md name is in the release; it counts the learner's files right."""
+    readme = (out / "README.md").read_text(encoding="utf-8") + (out / "docs" / "learners.md").read_text(encoding="utf-8")
     for named in set(re.findall(r"`((?:selftests|tests|exercises|docs|embedlab|cassettes)/[\w./-]*\.\w+)`", readme)):
         assert (out / named).exists(), named
+    for linked in set(re.findall(r"\]\(([\w./-]+)(?:#[\w-]*)?\)", (out / "docs" / "learners.md").read_text(encoding="utf-8"))):
+        assert (out / "docs" / linked).exists(), linked  # its relative links and pictures, beside it
     files = len(list((ROOT / "exercises").glob("[!_]*.py")))
-    assert "the three files" not in readme and "the three files" not in (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "the three files" not in readme and "the three files" not in (ROOT / "docs" / "learners.md").read_text(encoding="utf-8")
     assert files == 4

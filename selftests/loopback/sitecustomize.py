@@ -16,7 +16,7 @@ A process in a network namespace whose only interface is a loopback (the grader'
 runs the learner's code with no network at all) cannot reach another machine whatever it tries,
 so the guard lets it try: the learner's mistakes there are the grader's to report, not the guard's.
 
-What it cannot see (documented in README, contributor part):
+What it cannot see (documented in docs/design.md, "Tests talk only to this machine"):
 - programs that are not Python, or Python started with `-I`/`-E`/`-S` or with an environment
   that drops PYTHONPATH (they skip sitecustomize);
 - C extensions and `ctypes` calls that make their own system calls (libcurl, a DNS lookup inside

@@ -149,7 +149,7 @@ def test_openai_node(served: LocalServer, reference: np.ndarray) -> None:
 
 @pytest.fixture(scope="module")
 def tiktoken_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """tiktoken's cl100k_base file, written from bpe-openai's tables by README's command: tiktoken
+    """tiktoken's cl100k_base file, written from bpe-openai's tables by the command of docs/learners.md: tiktoken
     downloads it otherwise."""
     pytest.importorskip("bpe_openai", reason="needs bpe-openai (the `local` extra)")
     folder = tmp_path_factory.mktemp("tiktoken")
