@@ -66,6 +66,7 @@ def mutants(solutions: Path, course: dict) -> list[Mutant]:
 
     by_name, by_file = exercises_of(course)
     found: list[Mutant] = []
+    seen: dict[str, int] = {}
     with tempfile.TemporaryDirectory() as home:  # mutmut reads its configuration from the working folder
         Path(home, "pyproject.toml").write_text('[tool.mutmut]\nsource_paths = ["solutions"]\n')
         shutil.copytree(solutions, Path(home, "solutions"))
@@ -89,7 +90,9 @@ def mutants(solutions: Path, course: dict) -> list[Mutant]:
                     )
                     if any(line in diff for line in DEMO_LINES):
                         continue
-                    digest = hashlib.sha256(f"{path.name}\0{function}\0{diff}".encode()).hexdigest()[:10]
+                    key = f"{path.name}\0{function}\0{diff}"
+                    seen[key] = seen.get(key, 0) + 1  # one change made at two places with the same text
+                    digest = hashlib.sha256(f"{key}\0{seen[key]}".encode()).hexdigest()[:10]
                     chosen = (function,) if function in by_name else tuple(by_file.get(path.name, ()))
                     found.append(Mutant(f"{path.name}:{function}:{digest}", path.name, function, chosen, source, diff))
         finally:
