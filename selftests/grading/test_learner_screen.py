@@ -6,6 +6,7 @@ the terminal, no library internals; `-k` for every exercise; the exercise files 
 
 from __future__ import annotations
 
+import concurrent.futures
 import re
 import subprocess
 import sys
@@ -85,13 +86,11 @@ def grade(folder, *args: str, columns: int, cwd=ROOT, timeout: float = 300) -> s
 
 @pytest.fixture(scope="module")
 def screens(tmp_path_factory) -> dict[tuple[str, int], str]:
-    shown = {}
-    for name, (file, code, _, _) in CASES.items():
-        folder = build(tmp_path_factory.mktemp(name), ROOT / "solutions", {file: code}) / "exercises"
-        for columns in (80, 120):
-            done = grade(folder, columns=columns)
-            shown[name, columns] = done.stdout + done.stderr
-    return shown
+    folders = {name: build(tmp_path_factory.mktemp(name), ROOT / "solutions", {file: code}) / "exercises" for name, (file, code, _, _) in CASES.items()}
+    runs = [(name, columns) for name in CASES for columns in (80, 120)]
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:  # two gradings at a time: one a core
+        done = pool.map(lambda run: grade(folders[run[0]], columns=run[1]), runs)
+        return {run: d.stdout + d.stderr for run, d in zip(runs, done)}
 
 
 @pytest.mark.parametrize("columns", [80, 120])
