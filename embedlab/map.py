@@ -278,8 +278,8 @@ def _with_learner(root, catalogue, spec, exercises: Path, endpoint, groups, set_
     pending = [f"your {name} is {status}" for name, status in statuses.items() if status != "done"]
     if pending:
         return " and ".join(pending) + " (run `pytest` to see why)"
-    from embedlab.worker.handle import Learner
-    from embedlab.worker.values import CallFailed
+    from embedlab.handle.learner import Learner
+    from embedlab.handle.values import CallFailed
 
     answers = exercises.resolve().name == "solutions"  # the kit's own answers (as `pytest --solutions`)
     learner = Learner(  # as grading starts it: behind the same walls (nothing of the kit but the package)

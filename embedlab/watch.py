@@ -58,7 +58,7 @@ class Grader:
     thread held (and hang). So the forks happen here, in a child started before any thread."""
 
     def __init__(self, root: Path, arguments: list[str]) -> None:
-        from embedlab.worker import wire
+        from embedlab import wire
 
         asks_r, self.asks = os.pipe()
         answers, answers_w = os.pipe()
@@ -77,13 +77,13 @@ class Grader:
     @staticmethod
     def _serve(root: Path, arguments: list[str], asks, answers: int) -> None:
         from embedlab.instructor import classroom
-        from embedlab.worker import wire
+        from embedlab import wire
 
         while asks.blocking_frame() is not None:
             wire.send(answers, {"results": classroom.grade_once(root, arguments)})
 
     def grade(self) -> dict | None:
-        from embedlab.worker import wire
+        from embedlab import wire
 
         wire.send(self.asks, {"op": "grade"})
         answer = self.answers.blocking_frame() or {}

@@ -19,9 +19,9 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from embedlab.grading.cassettes import Inputs, shared_tls
-from embedlab.worker.values import ClientHandle, LearnerRaised, Watched
+from embedlab.handle.values import ClientHandle, LearnerRaised, Watched
+from embedlab import wire
 from embedlab.grading.outcomes import NotStarted, brief, fail, fail_raised
-from embedlab.worker.inside import NO_RECORDING
 
 FORWARDED_HEADERS = frozenset({"content-type", "accept"})
 ANSWER_HEADERS = frozenset({"content-type", "x-request-id"})
@@ -135,7 +135,7 @@ class Endpoint:
         self._http.close()
 
     def forward(self, frame: dict) -> dict:
-        """Answer one HTTP request the learner's client made in the worker (see embedlab.worker.inside).
+        """Answer one HTTP request the learner's client made in the worker (the worker's `Forwarding` transport sent it).
 
         Only the embeddings and models endpoints are served, always at this endpoint's own base
         URL with its own key: the learner's code chooses what to ask, never where it goes.
@@ -166,7 +166,7 @@ class Endpoint:
             if type(err).__name__ == "CannotOverwriteExistingCassetteException":
                 if self.sent:
                     self.sent[-1].recorded = False
-                return {"error": "connect", "message": NO_RECORDING}
+                return {"error": "connect", "message": wire.NO_RECORDING}
             return {"error": "connect", "message": f"could not reach the endpoint ({type(err).__name__})"}
         return {
             "status": response.status_code,

@@ -8,7 +8,7 @@ import pytest
 
 from embedlab.grading import cassettes
 from embedlab.grading.session import REPLAY_KEY, grading_of as _grading
-from embedlab.worker.handle import Learner
+from embedlab.handle.learner import Learner
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@
 Tests state their expectations with `expect(condition, sentence)`; a learner's function is called
 through `attempt()` (or `Endpoint.call()`), which turns a stub's NotImplementedError into
 `NotStarted` and any other exception into one sentence naming the learner's own line (the worker
-sends it with the exception, see `embedlab.worker.handle`). The plugin maps these onto pytest reports,
+sends it with the exception, see `embedlab.handle.learner`). The plugin maps these onto pytest reports,
 so no traceback of the kit's machinery reaches the learner.
 """
 

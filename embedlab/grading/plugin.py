@@ -5,7 +5,7 @@ Grading tests are the ones marked `@pytest.mark.exercise(name)`, a name from the
 (`course.toml`, read by `embedlab.course`); every other test (the kit's own selftests) runs
 untouched. The pieces live in their own modules: `cassettes` (recording rules), `endpoint` (what a
 test talks to), `live` (the live endpoint), `outcomes` (how a test ends, in words) and `report`
-(points, summary, JSON); the learner's code runs in a worker (`embedlab.worker.handle`).
+(points, summary, JSON); the learner's code runs in a worker (`embedlab.handle.learner`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from embedlab.grading.fixtures import api, synthetic_api, target  # noqa: F401 (
 from embedlab.grading.live import LiveConfig
 from embedlab.grading.report import LIVE, Result, RunInfo
 from embedlab.grading.session import GRADING, Grading, graded as _graded, grading_of as _grading
-from embedlab.worker.values import CallFailed, LearnerRaised
+from embedlab.handle.values import CallFailed, LearnerRaised
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -15,7 +15,7 @@ from embedlab import course as catalogue
 from embedlab.grading import cassettes
 from embedlab.grading.live import LiveConfig, LiveUnavailable
 from embedlab.grading.report import Gradebook
-from embedlab.worker.handle import Learner
+from embedlab.handle.learner import Learner
 
 REPLAY_KEY = "replay-needs-no-key"
 
@@ -106,14 +106,14 @@ class Grading:
                     f"no cassette set {self.set_name!r} (with a manifest.json); sets here: {', '.join(known) or 'none'}"
                 )
             self.model = manifest["model"]
-        from embedlab.worker import sandbox, walls
+        from embedlab.handle import sandbox, sweep
 
         if option.allow_root_worker:
             os.environ[sandbox.ALLOW_ROOT_ENV] = "1"
         self.walls = sandbox.plan(no_namespaces=option.no_sandbox)  # decided once, before any learner code
         if self.walls.refused:
             raise pytest.UsageError(f"embedlab will not grade here: {self.walls.refused}")
-        walls.become_subreaper()  # a process the learner's code detaches comes back to us
+        sweep.become_subreaper()  # a process the learner's code detaches comes back to us
         package = self.directory.name
         self.learner = Learner(
             self.directory,

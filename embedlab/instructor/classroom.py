@@ -7,7 +7,7 @@ joins the shards' gradebooks and results folders into the one a single machine w
 Each folder in SUBMISSIONS is one learner's work: their `exercises/` folder, or a full copy of the
 kit, or just the exercise files. Each is graded with *your* tests and cassettes — never the
 submission's copies — offline, with the same grading as plain `pytest` (the learner's code runs in
-a worker process, see `embedlab.worker.handle`).
+a worker process, see `embedlab.handle.learner`).
 
 How one submission cannot change another's grade, or yours:
 - every submission's files are read into memory first, before any learner code runs: without

@@ -3,7 +3,7 @@
 `start()` writes the submission's files and a fresh copy of the kit's tests, cassettes and
 configuration into a scratch folder, forks, and returns the `Job`: the child dies with the runner
 (parent-death signal; gone already, it exits), takes the worker user of its slot
-(`embedlab.worker.users`), closes every other descriptor, writes its output to a log, and sends its
+(`embedlab.handle.users`), closes every other descriptor, writes its output to a log, and sends its
 results.json up an inherited pipe (`--grade-fd`). `grade_once()` is the same for one run whose
 results are read at once (the catalogue of every test; `embedlab watch`). The runner
 (`embedlab.instructor.runner`) decides what the results are worth.
@@ -108,7 +108,7 @@ def catalog(settings: GradeSettings, snapshot: Snapshot) -> dict | None:
 
 def grade_once(kit: Path, arguments: list[str], timeout: float = 600.0) -> dict | None:
     """One grading run in a fork of this (warm) process: its results.json, or None if it broke."""
-    from embedlab.worker import walls
+    from embedlab.handle import sweep, users
 
     results_r, results_w = os.pipe()
     runner = os.getpid()
@@ -134,7 +134,7 @@ def grade_once(kit: Path, arguments: list[str], timeout: float = 600.0) -> dict 
             data += chunk
     finally:
         os.close(results_r)
-        walls.kill_tree(pid)
+        sweep.kill_tree(pid)
         try:
             os.waitpid(pid, 0)
         except ChildProcessError:
@@ -145,26 +145,26 @@ def grade_once(kit: Path, arguments: list[str], timeout: float = 600.0) -> dict 
 
 
 def walls_slot_env() -> str:
-    from embedlab.worker import walls
+    from embedlab.handle import sweep, users
 
-    return walls.SLOT_ENV
+    return users.SLOT_ENV
 
 
 def _die_with(runner: int) -> None:
     """A grading process ends with its runner: killed, the runner leaves no grader behind."""
-    from embedlab.worker import walls
+    from embedlab.handle import sweep, users
 
-    walls.die_with_parent()
+    sweep.die_with_parent()
     if os.getppid() != runner:  # it went before we could ask
         os._exit(70)
 
 
 def _grade_here(arguments: list[str], kit: Path, log: Path, results_fd: int) -> None:
     """In the submission's grading process: its own process group, output to a log, then pytest."""
-    from embedlab.worker.start import _close_other_fds
+    from embedlab.worker.start import close_other_fds
 
     os.setsid()  # killed as a group on timeout
-    _close_other_fds({0, 1, 2, results_fd})
+    close_other_fds({0, 1, 2, results_fd})
     output = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(output, 1)
     os.dup2(output, 2)

@@ -1,7 +1,7 @@
 """The worker: the only process that imports the learner's files and runs their functions.
 
-The grading process starts it (`embedlab.worker.handle`; its walls go up in `embedlab.worker.start`), sends it calls over a pipe in the data-only
-encoding of `embedlab.worker.wire`, and gets back results, exceptions and HTTP requests. The `client` a
+The grading process starts it (`embedlab.handle.learner`; its walls go up in `embedlab.worker.start`), sends it calls over a pipe in the data-only
+encoding of `embedlab.wire`, and gets back results, exceptions and HTTP requests. The `client` a
 test passes arrives here as a real `openai.OpenAI` whose transport forwards each request to the
 grading process, which answers it (from the cassette, or the live endpoint) and logs it. So the
 learner's code sees an ordinary client, and nothing it does here can reach the request log, the
@@ -33,10 +33,9 @@ from typing import Any
 
 import httpx2
 
-from embedlab.worker import wire
+from embedlab import wire
 
 PLACEHOLDER_KEY = "sk-the-grader-holds-the-real-key"
-NO_RECORDING = "embedlab: the grader has no recording of this request"
 _exit = os._exit  # bound before any learner code runs, which may patch os
 
 

@@ -1,7 +1,7 @@
 """The worker's first moments: from its exec to the first learner import, its walls go up.
 
 The grading process execs `python -I -B -m embedlab.worker` (inside bubblewrap's namespaces where
-they stand: `embedlab.worker.sandbox`), with an environment built from an allow-list: a fresh
+they stand: `embedlab.handle.sandbox`), with an environment built from an allow-list: a fresh
 interpreter, never a fork of a process that has seen secrets or other submissions. Its channel
 is stdin (calls) and stdout (replies); stderr takes what it prints. The configuration is the
 first frame.
@@ -19,7 +19,8 @@ import os
 import sys
 from pathlib import Path
 
-from embedlab.worker import kernel, walls, wire
+from embedlab import wire
+from embedlab.worker import kernel, limits
 
 _exit = os._exit  # bound before any learner code runs: it cannot be patched away from the channel thread
 DEVICES = ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random", "/dev/full")
@@ -36,7 +37,7 @@ def prepare(config: dict, keep_fds: tuple[int, ...], output_fd: int) -> tuple[st
     os.dup2(devnull, 0)
     os.dup2(output_fd, 1)
     os.dup2(output_fd, 2)
-    _close_other_fds({0, 1, 2, *keep_fds})
+    close_other_fds({0, 1, 2, *keep_fds})
     sys.stdin = open(0, "r", closefd=False)  # noqa: SIM115
     sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
     sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
@@ -53,14 +54,14 @@ def prepare(config: dict, keep_fds: tuple[int, ...], output_fd: int) -> tuple[st
     os.makedirs(os.environ.get("TMPDIR") or os.path.join(scratch, "tmp"), exist_ok=True)
 
     namespaces = bool(config.get("namespaces"))
-    walls.limit_resources(config.get("processes"), fresh_namespace=bool(config.get("userns")))
+    limits.limit_resources(config.get("processes"), fresh_namespace=bool(config.get("userns")))
     read = [*config.get("readonly", []), *DEVICES, "/proc" if namespaces else "/proc/self", "/sys/devices/system/cpu"]
     write = [scratch, "/dev/null", *(["/tmp", "/dev/shm"] if namespaces else [])]
     stood = kernel.raise_walls(read, write, int(config.get("landlock") or 0), bool(config.get("seccomp")))
     if not namespaces:
-        walls.block_network_in_process()
+        limits.block_network_in_process()
     if config.get("block"):
-        walls.block_imports(config["block"], "the grader does not let exercises import the reference solutions")
+        limits.block_imports(config["block"], "the grader does not let exercises import the reference solutions")
     directory = str(Path(config["directory"]).parent)
     sys.path[:] = [directory, *(p for p in sys.path if p not in ("", ".", directory))]
     for name in [n for n in sys.modules if n == config["package"] or n.startswith(config["package"] + ".")]:
@@ -68,7 +69,7 @@ def prepare(config: dict, keep_fds: tuple[int, ...], output_fd: int) -> tuple[st
     return str(config.get("isolation") or ""), stood
 
 
-def _close_other_fds(keep: set[int]) -> None:
+def close_other_fds(keep: set[int]) -> None:
     try:
         open_fds = [int(name) for name in os.listdir("/proc/self/fd")]
     except OSError:
@@ -104,7 +105,7 @@ def main() -> None:
     """`python -I -B -m embedlab.worker [--user UID:GID]`."""
     if "--user" in sys.argv:  # first of all: no learner code, no configuration, is read as root
         uid, _, gid = sys.argv[sys.argv.index("--user") + 1].partition(":")
-        walls.drop_user(int(uid), int(gid))
+        limits.drop_user(int(uid), int(gid))
     channel_in, channel_out = os.dup(0), os.dup(1)
     output = os.dup(2)
     config = wire.Reader(channel_in).blocking_frame() or {}

@@ -79,7 +79,7 @@ def venv(scratch) -> Path:
     folder.parent.mkdir()
     subprocess.run([str(DEBIAN_PYTHON), "-m", "venv", "--without-pip", str(folder)], check=True, timeout=60)
     ours = Path(next(p for p in sys.path if p.endswith("site-packages") and Path(p, "numpy").is_dir()))
-    from embedlab.worker.users import unreachable, worker_user
+    from embedlab.handle.users import unreachable, worker_user
 
     user = worker_user()
     closed = user and unreachable([ours, ROOT], user[0], user[1])
@@ -172,7 +172,7 @@ def plant(target_root: Path, forge: bool) -> str:
         import importlib.util, os
         ROOT = {str(target_root)!r}
         PLANTED = {planted!r}
-        for name in ("numpy.random", "numpy", "embedlab.grading.report", "embedlab.worker.handle"):
+        for name in ("numpy.random", "numpy", "embedlab.grading.report", "embedlab.handle.learner"):
             try:
                 origin = os.path.realpath(importlib.util.find_spec(name).origin)
                 if origin.startswith(ROOT + os.sep):
@@ -436,7 +436,7 @@ def test_a_killed_runner_leaves_what_it_graded_and_no_grader_behind(tmp_path):
             os.killpg(process.pid, signal.SIGKILL)
         except OSError:
             pass
-        from embedlab.worker.sweep import remove_folder
+        from embedlab.handle.sweep import remove_folder
 
         for left in scratch.rglob("embedlab-worker-*"):  # a root grader's scratch is a tmpfs: unmounted, as the next grader would
             if left.is_dir() and not left.is_symlink():

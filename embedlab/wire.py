@@ -45,6 +45,8 @@ MAX_REPR = 300
 NUMERIC_KINDS = frozenset("biufcU")
 
 _HEADER = struct.Struct(">I")
+# what the grading process answers a forwarded request that no recording holds (tests look for it)
+NO_RECORDING = "embedlab: the grader has no recording of this request"
 
 
 class WireError(Exception):

@@ -8,7 +8,7 @@ import base64
 import json
 import time
 
-from embedlab.worker.values import ClientHandle
+from embedlab.handle.values import ClientHandle
 
 MAX_INPUTS = 2048  # what OpenAI's endpoint takes in one request: more is answered 400, unread
 MAX_TOKENS = 300_000

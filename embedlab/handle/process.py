@@ -22,8 +22,8 @@ import subprocess
 import time
 from typing import Callable
 
-from embedlab.worker import walls
-from embedlab.worker import wire
+from embedlab.handle import sweep
+from embedlab import wire
 
 START_TIMEOUT = 30.0
 WHERE_TIMEOUT = 5.0  # only waited out in full when the worker cannot answer; a busy machine can take seconds
@@ -73,7 +73,7 @@ class WorkerProcess:
 
     @classmethod
     def start(cls, config: dict, argv: list[str], env: dict[str, str], user: tuple[int, int] | None = None, wrapped: bool = False) -> WorkerProcess:
-        """Exec the worker (`argv`, `env`: `embedlab.worker.sandbox.command`) and send it its
+        """Exec the worker (`argv`, `env`: `embedlab.handle.sandbox.command`) and send it its
         configuration; `wait_ready()` before the first request. `user`: the uid and gid it is
         started as (no namespaces, a root grader)."""
         calls_r, calls_w = os.pipe()
@@ -264,7 +264,7 @@ class WorkerProcess:
     def kill(self) -> None:
         """The worker and everything it started (its init's death ends its PID namespace)."""
         if self.status is None:
-            walls.kill_tree(self.pid)
+            sweep.kill_tree(self.pid)
             try:
                 os.killpg(self.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError, OSError, AttributeError):

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from embedlab.worker import wire
+from embedlab import wire
 
 if TYPE_CHECKING:
-    from embedlab.worker.handle import Learner
+    from embedlab.handle.learner import Learner
 
 MESSAGE_KEPT = 4000  # characters of a learner's exception message kept (cut at this side)
 LOCATION_KEPT = 1000

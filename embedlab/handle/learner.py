@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from embedlab.worker import sandbox, sweep, walls
-from embedlab.worker import wire
-from embedlab.worker.files import _copy_tree, _import_sentence, _module_of, _sibling_imports, _top_level_file, stopped_sentence
-from embedlab.worker.forwarding import CallTiming, _no_http
-from embedlab.worker.process import ChannelBroken, TimedOut, WorkerDied, WorkerProcess
-from embedlab.worker.values import (
+from embedlab.handle import sandbox, sweep, users
+from embedlab import wire
+from embedlab.handle.files import _copy_tree, _import_sentence, _module_of, _sibling_imports, _top_level_file, stopped_sentence
+from embedlab.handle.forwarding import CallTiming, _no_http
+from embedlab.handle.process import ChannelBroken, TimedOut, WorkerDied, WorkerProcess
+from embedlab.handle.values import (
     CallFailed,
     GraderCode,
     RemoteFunction,
@@ -92,7 +92,7 @@ class Learner:
         read everything the worker imports. Its folder is then its own, with a copy of the files."""
         if self.walls.user is None:
             return None, None
-        user = walls.worker_user()  # this submission's own (embedlab grade gives each slot a uid)
+        user = users.worker_user()  # this submission's own (embedlab grade gives each slot a uid)
         if user is None:
             self.unsafe = "the worker's user could not be found for this submission"
             return None, None
@@ -115,8 +115,8 @@ class Learner:
         """A worker exec'd behind this run's walls (never fewer: see `sandbox.plan`)."""
         if self.unsafe:
             fail(f"{UNSAFE}: {self.unsafe}")
-        walls.become_subreaper()  # whatever the worker detaches comes back to us
-        walls.dumpable(False)  # a worker of our own user cannot ptrace us or open our /proc fds
+        sweep.become_subreaper()  # whatever the worker detaches comes back to us
+        sweep.dumpable(False)  # a worker of our own user cannot ptrace us or open our /proc fds
         learner = Path(config["directory"])
         in_namespaces = self.walls.namespaces is None
         argv, env = sandbox.command(self.walls, learner, self._scratch, self._user if in_namespaces else None)
@@ -177,7 +177,7 @@ class Learner:
         if self._spare is not None:
             self._spare[0].kill()
             self._spare = None
-        walls.sweep()
+        sweep.sweep()
         sweep.remove_folder(self._scratch)
         audit = os.environ.get(IMPORT_AUDIT_ENV)
         if audit:
