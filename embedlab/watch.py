@@ -17,7 +17,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from embedlab.grading.report import Exercise, Gradebook, RunInfo, _bar, _num, _wrap
+from embedlab.grading.report import Exercise, Gradebook, RunInfo, progress_bar, points_shown, wrap_line
 
 KEYS = "h hint · l list · q quit"
 
@@ -29,7 +29,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from embedlab import kit
-    from embedlab.instructor import classroom
+    from embedlab.instructor import runner
 
     root = kit.find_root()
     from embedlab import course
@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     if not directory.is_dir():
         print(f"embedlab watch: {directory} is not a folder", file=sys.stderr)
         return 2
-    classroom.prepare_grader()
+    runner.prepare_grader()
     watch = Watch(root, directory, args.cassettes)
     try:
         with _keys_one_at_a_time():
@@ -76,11 +76,11 @@ class Grader:
 
     @staticmethod
     def _serve(root: Path, arguments: list[str], asks, answers: int) -> None:
-        from embedlab.instructor import classroom
         from embedlab import wire
+        from embedlab.instructor import grading_process
 
         while asks.blocking_frame() is not None:
-            wire.send(answers, {"results": classroom.grade_once(root, arguments)})
+            wire.send(answers, {"results": grading_process.grade_once(root, arguments)})
 
     def grade(self) -> dict | None:
         from embedlab import wire
@@ -145,12 +145,12 @@ class Watch:
         height = max(10, height)
         exercises = self.graded()
         if not exercises:
-            return ["embedlab watch", "", *_wrap(self.news or "Grading…", width=width)]
+            return ["embedlab watch", "", *wrap_line(self.news or "Grading…", width=width)]
         book = self.book
         done = sum(e.status == "done" for e in exercises)
         lines = [_header(done, len(exercises), book.earned, book.possible, width), ""]
         if self.news:
-            lines += [*_wrap(self.news, indent="", width=width), ""]
+            lines += [*wrap_line(self.news, indent="", width=width), ""]
         current = self.current()
         if self.showing == "list" or current is None:
             for exercise in exercises:
@@ -159,9 +159,9 @@ class Watch:
                 lines.append(f"{marker} {exercise.status:<12} {exercise.name:<18} {passed}/{len(exercise.results)} checks"[:width])
             lines.append("")
         if current is None:
-            lines += _wrap("All exercises are done. Now try the live checks: `pytest --live local` (or set EMBED_MODEL in .env).", "", width)
+            lines += wrap_line("All exercises are done. Now try the live checks: `pytest --live local` (or set EMBED_MODEL in .env).", "", width)
         else:
-            lines += _wrap(f"Current: {current.name} in {current.file} — {current.status}", "", width)
+            lines += wrap_line(f"Current: {current.name} in {current.file} — {current.status}", "", width)
             said = book.next_step([current], RunInfo(), width)[1:]
             said = [said[0].replace("Next: ", "", 1), *said[1:]] if said else []
             if self.showing == "hint":
@@ -170,7 +170,7 @@ class Watch:
                 hint = " ".join(_hint_of(course, current.name).split())
                 if hint and hint in " ".join(" ".join(said).split()):  # a stub's sentence is its hint: say it once
                     said = []
-                lines += [*said, *([""] if said else []), *_wrap(f"Hint for {current.name}: {hint}", "  ", width)]
+                lines += [*said, *([""] if said else []), *wrap_line(f"Hint for {current.name}: {hint}", "  ", width)]
             else:
                 lines += said
         keys = f"Save a file in {self.directory.name}/ to grade again.   {KEYS}"
@@ -222,11 +222,11 @@ def _header(done: int, count: int, earned: float, possible: float, width: int) -
     """'embedlab watch — 1 of 10 exercises done  [####…]  13/88 points', whole: the bar shrinks,
     then goes, before a word is cut."""
     progress = f"embedlab watch — {done} of {count} {'exercise' if count == 1 else 'exercises'} done"
-    points = f"{_num(earned)}/{_num(possible)} points"
+    points = f"{points_shown(earned)}/{points_shown(possible)} points"
     room = width - len(progress) - len(points) - 4 - 2  # two gaps of two, the bar's brackets
     if room >= 8:
         filled = round(room * earned / possible) if possible else 0
-        return f"{progress}  [{'#' * filled}{'-' * (room - filled)}]  {points}" if room < 24 else f"{progress}  {_bar(earned, possible)}  {points}"
+        return f"{progress}  [{'#' * filled}{'-' * (room - filled)}]  {points}" if room < 24 else f"{progress}  {progress_bar(earned, possible)}  {points}"
     return f"{progress}, {points}"[:width]
 
 

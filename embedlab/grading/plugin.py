@@ -438,11 +438,11 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     names = [e.name for p in mine for e in exercises if p.suffix == ".py" and e.file == p.name] or [e.name for e in exercises[:1]]
     shown = ", ".join(str(a) for a in config.args)
     ways = " or ".join(f"`pytest -k {n}`" for n in dict.fromkeys(names))
-    from embedlab.grading.report import _wrap
+    from embedlab.grading.report import wrap_line
 
     width = terminalreporter._tw.fullwidth
     terminalreporter.write_line("")
-    for line in _wrap(
+    for line in wrap_line(
         f"No tests in {shown}: that is your code. The tests that grade it are in tests/. "
         f"Grade it with {ways}, or the whole course with `pytest`.",
         width=width,

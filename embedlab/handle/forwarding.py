@@ -37,7 +37,7 @@ class CallTiming:
         now = time.perf_counter()
         self.seconds, self.after_answers = now - self.started, now - self.answered
 
-def _no_http(frame: dict) -> dict:
+def no_http(frame: dict) -> dict:
     return {"error": "connect", "message": "no request can be made while a file is imported"}
 
 def _forward(frame: dict) -> dict:

@@ -25,8 +25,8 @@ from typing import Any, Callable
 
 from embedlab.handle import sandbox, sweep, users
 from embedlab import wire
-from embedlab.handle.files import _copy_tree, _import_sentence, _module_of, _sibling_imports, _top_level_file, stopped_sentence
-from embedlab.handle.forwarding import CallTiming, _no_http
+from embedlab.handle.files import copy_tree, import_sentence, module_of, sibling_imports, top_level_file, stopped_sentence
+from embedlab.handle.forwarding import CallTiming, no_http
 from embedlab.handle.process import ChannelBroken, TimedOut, WorkerDied, WorkerProcess
 from embedlab.handle.values import (
     CallFailed,
@@ -35,9 +35,9 @@ from embedlab.handle.values import (
     RemoteObject,
     StoppedAfter,
     Watched,
-    _client_number,
-    _shown,
-    _sync,
+    client_number,
+    call_shown,
+    sync_argument,
     fail,
     not_finite,
     rebuild_exception,
@@ -81,7 +81,7 @@ class Learner:
         self._scratch = sweep.scratch_folder("embedlab-worker-")
         self._capped = sweep.cap_folder(self._scratch)
         self._imported_before: set[str] | None = None  # sys.modules when learner code first ran
-        self._released: list[tuple[Any, int]] = []  # RemoteObjects gone here: the worker may drop them
+        self.released: list[tuple[Any, int]] = []  # RemoteObjects gone here: the worker may drop them
         self.last_call = CallTiming()
         self._user, self._why_no_user = self._choose_user()
 
@@ -98,7 +98,7 @@ class Learner:
             return None, None
         uid, gid, name = user
         copy = self._scratch / "learner" / self.package
-        _copy_tree(self.directory, copy)
+        copy_tree(self.directory, copy)
         os.chmod(self._scratch / "learner", 0o755)
         os.chown(self._scratch, uid, gid)
         return user, None
@@ -166,6 +166,11 @@ class Learner:
             self._worker.kill()
             self._printed_before += self._worker.printed_total
             self._worker = None
+
+    @property
+    def current_worker(self) -> WorkerProcess | None:
+        """The worker process calls go to now (None between a kill and the next call)."""
+        return self._worker
 
     @property
     def printed(self) -> int:
@@ -252,7 +257,7 @@ class Learner:
             if self._imported_before is None:
                 self._imported_before = set(sys.modules)
             try:
-                reply = worker.request({"op": "resolve", "module": module, "function": name}, self.timeout, _no_http)
+                reply = worker.request({"op": "resolve", "module": module, "function": name}, self.timeout, no_http)
             except ChannelBroken:
                 self.drop_worker()
                 self._import_errors[module] = f"{file} could not be imported: importing it broke the protocol ({BREACH})"
@@ -260,7 +265,7 @@ class Learner:
             except TimedOut as stuck:
                 self.drop_worker()
                 where = stuck.where.get("location")
-                culprit = _top_level_file(where, self.package) or file
+                culprit = top_level_file(where, self.package) or file
                 sentence = f"{culprit} did not finish importing within {self.timeout:g} s"
                 self._import_errors[module] = self._blame(module, culprit, sentence + (f": it was running {where}" if where else ""))
                 self._import_failed(module)
@@ -272,8 +277,8 @@ class Learner:
                 self._resolved[key] = None
             elif reply.get("why") == "import":
                 err = trimmed(reply.get("error"))
-                culprit = _top_level_file(err.get("location"), self.package) or file
-                self._import_errors[module] = self._blame(module, culprit, _import_sentence(culprit, err))
+                culprit = top_level_file(err.get("location"), self.package) or file
+                self._import_errors[module] = self._blame(module, culprit, import_sentence(culprit, err))
                 self._import_failed(module)
             elif reply.get("why") == "not callable":
                 self._resolved[key] = f"{file} defines {name}, but as a {str(reply.get('type'))[:80]}, not a function"
@@ -300,7 +305,7 @@ class Learner:
         each in a fresh worker), that file broke, not this one."""
         self._probing.add(module)
         try:
-            for other in _sibling_imports(self.directory, module):
+            for other in sibling_imports(self.directory, module):
                 if other not in self._import_errors and other not in self._probing:
                     try:
                         self.resolve(other, "__name__")  # imports it, nothing more
@@ -338,7 +343,7 @@ class Learner:
             return value.number
 
         def number(value: Any) -> int | None:
-            found = _client_number(value)
+            found = client_number(value)
             if found is not None:
                 handles[found] = value.spec
             return found
@@ -359,7 +364,7 @@ class Learner:
             message["grader"] = function.grader
         if function.keep:
             message["keep"] = function.keep
-        gone, self._released[:] = [n for w, n in self._released if w is self._worker], []
+        gone, self.released[:] = [n for w, n in self.released if w is self._worker], []
         if gone:
             message["release"] = gone
         message["clients"] = {str(k): v for k, v in handles.items()}
@@ -375,16 +380,16 @@ class Learner:
             self.drop_worker()
             sentence = stopped_sentence(self.timeout, stuck.where.get("location"))
             self.stuck[key] = sentence
-            inner = _module_of(stuck.where.get("location"), self.package)
+            inner = module_of(stuck.where.get("location"), self.package)
             if inner and stuck.where.get("function"):
                 self.stuck.setdefault((inner, stuck.where["function"]), sentence)
             raise StoppedAfter(sentence) from None
         except WorkerDied as died:
             self.drop_worker()
-            fail(f"{_shown(function.name, args)} ended the whole process: {died.description}. Nothing after it could run.")
+            fail(f"{call_shown(function.name, args)} ended the whole process: {died.description}. Nothing after it could run.")
         except ChannelBroken:
             self.drop_worker()
-            fail(f"{_shown(function.name, args)} broke the grading protocol: {BREACH}. The call failed and the next one gets a fresh process.")
+            fail(f"{call_shown(function.name, args)} broke the grading protocol: {BREACH}. The call failed and the next one gets a fresh process.")
         finally:
             timing.done()
             self._show_output(worker)
@@ -398,15 +403,15 @@ class Learner:
             afters = reply.get("after") if isinstance(reply.get("after"), list) else []
             for original, after in zip(args, afters):
                 if after is not None and any(w.value is original for w in watched):
-                    _sync(original, wire.decode(after, budget=budget))
+                    sync_argument(original, wire.decode(after, budget=budget))
             value = wire.decode(reply.get("value"), remotes=lambda spec: RemoteObject(self, worker, spec), budget=budget)
         except wire.OverBudget as why:
-            fail(f"{_shown(function.name, args)} returned a value the grader would not read: {why}")
+            fail(f"{call_shown(function.name, args)} returned a value the grader would not read: {why}")
         if function.grader is None:
             odd = not_finite(value)
             if odd is not None:
                 fail(
-                    f"{_shown(function.name, args)} returned {odd} among its numbers: every number an exercise returns is "
+                    f"{call_shown(function.name, args)} returned {odd} among its numbers: every number an exercise returns is "
                     "finite. A nan comes from 0/0 (a vector of length zero?), an inf from dividing by zero"
                 )
         return value

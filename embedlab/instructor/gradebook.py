@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from embedlab import course
 
 if TYPE_CHECKING:
-    from embedlab.instructor.classroom import Graded
+    from embedlab.instructor.records import Graded
 
 
 def exercise_files() -> tuple[str, ...]:
@@ -80,7 +80,7 @@ def results_names(names: list[str]) -> dict[str, str]:
 
 def results_json(one: Graded, every_test: dict | None = None) -> dict:
     """The submission's Gradescope results.json. One that timed out, crashed or sent nothing still
-    lists every test (`catalog()`), each at 0 of its max_score with the reason in its output; the
+    lists every test (`grading_process.every_test()`), each at 0 of its max_score with the reason in its output; the
     checks that were skipped anyway (live checks, not scored) stay skipped."""
     from embedlab.grading.report import Gradebook
 

@@ -11,6 +11,7 @@ results are read at once (the catalogue of every test; `embedlab watch`). The ru
 
 from __future__ import annotations
 
+import json
 import os
 import select
 import shutil
@@ -23,10 +24,7 @@ from pathlib import Path
 
 from typing import TYPE_CHECKING
 
-from embedlab.instructor.classroom import Snapshot, Submission
-
-if TYPE_CHECKING:
-    from embedlab.instructor.runner import GradeSettings
+from embedlab.instructor.records import GradeSettings, Snapshot, Submission
 
 
 @dataclass
@@ -93,7 +91,7 @@ def _arguments(kit: Path, exercises: Path, settings: GradeSettings, readonly: tu
     return arguments
 
 
-def catalog(settings: GradeSettings, snapshot: Snapshot) -> dict | None:
+def every_test(settings: GradeSettings, snapshot: Snapshot) -> dict | None:
     """Every grading test, as a run on no exercise files reports it: the list that a submission
     which timed out, crashed or sent nothing is given, each test at 0 of its points."""
     scratch = Path(tempfile.mkdtemp(prefix="embedlab-catalog-"))
@@ -139,9 +137,7 @@ def grade_once(kit: Path, arguments: list[str], timeout: float = 600.0) -> dict 
             os.waitpid(pid, 0)
         except ChildProcessError:
             pass
-    from embedlab.instructor.runner import _parse_results
-
-    return _parse_results(bytes(data))
+    return parse_results(bytes(data))
 
 
 def walls_slot_env() -> str:
@@ -184,3 +180,16 @@ def _grade_here(arguments: list[str], kit: Path, log: Path, results_fd: int) -> 
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(int(code))
+
+
+def parse_results(data: bytes) -> dict | None:
+    """The grading process's results.json, if it is one (a bad one costs only this row)."""
+    try:
+        results = json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(results, dict) or not isinstance(results.get("tests"), list):
+        return None
+    if not all(isinstance(results.get(k), (int, float)) for k in ("score", "max_score")):
+        return None
+    return results

@@ -25,23 +25,16 @@ import select
 import shutil
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from embedlab.instructor import classroom
-from embedlab.instructor.classroom import OUTPUT_FLAGGED, RESULTS_CAP, Graded, Progress, Snapshot, Submission
-from embedlab.instructor.grading_process import Job, catalog, grade_once, start  # noqa: F401 (classroom names them)
 from embedlab.handle.learner import NO_SPARE_ENV
+from embedlab.instructor.gradebook import Progress, results_json, write_gradebook
+from embedlab.instructor.grading_process import Job, parse_results, start
+from embedlab.instructor.records import GradeSettings, Graded, Snapshot, Submission
 
-
-@dataclass(frozen=True)
-class GradeSettings:
-    kit_root: Path
-    cassettes: str | None
-    timeout: float
-    test_timeout: float
-    readonly: tuple[Path, ...] = ()
+OUTPUT_FLAGGED = 1024 * 1024  # printing more than this is flagged
+RESULTS_CAP = 32 * 1024 * 1024  # bytes of results accepted from one grading process
 
 
 # Imported once here, so every submission's grading process is a fork that starts warm — and
@@ -212,7 +205,7 @@ def _finish(job: Job, settings: GradeSettings, timed_out: bool) -> Graded:
         if timed_out:
             one.status, one.reason = "timeout", f"stopped after {settings.timeout:g} s"
             return one
-        results = _parse_results(bytes(job.data))
+        results = parse_results(bytes(job.data))
         if results is None:
             one.status = "error" if job.data else "crashed"
             tail = _last_lines(_tail(log))
@@ -257,19 +250,6 @@ def _ended(status: int | None) -> str:
     return "its status is unknown" if status is None or status < 0 else describe_status(status)
 
 
-def _parse_results(data: bytes) -> dict | None:
-    """The grading process's results.json, if it is one (a bad one costs only this row)."""
-    try:
-        results = json.loads(data)
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(results, dict) or not isinstance(results.get("tests"), list):
-        return None
-    if not all(isinstance(results.get(k), (int, float)) for k in ("score", "max_score")):
-        return None
-    return results
-
-
 def _tail(path: Path, size: int = 64 * 1024) -> str:
     try:
         with path.open("rb") as handle:
@@ -309,12 +289,12 @@ class Rows:
         return self._every_test
 
     def add(self, one: Graded) -> None:
-        data = classroom.results_json(one, self.every_test() if one.results is None else None)
+        data = results_json(one, self.every_test() if one.results is None else None)
         one.max_score = one.max_score or float(data.get("max_score") or 0)
         _write_now(self.results_dir / self.names[one.name], (json.dumps(data, indent=2) + "\n").encode("utf-8"))
         self.done.append(one)
         partial = self.out.with_name(f".{self.out.name}.partial")
-        classroom.write_gradebook(partial, self.done)
+        write_gradebook(partial, self.done)
         os.replace(partial, self.out)
 
 

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from embedlab import course
-from embedlab.instructor import classroom
+from embedlab.instructor import submissions
 from embedlab.instructor.similarity_page import (  # noqa: F401 - the report's types and numbers, with the page
     BIDI, CHUNK, CODE_PHRASE, CONTEXT, CSV_NAME, FILE_CAP, FLOOR, HTML_NAME, K, LINES_SHOWN, MADS, MARKED_SHOWN,
     MIN_FINGERPRINTS, RECIPE_LENGTH, SHOWN, WINDOW, FileResult, Pair, Refusal, Report, highlighted, write, write_csv,
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.submissions.is_dir():
         print(f"embedlab similarity: {args.submissions} is not a folder", file=sys.stderr)
         return 2
-    if not classroom.submission_folders(args.submissions):
+    if not submissions.submission_folders(args.submissions):
         print(f"embedlab similarity: no submissions in {args.submissions}", file=sys.stderr)
         return 2
     try:
@@ -115,10 +115,10 @@ def read_class(folder: Path, files: list[str]) -> tuple[list[str], dict[str, dic
     files refused. Where a submission keeps its files is found as grading finds it."""
     names, codes, refused = [], {f: {} for f in files}, []
     wanted = {Path(f).name for f in files}
-    for entry in classroom.submission_folders(folder):
+    for entry in submissions.submission_folders(folder):
         names.append(entry.name)
         found = _listing(Path(entry.path), wanted)
-        prefix = classroom.exercises_prefix(found)
+        prefix = submissions.exercises_prefix(found)
         for file in files:
             path = found.get(prefix + file)
             if path is None:
@@ -145,7 +145,7 @@ def _listing(folder: Path, wanted: set[str]) -> dict[str, Path]:
             continue
         for entry in listing:
             entries += 1
-            if entries > classroom.ENTRY_CAP:
+            if entries > submissions.ENTRY_CAP:
                 return found
             relative = prefix + entry.name
             if entry.name in wanted:
@@ -154,7 +154,7 @@ def _listing(folder: Path, wanted: set[str]) -> dict[str, Path]:
                 descend = entry.is_dir(follow_symlinks=False)
             except OSError:
                 continue
-            if descend and entry.name not in classroom.SKIPPED_DIRS and not entry.name.startswith(".") and depth < classroom.DEPTH_CAP:
+            if descend and entry.name not in submissions.SKIPPED_DIRS and not entry.name.startswith(".") and depth < submissions.DEPTH_CAP:
                 pending.append((Path(entry.path), relative + "/", depth + 1))
     return found
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from embedlab import pictures
-from embedlab.instructor import classroom
+from embedlab.instructor import submissions
 from embedlab.instructor.gradebook import cell
 
 HTML_NAME = "similarity.html"
@@ -29,7 +29,7 @@ SHOWN = 20  # pairs shown side by side per file, besides every marked one
 MARKED_SHOWN = 100  # marked pairs shown per file at most (the CSV has them all)
 CONTEXT = 2  # lines shown around each highlighted passage
 LINES_SHOWN = 120  # lines shown per side of a pair at most
-FILE_CAP = classroom.FILE_CAP  # 1 MiB: a larger file is refused, not read
+FILE_CAP = submissions.FILE_CAP  # 1 MiB: a larger file is refused, not read
 RECIPE_LENGTH = (K + 1) // 2  # a hint recipe this long (normalised) can be half a k-gram: those go with it
 CHUNK = 8192  # fingerprint columns multiplied at once (bounds the memory of a big class)
 # Hint phrases that look like code: a call, with what is chained to it (np.argpartition(-s, k - 1)[:k]).

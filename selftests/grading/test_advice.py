@@ -249,7 +249,8 @@ def test_a_class_with_odd_names_says_whose_each_result_is_and_stays_out_of_git(t
 
 
 def test_one_submission_is_one():
-    from embedlab.instructor.classroom import Graded, summary
+    from embedlab.instructor.gradebook import summary
+    from embedlab.instructor.records import Graded
 
     assert summary([Graded("solo", "graded")], Path("grades.csv"), Path("grades-results")).startswith("1 submission: 1 graded")
 

@@ -328,7 +328,7 @@ def test_without_namespaces_the_walls_still_hold(tmp_path):
 
 
 def test_csv_cells_are_never_formulas_and_names_never_share_a_file():
-    from embedlab.instructor.classroom import cell, results_names
+    from embedlab.instructor.gradebook import cell, results_names
 
     for text in ("=HYPERLINK(1)", "+1", "-2+3", "@SUM(A1)", "\tx"):
         assert cell(text).startswith("'")
