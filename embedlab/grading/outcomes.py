@@ -13,7 +13,7 @@ from typing import Any, Callable, NoReturn
 
 import pytest
 
-from embedlab.wording import a_or_an, brief, short_text  # noqa: F401 (a_or_an: for the tests)
+from embedlab.wording import brief, short_text
 
 
 class NotStarted(pytest.fail.Exception):

@@ -52,3 +52,21 @@ def test_each_part_says_what_it_owns_and_must_not_import():
     for part in FORBIDDEN | {"instructor": ()}:
         doc = ast.get_docstring(ast.parse((ROOT / "embedlab" / part / "__init__.py").read_text())) or ""
         assert doc and ("never" in doc or "Nothing" in doc), f"embedlab/{part}/__init__.py should say what it owns and must never import"
+
+
+def test_the_grading_tests_import_only_embedlab_testing():
+    """One API for test authors: internals move without touching a test (issue 27)."""
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        for line, name in imports(path):
+            if name.startswith("embedlab"):
+                assert name == "embedlab.testing" or name.startswith("embedlab.testing."), (
+                    f"{path.relative_to(ROOT)}:{line} imports {name}: a grading test imports only from embedlab.testing"
+                )
+
+
+def test_embedlab_testing_says_what_it_offers():
+    import embedlab.testing as testing
+
+    assert sorted(testing.__all__) == sorted(set(testing.__all__))
+    for name in testing.__all__:
+        assert hasattr(testing, name), f"embedlab.testing.__all__ names {name}, which it does not have"
