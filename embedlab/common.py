@@ -12,7 +12,8 @@ The course's own scripts start with `from common import get_client, EMBED_MODEL`
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from dotenv import find_dotenv, load_dotenv
 

@@ -28,9 +28,10 @@ from __future__ import annotations
 import ast
 import os
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+
+import tomllib
 
 FILENAME = "course.toml"
 FORMAT_VERSIONS = (1,)

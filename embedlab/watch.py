@@ -17,7 +17,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from embedlab.grading.report import Exercise, Gradebook, RunInfo, progress_bar, points_shown, wrap_line
+from embedlab.grading.report import Exercise, Gradebook, RunInfo, points_shown, progress_bar, wrap_line
 
 KEYS = "h hint · l list · q quit"
 

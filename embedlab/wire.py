@@ -33,7 +33,8 @@ import os
 import re
 import struct
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 MAX_FRAME = 64 * 1024 * 1024  # what the grading process sends (its own data)
 FRAME_LIMIT = int(os.environ.get("EMBEDLAB_FRAME_LIMIT") or 8 * 1024 * 1024)  # what it accepts from the worker
@@ -217,7 +218,9 @@ def encode(
                 little = numpy.asarray(value).astype(dtype.newbyteorder("<"))
                 return {"$npscalar": {"dtype": little.dtype.str, "data": _b64(little.tobytes())}}
             return {"$opaque": {"type": _type_name(value), "repr": short_repr(value)}}
-    inner = lambda item: encode(item, clients=clients, remotes=remotes, _depth=_depth + 1)  # noqa: E731
+    def inner(item: Any) -> Any:
+        return encode(item, clients=clients, remotes=remotes, _depth=_depth + 1)
+
     if kind is list:
         return [inner(item) for item in value]
     if kind is tuple:
@@ -233,7 +236,7 @@ def encode(
         if isinstance(value, plain):
             try:
                 return encode(plain(value), clients=clients, remotes=remotes, _depth=_depth)
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - a subclass's conversion may raise anything: it travels as opaque
                 break
     number = remotes(value) if remotes is not None else None
     if number is not None:
@@ -317,7 +320,9 @@ def decode(
         budget.spend()
     if value is None or isinstance(value, (bool, str, int, float)):
         return value
-    inner = lambda item: decode(item, clients=clients, remotes=remotes, budget=budget, _depth=_depth + 1)  # noqa: E731
+    def inner(item: Any) -> Any:
+        return decode(item, clients=clients, remotes=remotes, budget=budget, _depth=_depth + 1)
+
     if isinstance(value, list):
         return [inner(item) for item in value]
     if not isinstance(value, dict) or len(value) not in (1, 2):

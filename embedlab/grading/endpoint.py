@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
 
-from embedlab.grading.cassettes import Inputs, shared_tls
-from embedlab.handle.values import ClientHandle, LearnerRaised, Watched
 from embedlab import wire
+from embedlab.grading.cassettes import Inputs, shared_tls
 from embedlab.grading.outcomes import NotStarted, brief, fail, fail_raised
+from embedlab.handle.values import ClientHandle, LearnerRaised, Watched
 
 FORWARDED_HEADERS = frozenset({"content-type", "accept"})
 ANSWER_HEADERS = frozenset({"content-type", "x-request-id"})
@@ -231,7 +232,7 @@ class Endpoint:
             return function(*args, client=self.client, model=self.model, **kwargs)
         except NotImplementedError as err:
             raise NotStarted(str(err) or f"{function.__name__}() is not written yet.") from None
-        except Exception as err:
+        except Exception as err:  # noqa: BLE001 - whatever the learner raised becomes one sentence
             unrecorded = [s for s in self.sent[first:] if not s.recorded]
             if unrecorded:
                 fail(self.explain_unrecorded(shown, unrecorded[0], hint, given, repeated))

@@ -9,7 +9,8 @@ so no traceback of the kit's machinery reaches the learner.
 
 from __future__ import annotations
 
-from typing import Any, Callable, NoReturn
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 import pytest
 
@@ -60,7 +61,7 @@ def attempt(function: Callable, *args: Any, **kwargs: Any) -> Any:
         return function(*args, **kwargs)
     except NotImplementedError as err:
         raise NotStarted(str(err) or f"{function.__name__}() is not written yet.") from None
-    except Exception as err:
+    except Exception as err:  # noqa: BLE001 - whatever the learner raised becomes one sentence
         shown = ", ".join(brief(getattr(a, "value", a) if type(a).__name__ == "Watched" else a) for a in args)
         fail_raised(f"{function.__name__}({shown})", err)
 

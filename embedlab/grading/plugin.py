@@ -10,10 +10,9 @@ test talks to), `live` (the live endpoint), `outcomes` (how a test ends, in word
 
 from __future__ import annotations
 
-import shutil
-
 import json
 import os
+import shutil
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -25,7 +24,9 @@ from embedlab.grading import cassettes, outcomes, source
 from embedlab.grading.fixtures import api, synthetic_api, target  # noqa: F401 (registered with the plugin)
 from embedlab.grading.live import LiveConfig
 from embedlab.grading.report import LIVE, Result, RunInfo
-from embedlab.grading.session import GRADING, Grading, graded as _graded, grading_of as _grading
+from embedlab.grading.session import GRADING, Grading
+from embedlab.grading.session import graded as _graded
+from embedlab.grading.session import grading_of as _grading
 from embedlab.handle.values import CallFailed, LearnerRaised
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from embedlab.course import LIVE, PARTS
+
 BAR_WIDTH = 24
 WIDTH = 100
 

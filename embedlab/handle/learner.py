@@ -19,13 +19,14 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, NoReturn
 
-from embedlab.handle import sandbox, sweep, users
 from embedlab import wire
-from embedlab.handle.files import copy_tree, import_sentence, module_of, sibling_imports, top_level_file, stopped_sentence
+from embedlab.handle import sandbox, sweep, users
+from embedlab.handle.files import copy_tree, import_sentence, module_of, sibling_imports, stopped_sentence, top_level_file
 from embedlab.handle.forwarding import CallTiming, no_http
 from embedlab.handle.process import ChannelBroken, TimedOut, WorkerDied, WorkerProcess
 from embedlab.handle.values import (
@@ -35,12 +36,12 @@ from embedlab.handle.values import (
     RemoteObject,
     StoppedAfter,
     Watched,
-    client_number,
     call_shown,
-    sync_argument,
+    client_number,
     fail,
     not_finite,
     rebuild_exception,
+    sync_argument,
     trimmed,
 )
 
@@ -155,7 +156,7 @@ class Learner:
         self.isolation = self._worker.isolation
         return self._worker
 
-    def _refuse(self, why: str):
+    def _refuse(self, why: str) -> NoReturn:
         """This submission is not graded: its worker could not have the walls the run decided."""
         self.unsafe = why
         self.isolation = f"{UNSAFE}: {why}"
@@ -284,12 +285,13 @@ class Learner:
                 self._resolved[key] = f"{file} defines {name}, but as a {str(reply.get('type'))[:80]}, not a function"
             else:
                 self._resolved[key] = f"{file} has no function {name}(): did it get renamed or deleted?"
-        if self._resolved[key]:
-            fail(self._resolved[key])
+        unresolved = self._resolved[key]
+        if unresolved:
+            fail(unresolved)
 
     # -- a file that does not import stops every file that imports it -----------------------------
 
-    def _import_failed(self, module: str):
+    def _import_failed(self, module: str) -> NoReturn:
         fail(self._import_errors[module], self._culprits.get(module, f"{self.package}/{module}.py"))
 
     def _blame(self, module: str, culprit: str, sentence: str) -> str:
@@ -338,7 +340,7 @@ class Learner:
         def kept(value: Any) -> int | None:
             if not isinstance(value, RemoteObject):
                 return None
-            if value.worker is not self._worker or not value.worker.alive():
+            if value.worker is not self._worker or value.worker is None or not value.worker.alive():
                 fail(f"{value.shown} lived in a process that has ended (a time limit, a crash or a restart): make it again")
             return value.number
 
@@ -394,13 +396,14 @@ class Learner:
             timing.done()
             self._show_output(worker)
         if reply.get("op") == "error":
-            stuck = trimmed(reply.get("error")).get("stuck")
-            if isinstance(stuck, list) and tuple(stuck) in self.stuck:
-                raise StoppedAfter(self.stuck[tuple(stuck)])
+            stuck_in = trimmed(reply.get("error")).get("stuck")
+            if isinstance(stuck_in, list) and (stuck_in[0], stuck_in[1]) in self.stuck:
+                raise StoppedAfter(self.stuck[(stuck_in[0], stuck_in[1])])
             raise rebuild_exception(reply.get("error") or {})
         budget = wire.Budget(deadline=max(deadline, time.monotonic() + 1.0))  # reading the answer counts in its call
         try:
-            afters = reply.get("after") if isinstance(reply.get("after"), list) else []
+            sent_after = reply.get("after")
+            afters = sent_after if isinstance(sent_after, list) else []
             for original, after in zip(args, afters):
                 if after is not None and any(w.value is original for w in watched):
                     sync_argument(original, wire.decode(after, budget=budget))

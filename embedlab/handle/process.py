@@ -20,10 +20,10 @@ import select
 import signal
 import subprocess
 import time
-from typing import Callable
+from collections.abc import Callable
 
-from embedlab.handle import sweep
 from embedlab import wire
+from embedlab.handle import sweep
 
 START_TIMEOUT = 30.0
 WHERE_TIMEOUT = 5.0  # only waited out in full when the worker cannot answer; a busy machine can take seconds

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import itertools
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from embedlab import wire
 
@@ -158,7 +159,7 @@ class CallFailed(BaseException):
         return self.sentence
 
 
-def fail(sentence: str, file: str | None = None):
+def fail(sentence: str, file: str | None = None) -> NoReturn:
     raise CallFailed(sentence, file) from None
 
 

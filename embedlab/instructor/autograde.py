@@ -40,11 +40,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from embedlab import kit
+    from embedlab.grading.report import Gradebook
     from embedlab.instructor import grading_process, runner
     from embedlab.instructor.gradebook import results_json
     from embedlab.instructor.records import GradeSettings, Snapshot
     from embedlab.instructor.submissions import read_submission
-    from embedlab.grading.report import Gradebook
 
     if not args.submission.is_dir():
         print(f"embedlab autograde: {args.submission} is not a folder", file=sys.stderr)

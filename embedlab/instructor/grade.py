@@ -34,7 +34,7 @@ import sys
 from pathlib import Path
 
 from embedlab import course
-from embedlab.instructor.gradebook import keep_out_of_git, results_json, results_names, summary, write_gradebook, Progress
+from embedlab.instructor.gradebook import Progress, keep_out_of_git, results_json, results_names, summary, write_gradebook
 from embedlab.instructor.records import GradeSettings, Snapshot
 from embedlab.instructor.submissions import read_submission, submission_folders
 

@@ -22,8 +22,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from typing import TYPE_CHECKING
-
 from embedlab.instructor.records import GradeSettings, Snapshot, Submission
 
 
@@ -106,7 +104,7 @@ def every_test(settings: GradeSettings, snapshot: Snapshot) -> dict | None:
 
 def grade_once(kit: Path, arguments: list[str], timeout: float = 600.0) -> dict | None:
     """One grading run in a fork of this (warm) process: its results.json, or None if it broke."""
-    from embedlab.handle import sweep, users
+    from embedlab.handle import sweep
 
     results_r, results_w = os.pipe()
     runner = os.getpid()
@@ -141,14 +139,14 @@ def grade_once(kit: Path, arguments: list[str], timeout: float = 600.0) -> dict 
 
 
 def walls_slot_env() -> str:
-    from embedlab.handle import sweep, users
+    from embedlab.handle import users
 
     return users.SLOT_ENV
 
 
 def _die_with(runner: int) -> None:
     """A grading process ends with its runner: killed, the runner leaves no grader behind."""
-    from embedlab.handle import sweep, users
+    from embedlab.handle import sweep
 
     sweep.die_with_parent()
     if os.getppid() != runner:  # it went before we could ask
@@ -168,8 +166,8 @@ def _grade_here(arguments: list[str], kit: Path, log: Path, results_fd: int) -> 
     os.dup2(devnull, 0)
     for fd in (output, devnull):
         os.close(fd)
-    sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
-    sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+    sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115 - the process's stdio for its whole life, never closed
+    sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115 - the process's stdio for its whole life, never closed
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     os.chdir(kit)
     for name in [n for n in sys.modules if n == "tests" or n.startswith("tests.")]:

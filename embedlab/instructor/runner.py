@@ -25,13 +25,13 @@ import select
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from embedlab.handle.learner import NO_SPARE_ENV
 from embedlab.instructor.gradebook import Progress, results_json, write_gradebook
 from embedlab.instructor.grading_process import Job, parse_results, start
-from embedlab.instructor.records import GradeSettings, Graded, Snapshot, Submission
+from embedlab.instructor.records import Graded, GradeSettings, Snapshot, Submission
 
 OUTPUT_FLAGGED = 1024 * 1024  # printing more than this is flagged
 RESULTS_CAP = 32 * 1024 * 1024  # bytes of results accepted from one grading process
@@ -68,7 +68,7 @@ def decide_walls(command: str, *, no_sandbox: bool = False, allow_root: bool = F
 
 def prepare_grader() -> None:
     """This process, before any submission: warm imports, no secrets, orphans come back to us."""
-    from embedlab.handle import sandbox, sweep, users
+    from embedlab.handle import sweep
 
     for name in PRELOAD:
         try:
@@ -102,7 +102,7 @@ def grade_all(
 ) -> list[Graded]:
     """Grade every submission, `jobs` at a time, each in its own process with a deadline;
     `on_done(row)` as soon as each is finished."""
-    from embedlab.handle import sandbox, sweep, users
+    from embedlab.handle import sandbox, sweep
 
     prepare_grader()
     if jobs >= (os.cpu_count() or 1):  # no core to spare: a worker warmed ahead would only compete
@@ -190,7 +190,7 @@ def _wait(running: list[Job]) -> None:
 
 
 def _finish(job: Job, settings: GradeSettings, timed_out: bool) -> Graded:
-    from embedlab.handle import sandbox, sweep, users
+    from embedlab.handle import sweep
 
     if job.status is None:
         sweep.kill_tree(job.pid)

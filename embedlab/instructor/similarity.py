@@ -43,8 +43,29 @@ from typing import TYPE_CHECKING
 from embedlab import course
 from embedlab.instructor import submissions
 from embedlab.instructor.similarity_page import (  # noqa: F401 - the report's types and numbers, with the page
-    BIDI, CHUNK, CODE_PHRASE, CONTEXT, CSV_NAME, FILE_CAP, FLOOR, HTML_NAME, K, LINES_SHOWN, MADS, MARKED_SHOWN,
-    MIN_FINGERPRINTS, RECIPE_LENGTH, SHOWN, WINDOW, FileResult, Pair, Refusal, Report, highlighted, write, write_csv,
+    BIDI,
+    CHUNK,
+    CODE_PHRASE,
+    CONTEXT,
+    CSV_NAME,
+    FILE_CAP,
+    FLOOR,
+    HTML_NAME,
+    LINES_SHOWN,
+    MADS,
+    MARKED_SHOWN,
+    MIN_FINGERPRINTS,
+    RECIPE_LENGTH,
+    SHOWN,
+    WINDOW,
+    FileResult,
+    K,
+    Pair,
+    Refusal,
+    Report,
+    highlighted,
+    write,
+    write_csv,
 )
 
 if TYPE_CHECKING:
@@ -69,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"embedlab similarity: no submissions in {args.submissions}", file=sys.stderr)
         return 2
     try:
-        import copydetect  # noqa: F401
+        import copydetect  # noqa: F401 - the `similarity` extra: only whether it is installed
     except ImportError:
         print("embedlab similarity: copydetect is not installed (pip install -e '.[similarity]')", file=sys.stderr)
         return 2
@@ -84,7 +105,7 @@ def beside_gradebook(submissions: Path, out: Path, root: Path) -> str:
     """`embedlab grade`'s step: the report beside the gradebook `out`, and one line to print. It
     never raises: if it breaks, the line says so, the gradebook stands, and no stale report stays."""
     try:
-        import copydetect  # noqa: F401
+        import copydetect  # noqa: F401 - the `similarity` extra: only whether it is installed
     except ImportError:
         _remove_stale(out.parent)
         return "similarity: not written, copydetect is not installed (pip install -e '.[similarity]'); the gradebook is complete"

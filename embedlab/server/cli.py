@@ -130,8 +130,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         import httptools  # noqa: F401 - the `local` extra: check it before anything else
-        import starlette  # noqa: F401
-        import uvicorn  # noqa: F401
+        import starlette  # noqa: F401 - the same check
+        import uvicorn  # noqa: F401 - the same check
 
         from embedlab.server.serving import bind, bind_loopback
     except ImportError as exc:

@@ -48,7 +48,7 @@ class TokenDecoder:
 
     def __init__(self, encoding: object) -> None:
         self._encoding = encoding
-        self.max_id = int(encoding.max_token_value)  # type: ignore[attr-defined]
+        self.max_id = int(encoding.max_token_value)  # type: ignore[attr-defined]  # bpe-openai ships no stubs
 
     def texts(self, tokens: TokenInput, limits: Limits) -> tuple[list[str], list[int]]:
         """The texts the ids stand for, and the number of ids of each (their usage)."""
@@ -65,7 +65,7 @@ class TokenDecoder:
             if not 0 <= token <= self.max_id:
                 raise _bad_id(f"{where}[{j}]", token, self.max_id)
         try:
-            data = self._encoding.decode_bytes(ids)  # type: ignore[attr-defined]
+            data = self._encoding.decode_bytes(ids)  # type: ignore[attr-defined]  # bpe-openai ships no stubs
         except KeyError:  # an id inside the range that names no token (100256, 100261...)
             bad = next(j for j, token in enumerate(ids) if not self._known(token))
             raise _bad_id(f"{where}[{bad}]", ids[bad], self.max_id) from None
@@ -75,7 +75,7 @@ class TokenDecoder:
 
     def _known(self, token: int) -> bool:
         try:
-            self._encoding.decode_single_token_bytes(token)  # type: ignore[attr-defined]
+            self._encoding.decode_single_token_bytes(token)  # type: ignore[attr-defined]  # bpe-openai ships no stubs
         except KeyError:
             return False
         return True

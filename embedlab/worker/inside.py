@@ -309,7 +309,7 @@ class Worker:
             where = self.location(err.filename, err.lineno or 0, "<module>", err.text or "")
         try:
             message = str(err)
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - a learner's __str__ may raise anything
             message = f"<the {type(err).__name__}'s message could not be shown>"
         described = {
             "types": [c.__name__ for c in type(err).__mro__ if issubclass(c, BaseException)][:12],

@@ -22,7 +22,6 @@ import signal
 import sys
 from pathlib import Path
 
-
 MEMORY_LIMIT = 2 * 1024**3  # bytes of address space the learner's code may add
 FILE_LIMIT = 64 * 1024**2  # the largest file the worker may write
 PROCESS_LIMIT = 256  # processes and threads the worker's user may have (in its namespace)

@@ -38,9 +38,9 @@ def prepare(config: dict, keep_fds: tuple[int, ...], output_fd: int) -> tuple[st
     os.dup2(output_fd, 1)
     os.dup2(output_fd, 2)
     close_other_fds({0, 1, 2, *keep_fds})
-    sys.stdin = open(0, "r", closefd=False)  # noqa: SIM115
-    sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
-    sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+    sys.stdin = open(0, closefd=False)  # noqa: SIM115 - the process's stdio for its whole life, never closed
+    sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115 - the process's stdio for its whole life, never closed
+    sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115 - the process's stdio for its whole life, never closed
     import signal
 
     for name in ("SIGINT", "SIGTERM", "SIGALRM", "SIGHUP", "SIGPIPE", "SIGUSR1"):
@@ -88,14 +88,14 @@ def run(channel_in: int, channel_out: int, output_fd: int, config: dict) -> None
     try:
         isolation, stood = prepare(config, (channel_in, channel_out), output_fd)
         import numpy  # noqa: F401 - warm up before saying ready
-        import openai.resources.embeddings  # noqa: F401
+        import openai.resources.embeddings  # noqa: F401 - the same warm-up
 
         from embedlab.worker.inside import Worker
 
         worker = Worker(channel_in, channel_out, config)
         worker.send({"op": "ready", "pid": os.getpid(), "isolation": isolation, "stood": stood})
         worker.serve()
-    except BaseException:  # noqa: BLE001
+    except BaseException:  # noqa: BLE001 - whatever ends the worker, it exits with 71
         code = 71
     finally:
         _exit(code)
