@@ -34,6 +34,7 @@ import re
 import struct
 import time
 from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 MAX_FRAME = 64 * 1024 * 1024  # what the grading process sends (its own data)
@@ -48,6 +49,31 @@ NUMERIC_KINDS = frozenset("biufcU")
 _HEADER = struct.Struct(">I")
 # what the grading process answers a forwarded request that no recording holds (tests look for it)
 NO_RECORDING = "embedlab: the grader has no recording of this request"
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """The worker's configuration, the first frame it reads: where the learner's files are, and
+    which walls the grading process's plan says it must raise (checked against what it reports)."""
+
+    directory: str  # the learner's folder, as the worker sees it
+    package: str  # its name: the learner's modules are imported as package.module
+    readonly: list[str]  # what Landlock lets it read
+    cwd: str  # its scratch folder, the only place it may write
+    block: str | None = None  # a package its code may not import (the solutions)
+    namespaces: bool = False  # bubblewrap's namespaces stand around it
+    userns: bool = False  # among them a user namespace of its own (the grader is not root)
+    landlock: int = 0  # the Landlock ABI to raise (0: none)
+    seccomp: bool = False  # raise the seccomp filter
+    isolation: str = ""  # the walls in words, for the report
+
+    def to_frame(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_frame(cls, frame: dict) -> WorkerConfig:
+        """The configuration in the frame (from the grading process, which the worker trusts)."""
+        return cls(**{f.name: frame[f.name] for f in fields(cls) if f.name in frame})
 
 
 class WireError(Exception):

@@ -35,8 +35,8 @@ try:  # libyaml when the wheel has it: parsing a set takes milliseconds instead 
     from yaml import CSafeDumper as _Dumper
     from yaml import CSafeLoader as _Loader
 except ImportError:  # pragma: no cover
-    from yaml import SafeDumper as _Dumper  # type: ignore[assignment]  # the pure-Python loader where libyaml is missing
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]  # the pure-Python loader where libyaml is missing
+    from yaml import SafeDumper as _Dumper  # the pure-Python loader where libyaml is missing
+    from yaml import SafeLoader as _Loader  # the pure-Python loader where libyaml is missing
 
 PLACEHOLDER_HOST = "embeddings.invalid"  # RFC 2606: can never resolve
 DEFAULT_SET = "all-MiniLM-L6-v2"

@@ -160,7 +160,7 @@ class Gradebook:
         exercises = self.exercises()
         graded = [e for e in exercises if not e.live or self.score_live]
         show_file = width >= 96
-        lines = []
+        lines: list[str] = []
         parts = list(dict.fromkeys(self.part_of(e) for e in exercises if not e.live))
         heading = None
         for exercise in exercises:

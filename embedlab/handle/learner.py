@@ -68,7 +68,7 @@ class Learner:
         self.directory = Path(self.directory).resolve()
         self.package = self.directory.name
         self._worker: WorkerProcess | None = None
-        self._spare: tuple[WorkerProcess, dict] | None = None  # warm_spare(): fresh_worker() hands it over
+        self._spare: tuple[WorkerProcess, wire.WorkerConfig] | None = None  # warm_spare(): fresh_worker() hands it over
         self._resolved: dict[tuple[str, str], str | None] = {}
         self._import_errors: dict[str, str] = {}
         self._culprits: dict[str, str] = {}  # module -> the learner's file whose import broke it
@@ -112,33 +112,33 @@ class Learner:
         self.drop_worker()
         self._worker = self._start(self._config())
 
-    def _start(self, config: dict) -> WorkerProcess:
+    def _start(self, config: wire.WorkerConfig) -> WorkerProcess:
         """A worker exec'd behind this run's walls (never fewer: see `sandbox.plan`)."""
         if self.unsafe:
             fail(f"{UNSAFE}: {self.unsafe}")
         sweep.become_subreaper()  # whatever the worker detaches comes back to us
         sweep.dumpable(False)  # a worker of our own user cannot ptrace us or open our /proc fds
-        learner = Path(config["directory"])
+        learner = Path(config.directory)
         in_namespaces = self.walls.namespaces is None
         argv, env = sandbox.command(self.walls, learner, self._scratch, self._user if in_namespaces else None)
         started_as = None if in_namespaces or not self._user else (self._user[0], self._user[1])
         return WorkerProcess.start(config, argv, env, started_as, wrapped=in_namespaces)
 
-    def _config(self) -> dict:
+    def _config(self) -> wire.WorkerConfig:
         directory = self._scratch / "learner" / self.package if self._user else self.directory
         root = hasattr(os, "geteuid") and os.geteuid() == 0
-        return {
-            "directory": str(directory),
-            "package": self.package,
-            "readonly": sandbox.readonly_paths(directory),
-            "block": self.block,
-            "cwd": str(self._scratch),
-            "namespaces": self.walls.namespaces is None,
-            "userns": self.walls.namespaces is None and not root,
-            "landlock": self.walls.landlock,
-            "seccomp": self.walls.seccomp is None,
-            "isolation": self.walls.summary(),
-        }
+        return wire.WorkerConfig(
+            directory=str(directory),
+            package=self.package,
+            readonly=sandbox.readonly_paths(directory),
+            block=self.block,
+            cwd=str(self._scratch),
+            namespaces=self.walls.namespaces is None,
+            userns=self.walls.namespaces is None and not root,
+            landlock=self.walls.landlock,
+            seccomp=self.walls.seccomp is None,
+            isolation=self.walls.summary(),
+        )
 
     def worker(self) -> WorkerProcess:
         """A running, warmed-up worker (a fresh one after a kill or a crash)."""

@@ -72,7 +72,7 @@ class WorkerProcess:
             os.set_blocking(fd, False)
 
     @classmethod
-    def start(cls, config: dict, argv: list[str], env: dict[str, str], user: tuple[int, int] | None = None, wrapped: bool = False) -> WorkerProcess:
+    def start(cls, config: wire.WorkerConfig, argv: list[str], env: dict[str, str], user: tuple[int, int] | None = None, wrapped: bool = False) -> WorkerProcess:
         """Exec the worker (`argv`, `env`: `embedlab.handle.sandbox.command`) and send it its
         configuration; `wait_ready()` before the first request. `user`: the uid and gid it is
         started as (no namespaces, a root grader)."""
@@ -86,7 +86,7 @@ class WorkerProcess:
                 stdout=replies_w,
                 stderr=output_w,
                 env=env,
-                cwd=config["cwd"],
+                cwd=config.cwd,
                 close_fds=True,
                 start_new_session=True,
                 **({"user": user[0], "group": user[1], "extra_groups": []} if user else {}),
@@ -100,7 +100,7 @@ class WorkerProcess:
         worker = cls(popen.pid, calls_w, replies_r, output_r, popen)
         worker.wrapped = wrapped  # bubblewrap says its child's death by signal N as exit code 128 + N
         try:
-            worker._send(config, time.monotonic() + START_TIMEOUT)
+            worker._send(config.to_frame(), time.monotonic() + START_TIMEOUT)
         except (_Blocked, WorkerDied):
             worker.kill()
             raise WorkerDied("the worker did not start") from None

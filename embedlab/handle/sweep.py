@@ -37,7 +37,7 @@ def _prctl(option: int, value: int) -> bool:
         return False
     name = ctypes.util.find_library("c")
     libc = ctypes.CDLL(name, use_errno=True) if name else None
-    return bool(libc) and libc.prctl(option, value, 0, 0, 0) == 0
+    return libc is not None and libc.prctl(option, value, 0, 0, 0) == 0
 
 
 def become_subreaper() -> bool:
@@ -197,7 +197,8 @@ def cpu_seconds(top: int) -> float:
     process can move, and one a busy neighbour does not advance (time waiting for a core is not
     counted). Follows /proc/<pid>/task/<tid>/children, a few reads, not the whole process table."""
     ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-    total, seen, todo = 0.0, set(), [top]
+    total, todo = 0.0, [top]
+    seen: set[int] = set()
     while todo and len(seen) < 4096:
         pid = todo.pop()
         if pid in seen:

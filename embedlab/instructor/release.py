@@ -204,7 +204,7 @@ class _Dumped(list):
     def __ne__(self, other: object) -> bool:
         return not self == other
 
-    __hash__ = None  # type: ignore[assignment]  # unhashable, as a class with __eq__ is
+    __hash__ = None  # unhashable, as a class with __eq__ is
 
 
 def learner_readme(readme: str, repository: str | None, ref: str | None) -> str:

@@ -109,7 +109,8 @@ def grade_all(
         os.environ[NO_SPARE_ENV] = "1"
     scratch_root = sweep.scratch_folder("embedlab-grade-")  # and those of killed runs go
     readonly = (*settings.readonly, scratch_root)
-    pending, running, graded = list(reversed(submissions)), [], {}
+    pending, graded = list(reversed(submissions)), {}
+    running: list[Job] = []
     slots = list(range(jobs))  # one worker user per submission graded at the same time (see users.worker_user)
     reported: list[str] = []
     try:

@@ -40,14 +40,14 @@ _exit = os._exit  # bound before any learner code runs, which may patch os
 
 
 class Worker:
-    def __init__(self, channel_in: int, channel_out: int, config: dict) -> None:
+    def __init__(self, channel_in: int, channel_out: int, config: wire.WorkerConfig) -> None:
         self.reader = wire.Reader(channel_in)
         self.out = channel_out
         self.config = config
-        self.directory = Path(config["directory"])
-        self._under = (os.path.normpath(config["directory"]) + os.sep, str(self.directory.resolve()) + os.sep)
+        self.directory = Path(config.directory)
+        self._under = (os.path.normpath(config.directory) + os.sep, str(self.directory.resolve()) + os.sep)
         self._learners: dict[str, str | None] = {}
-        self.package: str = config["package"]
+        self.package: str = config.package
         self.send_lock = threading.Lock()
         self.calls: queue.Queue[dict | None] = queue.Queue()
         self.replies: dict[int, queue.Queue] = {}

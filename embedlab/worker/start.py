@@ -26,7 +26,7 @@ _exit = os._exit  # bound before any learner code runs: it cannot be patched awa
 DEVICES = ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random", "/dev/full")
 
 
-def prepare(config: dict, keep_fds: tuple[int, ...], output_fd: int) -> tuple[str, dict]:
+def prepare(config: wire.WorkerConfig, keep_fds: tuple[int, ...], output_fd: int) -> tuple[str, dict]:
     """Everything between the exec and the first learner import: how it is isolated, what stood."""
     if hasattr(os, "setsid"):
         try:
@@ -49,24 +49,24 @@ def prepare(config: dict, keep_fds: tuple[int, ...], output_fd: int) -> tuple[st
     if hasattr(signal, "SIGINT"):
         signal.signal(signal.SIGINT, signal.default_int_handler)
     sys.dont_write_bytecode = True
-    scratch = config["cwd"]
+    scratch = config.cwd
     os.chdir(scratch)
     os.makedirs(os.environ.get("TMPDIR") or os.path.join(scratch, "tmp"), exist_ok=True)
 
-    namespaces = bool(config.get("namespaces"))
-    limits.limit_resources(config.get("processes"), fresh_namespace=bool(config.get("userns")))
-    read = [*config.get("readonly", []), *DEVICES, "/proc" if namespaces else "/proc/self", "/sys/devices/system/cpu"]
+    namespaces = config.namespaces
+    limits.limit_resources(fresh_namespace=config.userns)
+    read = [*config.readonly, *DEVICES, "/proc" if namespaces else "/proc/self", "/sys/devices/system/cpu"]
     write = [scratch, "/dev/null", *(["/tmp", "/dev/shm"] if namespaces else [])]
-    stood = kernel.raise_walls(read, write, int(config.get("landlock") or 0), bool(config.get("seccomp")))
+    stood = kernel.raise_walls(read, write, config.landlock, config.seccomp)
     if not namespaces:
         limits.block_network_in_process()
-    if config.get("block"):
-        limits.block_imports(config["block"], "the grader does not let exercises import the reference solutions")
-    directory = str(Path(config["directory"]).parent)
+    if config.block:
+        limits.block_imports(config.block, "the grader does not let exercises import the reference solutions")
+    directory = str(Path(config.directory).parent)
     sys.path[:] = [directory, *(p for p in sys.path if p not in ("", ".", directory))]
-    for name in [n for n in sys.modules if n == config["package"] or n.startswith(config["package"] + ".")]:
+    for name in [n for n in sys.modules if n == config.package or n.startswith(config.package + ".")]:
         del sys.modules[name]
-    return str(config.get("isolation") or ""), stood
+    return config.isolation, stood
 
 
 def close_other_fds(keep: set[int]) -> None:
@@ -82,10 +82,11 @@ def close_other_fds(keep: set[int]) -> None:
                 pass
 
 
-def run(channel_in: int, channel_out: int, output_fd: int, config: dict) -> None:
-    """The worker's whole life. Never returns."""
+def run(channel_in: int, channel_out: int, output_fd: int, frame: dict) -> None:
+    """The worker's whole life, from its configuration's frame. Never returns."""
     code = 0
     try:
+        config = wire.WorkerConfig.from_frame(frame)
         isolation, stood = prepare(config, (channel_in, channel_out), output_fd)
         import numpy  # noqa: F401 - warm up before saying ready
         import openai.resources.embeddings  # noqa: F401 - the same warm-up
@@ -108,5 +109,5 @@ def main() -> None:
         limits.drop_user(int(uid), int(gid))
     channel_in, channel_out = os.dup(0), os.dup(1)
     output = os.dup(2)
-    config = wire.Reader(channel_in).blocking_frame() or {}
-    run(channel_in, channel_out, output, config)
+    frame = wire.Reader(channel_in).blocking_frame() or {}
+    run(channel_in, channel_out, output, frame)
