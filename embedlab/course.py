@@ -176,24 +176,31 @@ def checked(root: Path) -> Course:
     return found
 
 
+def exercise_marks(path: Path) -> list[str]:
+    """The exercise names a test module marks (`@pytest.mark.exercise("embed")`, `pytestmark = ...`),
+    in order, read from its source (never imported); [] for a file that does not parse."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return []
+    return [
+        node.args[0].value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "exercise"
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+        and isinstance(node.args[0].value, str)
+    ]
+
+
 def tested_exercises(tests: Path) -> dict[str, str]:
     """Exercise name -> the first test file that marks it, read from the source (no import)."""
     found: dict[str, str] = {}
     for path in sorted(tests.glob("test_*.py")):
-        try:
-            tree = ast.parse(path.read_text(encoding="utf-8"))
-        except (OSError, SyntaxError, ValueError):
-            continue
-        for node in ast.walk(tree):
-            if (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Attribute)
-                and node.func.attr == "exercise"
-                and node.args
-                and isinstance(node.args[0], ast.Constant)
-                and isinstance(node.args[0].value, str)
-            ):
-                found.setdefault(node.args[0].value, f"tests/{path.name}")
+        for name in exercise_marks(path):
+            found.setdefault(name, f"tests/{path.name}")
     return found
 
 

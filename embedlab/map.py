@@ -166,11 +166,9 @@ def done_exercises(root: Path, directory: Path, names: list[str], set_name: str 
     modules = grading_modules(root / "tests", names)
     with tempfile.TemporaryDirectory(prefix="embedlab-map-") as scratch:
         report = Path(scratch) / "results.json"
-        command = [
-            sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--rootdir={root}", "-c", str(root / "pyproject.toml"),
-            *(str(m) for m in modules), f"--exercises-dir={directory}", "--live=off", f"--grade-json={report}",
-            *([f"--cassettes={set_name}"] if set_name else []),
-        ]  # fmt: skip
+        from embedlab.grading.arguments import grading_arguments
+
+        command = [sys.executable, "-m", "pytest", *grading_arguments(root, directory, modules, set_name), f"--grade-json={report}"]
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
         try:
             subprocess.run(command, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=GRADING_TIMEOUT, check=False)
@@ -183,20 +181,7 @@ def done_exercises(root: Path, directory: Path, names: list[str], set_name: str 
 def grading_modules(tests: Path, names: list[str]) -> list[Path]:
     """The test modules that mark any of `names` with `@pytest.mark.exercise(...)`, read from their
     source: only those run (every test of those exercises, and nothing else to wait for)."""
-    import ast
-
-    found = []
-    for path in sorted(tests.glob("test_*.py")):
-        try:
-            tree = ast.parse(path.read_text(encoding="utf-8"))
-        except (OSError, SyntaxError, ValueError):
-            continue
-        if any(
-            isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "exercise"
-            and node.args and isinstance(node.args[0], ast.Constant) and node.args[0].value in names
-            for node in ast.walk(tree)
-        ):  # fmt: skip
-            found.append(path)
+    found = [path for path in sorted(tests.glob("test_*.py")) if any(name in names for name in course.exercise_marks(path))]
     return found or [tests]
 
 

@@ -17,7 +17,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from embedlab.grading.report import Exercise, Gradebook, RunInfo, points_shown, progress_bar, wrap_line
+from embedlab.grading.report import Exercise, RunInfo, Scorecard, points_shown, progress_bar, wrap_line
 
 KEYS = "h hint · l list · q quit"
 
@@ -101,12 +101,11 @@ class Grader:
 class Watch:
     def __init__(self, root: Path, directory: Path, cassettes: str | None) -> None:
         self.root, self.directory = root, directory
-        self.arguments = [
-            "-q", "-p", "no:cacheprovider", f"--rootdir={root}", "-c", str(root / "pyproject.toml"), str(root / "tests"),
-            f"--exercises-dir={directory}", "--live=off", *([f"--cassettes={cassettes}"] if cassettes else []),
-        ]  # fmt: skip
+        from embedlab.grading.arguments import grading_arguments
+
+        self.arguments = grading_arguments(root, directory, cassettes=cassettes)
         self.grader = Grader(root, self.arguments)
-        self.book: Gradebook | None = None
+        self.book: Scorecard | None = None
         self.news = ""
         self.showing = ""  # "", "hint" or "list"
 
@@ -118,7 +117,7 @@ class Watch:
             return
         from embedlab import course
 
-        self.book = Gradebook.from_gradescope(results, course=course.load(self.root / course.FILENAME))
+        self.book = Scorecard.from_gradescope(results, course=course.load(self.root / course.FILENAME))
         done = [e.name for e in self.graded() if e.status == "done"]
         if before is not None:
             newly = [name for name in done if name not in before]

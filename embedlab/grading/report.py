@@ -93,7 +93,7 @@ class RunInfo:
 
 
 @dataclass
-class Gradebook:
+class Scorecard:
     results: list[Result] = field(default_factory=list)
     score_live: bool = False
     course: Any = None  # an embedlab.course.Course: the rows' order and parts
@@ -102,7 +102,7 @@ class Gradebook:
         self.results.append(result)
 
     @classmethod
-    def from_gradescope(cls, results: dict, score_live: bool = False, course: Any = None) -> Gradebook:
+    def from_gradescope(cls, results: dict, score_live: bool = False, course: Any = None) -> Scorecard:
         """The gradebook a grading run wrote as results.json (`gradescope()`), read back."""
         book = cls(score_live=score_live, course=course)
         for test in results.get("tests", []):

@@ -14,7 +14,7 @@ from embedlab import __version__
 from embedlab import course as catalogue
 from embedlab.grading import cassettes
 from embedlab.grading.live import LiveConfig, LiveUnavailable
-from embedlab.grading.report import Gradebook
+from embedlab.grading.report import Scorecard
 from embedlab.handle.learner import Learner
 
 REPLAY_KEY = "replay-needs-no-key"
@@ -31,7 +31,7 @@ class Grading:
         self.recording = self.record_mode != "none"
         self.timeout: float = option.grade_timeout
         self.live_mode: str = option.live
-        self.gradebook = Gradebook(score_live=option.score_live)
+        self.gradebook = Scorecard(score_live=option.score_live)
         self._course: catalogue.Course | None = None
         self.stack = ExitStack()
         self._live: LiveConfig | LiveUnavailable | None = None

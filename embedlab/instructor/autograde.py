@@ -40,7 +40,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from embedlab import kit
-    from embedlab.grading.report import Gradebook
+    from embedlab.grading.report import Scorecard
     from embedlab.instructor import grading_process, runner
     from embedlab.instructor.gradebook import results_json
     from embedlab.instructor.records import GradeSettings, Snapshot
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     data = results_json(one, grading_process.every_test(settings, snapshot) if one.results is None else None)
     args.results.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
-    book = Gradebook.from_gradescope(data)
+    book = Scorecard.from_gradescope(data)
     notes = [f"Flagged: {flag}" for flag in one.flags]
     print("\n".join([*book.summary_lines(), *(["", *notes] if notes else [])]))
     if github.get("GITHUB_STEP_SUMMARY"):
@@ -88,7 +88,7 @@ def classroom_results(results: dict) -> dict:
     out of `max_score`: partial credit shows. Checks skipped without points are left out."""
     tests = []
     for test in results.get("tests", []):
-        if "status" not in test:  # skipped, not scored (see Gradebook.gradescope)
+        if "status" not in test:  # skipped, not scored (see Scorecard.gradescope)
             continue
         extra = test.get("extra_data", {})
         passed = test["status"] == "passed"

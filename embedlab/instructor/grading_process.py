@@ -80,13 +80,9 @@ def _make_package(exercises: Path) -> None:
 
 def _arguments(kit: Path, exercises: Path, settings: GradeSettings, readonly: tuple) -> list[str]:
     """pytest's arguments for grading `exercises` with the scratch kit `kit`, offline."""
-    arguments = [
-        "-q", "-p", "no:cacheprovider", f"--rootdir={kit}", "-c", str(kit / "pyproject.toml"), str(kit / "tests"),
-        f"--exercises-dir={exercises}", "--live=off", f"--grade-timeout={settings.test_timeout}",
-    ]  # fmt: skip
-    if settings.cassettes:
-        arguments.append(f"--cassettes={settings.cassettes}")
-    return arguments
+    from embedlab.grading.arguments import grading_arguments
+
+    return [*grading_arguments(kit, exercises, cassettes=settings.cassettes), f"--grade-timeout={settings.test_timeout}"]
 
 
 def every_test(settings: GradeSettings, snapshot: Snapshot) -> dict | None:

@@ -8,7 +8,7 @@ a wrong value), one entry each, most learners first, each with the sentence the 
 that were flagged or not graded.
 
 It is read from what grading wrote — each submission's results.json (Gradescope's shape, see
-`embedlab.grading.report.Gradebook.gradescope`: `tests[].extra_data` has exercise, title,
+`embedlab.grading.report.Scorecard.gradescope`: `tests[].extra_data` has exercise, title,
 embedlab_status and message; the top-level `extra_data` has status, flags, reason) — so
 `embedlab grade` and `embedlab grade --merge` write the same page for the same class. One
 self-contained file (`embedlab.pictures`): inline SVG and CSS, no script, every text from a

@@ -43,7 +43,7 @@ PRELOAD = [
     "numpy", "yaml", "httpx2", "openai", "vcr", "pytest", "_pytest.python", "_pytest.terminal",
     "_pytest.assertion.rewrite", "embedlab.grading.plugin", "embedlab.grading.endpoint", "embedlab.grading.cassettes", "embedlab.grading.live",
     "embedlab.grading.network", "embedlab.grading.report", "embedlab.grading.outcomes", "embedlab.grading.session",
-    "embedlab.grading.fixtures", "embedlab.grading.preload", "embedlab.handle.learner", "embedlab.worker.inside",
+    "embedlab.grading.fixtures", "embedlab.grading.preload", "embedlab.grading.arguments", "embedlab.handle.learner", "embedlab.worker.inside",
     "embedlab.handle.process", "embedlab.worker.start", "embedlab.worker.limits", "embedlab.wire", "embedlab.section",
     "embedlab.course", "embedlab.common",
 ]  # fmt: skip

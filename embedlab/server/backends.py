@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embedlab.server import catalog
+from embedlab.server import known_models
 
 WORDLLAMA_NAME = "wordllama-l2-supercat"
 DEFAULT_ST_MODEL = "all-MiniLM-L6-v2"
@@ -243,9 +243,9 @@ def resolve_sentence_transformer(model: str, cache_dir: Path | None = None) -> t
     path = Path(model).expanduser()
     if path.is_dir():
         return str(path.resolve()), path.resolve().name
-    known = catalog.find_known(model)
+    known = known_models.find_known(model)
     if known is not None:
-        cached = catalog.cached_model_dir(known, cache_dir)
+        cached = known_models.cached_model_dir(known, cache_dir)
         if (cached / "modules.json").is_file() or (cached / "config.json").is_file():
             return str(cached), known.name
         raise BackendError(

@@ -19,7 +19,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from embedlab.server.catalog import KNOWN_MODELS, KnownModel, cached_model_dir, default_cache_dir, find_known
+from embedlab.server.known_models import KNOWN_MODELS, KnownModel, cached_model_dir, default_cache_dir, find_known
 
 
 class FetchError(Exception):

@@ -161,13 +161,13 @@ def plant(target_root: Path, forge: bool) -> str:
     `target_root` that makes every check pass (forge) or fail (the reverse plant)."""
     if forge:
         planted = (
-            "try:\n    import embedlab.grading.report as _r\n    _o = _r.Gradebook.gradescope\n"
+            "try:\n    import embedlab.grading.report as _r\n    _o = _r.Scorecard.gradescope\n"
             "    def _f(self, *a, **k):\n        d = _o(self, *a, **k)\n        d['score'] = d['max_score']\n"
             "        for t in d.get('tests', []):\n            t['status'] = 'passed'; t['score'] = t.get('max_score', 0)\n"
-            "        return d\n    _r.Gradebook.gradescope = _f\nexcept Exception:\n    pass\n"
+            "        return d\n    _r.Scorecard.gradescope = _f\nexcept Exception:\n    pass\n"
         )
     else:
-        planted = "try:\n    import embedlab.grading.report as _r\n    _r.Gradebook.gradescope = lambda self, *a, **k: {'score': 0}\nexcept Exception:\n    pass\n"
+        planted = "try:\n    import embedlab.grading.report as _r\n    _r.Scorecard.gradescope = lambda self, *a, **k: {'score': 0}\nexcept Exception:\n    pass\n"
     return textwrap.dedent(f"""
         import importlib.util, os
         ROOT = {str(target_root)!r}

@@ -76,7 +76,7 @@ def hostile(port: int, out: Path, witness: Path) -> dict[str, dict[str, str]]:
             import sys
             try:
                 import embedlab.grading.report as report
-                report.Gradebook.earned = property(lambda self: self.possible)
+                report.Scorecard.earned = property(lambda self: self.possible)
                 report.Exercise.status = property(lambda self: "done")
                 import _pytest.reports as reports
                 reports.BaseReport.passed = property(lambda self: True)
