@@ -7,8 +7,7 @@ from __future__ import annotations
 import pytest
 
 from embedlab.grading import cassettes
-from embedlab.grading.session import REPLAY_KEY
-from embedlab.grading.session import grading_of as _grading
+from embedlab.grading.session import REPLAY_KEY, grading_of as _grading
 from embedlab.handle.learner import Learner
 
 

@@ -18,15 +18,12 @@ from pathlib import Path
 
 import pytest
 
-from embedlab import __version__
-from embedlab import course as catalogue
+from embedlab import __version__, course as catalogue
 from embedlab.grading import cassettes, outcomes, source
 from embedlab.grading.fixtures import api, synthetic_api, target  # noqa: F401 (registered with the plugin)
 from embedlab.grading.live import LiveConfig
 from embedlab.grading.report import LIVE, Result, RunInfo
-from embedlab.grading.session import GRADING, Grading
-from embedlab.grading.session import graded as _graded
-from embedlab.grading.session import grading_of as _grading
+from embedlab.grading.session import GRADING, Grading, graded as _graded, grading_of as _grading
 from embedlab.handle.values import CallFailed, LearnerRaised
 
 

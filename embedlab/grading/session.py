@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from embedlab import __version__
-from embedlab import course as catalogue
+from embedlab import __version__, course as catalogue
 from embedlab.grading import cassettes
 from embedlab.grading.live import LiveConfig, LiveUnavailable
 from embedlab.grading.report import Scorecard
