@@ -38,9 +38,11 @@ RESULTS_CAP = 32 * 1024 * 1024  # bytes of results accepted from one grading pro
 
 
 # Imported once here, so every submission's grading process is a fork that starts warm — and
-# never reads the grader's code from disk again, where a submission could have changed it.
+# never reads the grader's code from disk again, where a submission could have changed it. The
+# libraries a grading run also loads lazily (numpy, yaml, httpx2, vcr, …) are listed once, in
+# `embedlab.grading.preload`, which `prepare_grader` imports right after these.
 PRELOAD = [
-    "numpy", "yaml", "httpx2", "openai", "vcr", "pytest", "_pytest.python", "_pytest.terminal",
+    "openai", "pytest", "_pytest.python", "_pytest.terminal",
     "_pytest.assertion.rewrite", "embedlab.grading.plugin", "embedlab.grading.endpoint", "embedlab.grading.cassettes", "embedlab.grading.live",
     "embedlab.grading.network", "embedlab.grading.report", "embedlab.grading.outcomes", "embedlab.grading.session",
     "embedlab.grading.fixtures", "embedlab.grading.preload", "embedlab.grading.arguments", "embedlab.handle.learner", "embedlab.worker.inside",
