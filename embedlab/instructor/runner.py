@@ -47,7 +47,7 @@ PRELOAD = [
     "embedlab.grading.network", "embedlab.grading.report", "embedlab.grading.outcomes", "embedlab.grading.session",
     "embedlab.grading.fixtures", "embedlab.grading.preload", "embedlab.grading.arguments", "embedlab.handle.learner", "embedlab.worker.inside",
     "embedlab.handle.process", "embedlab.worker.start", "embedlab.worker.limits", "embedlab.wire", "embedlab.section",
-    "embedlab.course", "embedlab.common",
+    "embedlab.course", "embedlab.common", "embedlab.testing",
 ]  # fmt: skip
 SECRET_PREFIXES = ("OPENAI_", "EMBED_", "GITHUB_", "AZURE_OPENAI")
 
