@@ -94,10 +94,7 @@ class Course:
                 continue  # a learner's release ships no solutions/
             for exercise in self.exercises:
                 if not (root / folder / exercise.file).is_file():
-                    raise CourseError(
-                        f"{self.path.name}: exercise {exercise.name!r} names file {exercise.file!r}, "
-                        f"which is not in {folder}/"
-                    )
+                    raise CourseError(f"{self.path.name}: exercise {exercise.name!r} names file {exercise.file!r}, which is not in {folder}/")
 
     def check_tests(self, root: Path) -> None:
         """Every exercise is graded by some test in tests/, and every test's exercise is listed."""
@@ -105,14 +102,12 @@ class Course:
         for name, where in marked.items():
             if name != LIVE and self.get(name) is None:
                 raise CourseError(
-                    f"{where} grades exercise {name!r}, which {self.path.name} does not list: "
-                    f"add an [[exercises]] entry for it or fix the marker"
+                    f"{where} grades exercise {name!r}, which {self.path.name} does not list: add an [[exercises]] entry for it or fix the marker"
                 )
         for exercise in self.exercises:
             if exercise.name not in marked:
                 raise CourseError(
-                    f"{self.path.name}: no test in tests/ grades exercise {exercise.name!r} "
-                    f"(mark one with @pytest.mark.exercise({exercise.name!r}))"
+                    f"{self.path.name}: no test in tests/ grades exercise {exercise.name!r} (mark one with @pytest.mark.exercise({exercise.name!r}))"
                 )
 
     def check(self, root: Path) -> None:
@@ -136,9 +131,7 @@ class MapSpec:
     def check(self, course: Course) -> None:
         for key, function in (("embedding", self.embedding), ("similarity", self.similarity)):
             if not any(e.module == function[0] and function[1] in e.functions for e in course.exercises):
-                raise CourseError(
-                    f"{course.path.name}, [map]: {key} = {':'.join(function)!r} is no exercise's module and function"
-                )
+                raise CourseError(f"{course.path.name}, [map]: {key} = {':'.join(function)!r} is no exercise's module and function")
 
     def exercise_of(self, course: Course, function: tuple[str, str]) -> Exercise:
         """The exercise that writes `function` ("module", "name"): its status says if it is done."""
@@ -158,7 +151,7 @@ def _map(path: Path, entry: object) -> MapSpec | None:
     for key in ("embedding", "similarity"):
         module, _, function = str(entry.get(key, "")).partition(":")
         if not (module and _NAME.match(function)):
-            raise CourseError(f"{where}: {key} must name an exercise's module and one of its functions, as \"module:function\"")
+            raise CourseError(f'{where}: {key} must name an exercise\'s module and one of its functions, as "module:function"')
         functions[key] = (module, function)
     texts = entry.get("texts")
     if texts is not None and (not isinstance(texts, list) or not texts or not all(isinstance(t, str) and t.strip() for t in texts)):
@@ -240,10 +233,7 @@ def parse(path: Path) -> Course:
         raise CourseError(f"{path.name} is not valid TOML: {err}") from None
     version = data.get("format_version")
     if version not in FORMAT_VERSIONS:
-        raise CourseError(
-            f"{path.name} has format_version {version!r}; this kit reads "
-            + " or ".join(str(v) for v in FORMAT_VERSIONS)
-        )
+        raise CourseError(f"{path.name} has format_version {version!r}; this kit reads " + " or ".join(str(v) for v in FORMAT_VERSIONS))
     title = data.get("title")
     if not isinstance(title, str) or not title.strip():
         raise CourseError(f"{path.name} needs a title (a string)")

@@ -223,7 +223,7 @@ def draw(
     try:
         groups, missing = _groups(texts, query, extra, recordings)
         drawn = [t for group in groups for t in group]
-        kinds = (["document"] * len(section.DOCS) + ["dog"] if not (spec and spec.texts) else ["document"] * len(texts))
+        kinds = ["document"] * len(section.DOCS) + ["dog"] if not (spec and spec.texts) else ["document"] * len(texts)
         kinds = kinds + ["query"] + ["yours"] * (len(drawn) - len(texts) - 1)
         notes = []
         if missing:
@@ -232,11 +232,7 @@ def draw(
                 f"Not in the recordings, so not drawn: {shown}. Offline, only the texts the cassettes hold can be "
                 "embedded — drop --offline to send yours to the endpoint in .env."
             )
-        source = (
-            f"replayed from the recordings in cassettes/{recordings.directory.name}/ (offline)"
-            if recordings is not None
-            else "from your endpoint in .env"
-        )
+        source = f"replayed from the recordings in cassettes/{recordings.directory.name}/ (offline)" if recordings is not None else "from your endpoint in .env"
         reference = np.vstack([endpoint.reference(group).vectors for group in groups])  # first: an endpoint that fails says so at once
         learner_result = None
         if spec is not None:
@@ -350,9 +346,7 @@ def _scatter(picture: Picture, width: int = 560, height: int = 440) -> str:
             f'<text x="{px + (-9 if anchor == "end" else 9):.1f}" y="{ly:.1f}" text-anchor="{anchor}" font-size="12">{text(label)}</text></g>'
         )
     parts.append("</svg>")
-    legend = " ".join(
-        f'<span style="color:{COLOURS[k]}">●</span> {k if k != "yours" else "your texts"}' for k in COLOURS if k in picture.kinds
-    )
+    legend = " ".join(f'<span style="color:{COLOURS[k]}">●</span> {k if k != "yours" else "your texts"}' for k in COLOURS if k in picture.kinds)
     parts.append(
         f'<p class="note small" style="max-width:{width}px">{legend}<br>Placed by PCA (numpy’s SVD of the centred, unit-length vectors): '
         f"these two axes keep {kept:.0%} of the spread of {picture.vectors.shape[1]} dimensions. "
@@ -369,7 +363,7 @@ def _ranking(picture: Picture) -> str:
         for score, i in picture.ranking()
     )
     return (
-        f'<div><h2>Ranked for the query</h2><p>“{text(picture.texts[q])}” (text {q + 1})</p>'
+        f"<div><h2>Ranked for the query</h2><p>“{text(picture.texts[q])}” (text {q + 1})</p>"
         f'<table id="ranking"><tr><th class="num">score</th><th>text</th></tr>{rows}</table>'
         '<p class="note small">The tiny semantic search of the section: highest score first.</p></div>'
     )

@@ -123,9 +123,7 @@ class Watch:
             newly = [name for name in done if name not in before]
             if newly:
                 current = self.current()
-                self.news = f"✓ {', '.join(newly)} {'passes' if len(newly) == 1 else 'pass'}!" + (
-                    f" Next: {current.name}." if current else ""
-                )
+                self.news = f"✓ {', '.join(newly)} {'passes' if len(newly) == 1 else 'pass'}!" + (f" Next: {current.name}." if current else "")
             else:
                 self.news = ""
 

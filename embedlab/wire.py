@@ -244,6 +244,7 @@ def encode(
                 little = numpy.asarray(value).astype(dtype.newbyteorder("<"))
                 return {"$npscalar": {"dtype": little.dtype.str, "data": _b64(little.tobytes())}}
             return {"$opaque": {"type": _type_name(value), "repr": short_repr(value)}}
+
     def inner(item: Any) -> Any:
         return encode(item, clients=clients, remotes=remotes, _depth=_depth + 1)
 
@@ -346,6 +347,7 @@ def decode(
         budget.spend()
     if value is None or isinstance(value, (bool, str, int, float)):
         return value
+
     def inner(item: Any) -> Any:
         return decode(item, clients=clients, remotes=remotes, budget=budget, _depth=_depth + 1)
 

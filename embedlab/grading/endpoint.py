@@ -29,10 +29,7 @@ ANSWER_HEADERS = frozenset({"content-type", "x-request-id"})
 
 Repeated = str | Callable[[list[str]], str]  # what a test says of a text sent twice (Endpoint.explain_unrecorded)
 
-RECORD_HINT = (
-    "If your code is right, the recordings lack this request: tell your instructor. "
-    "(Instructors: record it with `embedlab record`.)"
-)
+RECORD_HINT = "If your code is right, the recordings lack this request: tell your instructor. (Instructors: record it with `embedlab record`.)"
 
 
 @dataclass
@@ -189,7 +186,11 @@ class Endpoint:
             return None  # token ids
         for i, text in enumerate(texts):
             if not isinstance(text, str):
-                kind = "null" if text is None else {"bool": "a boolean", "int": "a number", "float": "a number"}.get(type(text).__name__, f"a {type(text).__name__}")
+                kind = (
+                    "null"
+                    if text is None
+                    else {"bool": "a boolean", "int": "a number", "float": "a number"}.get(type(text).__name__, f"a {type(text).__name__}")
+                )
                 return f"input[{i}] is {kind} ({brief(text, 30)}), not a string"
         return None
 
@@ -247,9 +248,7 @@ class Endpoint:
                 fail(f"{shown} raised {types[0]}: it made no request through the `client` it was given. Use that client.", raised=types[0])
             fail_raised(shown, err)
 
-    def explain_unrecorded(
-        self, shown: str, sent: Sent, hint: str = "", given: list[str] | None = None, repeated: Repeated = ""
-    ) -> str:
+    def explain_unrecorded(self, shown: str, sent: Sent, hint: str = "", given: list[str] | None = None, repeated: Repeated = "") -> str:
         """Why the grader cannot answer a request: another model, texts the function was not given
         (said against what it was given), a text sent more often than it was given (`repeated`: the
         test's words for why, or a function of the texts sent that gives them or ""), or a gap in
@@ -267,10 +266,7 @@ class Endpoint:
             times = "twice" if texts.count(twice) == 2 else f"{texts.count(twice)} times"
             return f"{shown} sent {brief(twice)} {times} in one request: {why}"
         if inputs is not None and inputs.model != self.model:
-            why = (
-                f"it asked for model {inputs.model!r}, but the test passed model={self.model!r}: "
-                "use the `model` argument rather than a fixed name."
-            )
+            why = f"it asked for model {inputs.model!r}, but the test passed model={self.model!r}: use the `model` argument rather than a fixed name."
         else:
             described = inputs.describe() if inputs else json.dumps(sent.body)[:120]
             why = f"no recorded request matches what it sent: {described}." + (f" {hint}" if hint else "")

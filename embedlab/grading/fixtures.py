@@ -56,13 +56,10 @@ def synthetic_api():
 
     def make(handler) -> Endpoint:
         model = getattr(handler, "model", "synthetic-model")
-        endpoint = Endpoint(
-            f"https://{cassettes.PLACEHOLDER_HOST}/v1", REPLAY_KEY, model, transport=httpx2.MockTransport(handler)
-        )
+        endpoint = Endpoint(f"https://{cassettes.PLACEHOLDER_HOST}/v1", REPLAY_KEY, model, transport=httpx2.MockTransport(handler))
         made.append(endpoint)
         return endpoint
 
     yield make
     for endpoint in made:
         endpoint.close()
-

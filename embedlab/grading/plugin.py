@@ -69,7 +69,7 @@ def pytest_configure(config: pytest.Config) -> None:
     for line in (
         "exercise(name): the exercise of course.toml a grading test belongs to (the live checks: a module too)",
         "points(n): what a grading test is worth",
-        "lesson: the check holds the exercise's main lesson: when it fails, \"Next:\" shows it before the others",
+        'lesson: the check holds the exercise\'s main lesson: when it fails, "Next:" shows it before the others',
         "live: a check against the configured endpoint, not the cassettes",
         "synthetic: a grading test answered by a built-in fake server, not a cassette",
         "fresh_worker: the test calls target.fresh_worker(); a new worker warms up from its module's first test on",
@@ -176,10 +176,7 @@ def _explain(err: BaseException) -> tuple[str | None, str | None]:
             return "not started", str(link) or "This function is not written yet."
     for link in chain:
         if type(link).__name__ == "CannotOverwriteExistingCassetteException":
-            return None, (
-                "The code sent a request the recordings do not hold, so the grader cannot answer it: "
-                "check the model and the texts it sends."
-            )
+            return None, ("The code sent a request the recordings do not hold, so the grader cannot answer it: check the model and the texts it sends.")
     if isinstance(err, LearnerRaised):
         return None, outcomes.describe_exception("your code", err)
     return None, None
@@ -261,8 +258,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         name = _exercise_of(item)
         if name != LIVE and course.get(name) is None:
             raise pytest.UsageError(
-                f"{item.nodeid} grades exercise {name!r}, which {catalogue.FILENAME} does not list: "
-                "add an [[exercises]] entry for it or fix the marker"
+                f"{item.nodeid} grades exercise {name!r}, which {catalogue.FILENAME} does not list: add an [[exercises]] entry for it or fix the marker"
             )
         item.extra_keyword_matches.add(name)  # a part of a name (-k top) finds the exercise too
     if all(_graded(i) for i in items):  # the course's order, stable within an exercise
@@ -390,9 +386,7 @@ def _report(session: pytest.Session, grading, exitstatus: int) -> None:
         "printed_bytes": grading.learner.printed,
         "isolation": grading.learner.isolation,
     }
-    if exitstatus == pytest.ExitCode.OK and any(
-        r.status != "passed" for r in grading.gradebook.results if grading.gradebook.scored(r)
-    ):
+    if exitstatus == pytest.ExitCode.OK and any(r.status != "passed" for r in grading.gradebook.results if grading.gradebook.scored(r)):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED  # a skip or an error in a scored test is not a pass
     if session.config.option.grade_json:
         grading.gradebook.write_json(Path(session.config.option.grade_json), extra)
@@ -441,8 +435,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     width = terminalreporter._tw.fullwidth
     terminalreporter.write_line("")
     for line in wrap_line(
-        f"No tests in {shown}: that is your code. The tests that grade it are in tests/. "
-        f"Grade it with {ways}, or the whole course with `pytest`.",
+        f"No tests in {shown}: that is your code. The tests that grade it are in tests/. Grade it with {ways}, or the whole course with `pytest`.",
         width=width,
     ):
         terminalreporter.write_line(line)

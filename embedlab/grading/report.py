@@ -385,9 +385,7 @@ def wrap_line(text: str, indent: str = "  ", width: int = WIDTH) -> list[str]:
     lines = []
     for paragraph in text.strip().splitlines():
         kept = re.sub(r"`[^`]*`", lambda m: m.group(0).replace(" ", _NBSP), paragraph)
-        wrapped = textwrap.wrap(
-            kept, width, initial_indent=indent, subsequent_indent=indent + "  ", break_on_hyphens=False, break_long_words=False
-        ) or [""]
+        wrapped = textwrap.wrap(kept, width, initial_indent=indent, subsequent_indent=indent + "  ", break_on_hyphens=False, break_long_words=False) or [""]
         lines.extend(line.replace(_NBSP, " ") for line in wrapped)
     return lines
 

@@ -101,9 +101,7 @@ class Grading:
             manifest = cassettes.read_manifest(self.set_dir)
             if "model" not in manifest:
                 known = sorted(p.parent.name for p in library.glob(f"*/{cassettes.MANIFEST}"))
-                raise pytest.UsageError(
-                    f"no cassette set {self.set_name!r} (with a manifest.json); sets here: {', '.join(known) or 'none'}"
-                )
+                raise pytest.UsageError(f"no cassette set {self.set_name!r} (with a manifest.json); sets here: {', '.join(known) or 'none'}")
             self.model = manifest["model"]
         from embedlab.handle import sandbox, sweep
 

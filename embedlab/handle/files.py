@@ -27,10 +27,12 @@ def copy_tree(source: Path, destination: Path, limit: int = 5000) -> None:
             shutil.copyfile(path, target / name)
             os.chmod(target / name, 0o644)
 
+
 def module_of(location: str | None, package: str) -> str | None:
     if not location or not location.startswith(package + "/"):
         return None
     return location.split(",", 1)[0][len(package) + 1 :].removesuffix(".py").replace("/", ".")
+
 
 def top_level_file(location: str | None, package: str) -> str | None:
     """The learner's file whose own top level was running at `location` ('pkg/x.py, line 3, in
@@ -39,6 +41,7 @@ def top_level_file(location: str | None, package: str) -> str | None:
         return None
     file, _, rest = location.partition(", line ")
     return file if rest.split(": ", 1)[0].endswith(", in <module>") else None
+
 
 def sibling_imports(directory: Path, module: str) -> list[str]:
     """The learner's other modules that `module` imports at its top level (`from .embed import
@@ -55,7 +58,12 @@ def sibling_imports(directory: Path, module: str) -> list[str]:
     while statements:
         node = statements.pop(0)
         if isinstance(node, (ast.If, ast.Try)):
-            statements[:0] = [*node.body, *getattr(node, "orelse", []), *getattr(node, "finalbody", []), *(s for h in getattr(node, "handlers", []) for s in h.body)]
+            statements[:0] = [
+                *node.body,
+                *getattr(node, "orelse", []),
+                *getattr(node, "finalbody", []),
+                *(s for h in getattr(node, "handlers", []) for s in h.body),
+            ]
         elif isinstance(node, ast.ImportFrom):
             if node.level == 1:
                 found += [node.module] if node.module else [a.name for a in node.names]
@@ -64,6 +72,7 @@ def sibling_imports(directory: Path, module: str) -> list[str]:
         elif isinstance(node, ast.Import):
             found += [a.name[len(package) + 1 :] for a in node.names if a.name.startswith(package + ".")]
     return [m for m in dict.fromkeys(found) if m != module and (directory / (m.replace(".", "/") + ".py")).is_file()]
+
 
 def import_sentence(file: str, err: dict) -> str:
     kind = (err.get("types") or ["Exception"])[0]
@@ -75,6 +84,7 @@ def import_sentence(file: str, err: dict) -> str:
         return f"{file} has a {kind}: {syntax.get('msg', err.get('message', ''))}\n  at {where}"
     where = err.get("location")
     return f"{file} could not be imported: {kind}: {str(err.get('message', ''))[:300]}" + (f"\n  at {where}" if where else "")
+
 
 def stopped_sentence(seconds: float, where: str | None) -> str:
     sentence = f"Stopped after {seconds:g} s: the test did not finish. Is there a loop that never ends, or a call that waits forever?"

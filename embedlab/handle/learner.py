@@ -439,4 +439,3 @@ class Learner:
         if len(text) > OUTPUT_SHOWN:
             text = text[:OUTPUT_SHOWN] + f"\n… ({len(data):,} bytes in all)\n"
         sys.stdout.write(text)
-

@@ -72,7 +72,9 @@ class WorkerProcess:
             os.set_blocking(fd, False)
 
     @classmethod
-    def start(cls, config: wire.WorkerConfig, argv: list[str], env: dict[str, str], user: tuple[int, int] | None = None, wrapped: bool = False) -> WorkerProcess:
+    def start(
+        cls, config: wire.WorkerConfig, argv: list[str], env: dict[str, str], user: tuple[int, int] | None = None, wrapped: bool = False
+    ) -> WorkerProcess:
         """Exec the worker (`argv`, `env`: `embedlab.handle.sandbox.command`) and send it its
         configuration; `wait_ready()` before the first request. `user`: the uid and gid it is
         started as (no namespaces, a root grader)."""

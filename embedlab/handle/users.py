@@ -91,5 +91,3 @@ def worker_needs() -> list[Path]:
         if spec is not None and spec.origin:
             found.append(Path(spec.origin).parent)
     return found
-
-

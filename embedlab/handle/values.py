@@ -240,6 +240,7 @@ def call_shown(name: str, args: tuple) -> str:
 
     return f"{name}({', '.join(brief(a) for a in args)})"
 
+
 def sync_argument(original: Any, after: Any) -> None:
     """Give the test's own argument the state the learner's code left it in."""
     try:

@@ -140,5 +140,3 @@ class Progress:
         else:
             sys.stderr.write(f"[{self.done}/{self.total}] {one.name}: {one.status} {one.score:g}\n")
         sys.stderr.flush()
-
-

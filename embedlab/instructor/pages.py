@@ -105,6 +105,7 @@ def write_report(out: Path, results_dir: Path, files: dict[str, str]) -> Path:
 def read_similarity(path: Path, names: set[str]) -> dict[str, Similar] | None:
     """Each submission's highest similarity, from the similarity report's CSV beside the gradebook
     (its rows are most similar first); None when there is none or it cannot be read."""
+
     def name(value: str) -> str:
         plain = value[1:] if value.startswith("'") and value[1:2] in CSV_FORMULA else value
         return value if value in names else plain
@@ -257,7 +258,10 @@ def _exercises(catalogue: course.Course, entries: list[Entry], graded: list[Entr
             )
     rows.append("</table>")
     legend = " ".join(f'<span class="pill {s.replace(" ", "")}">{s}</span>' for s in STATES)
-    return "\n".join(rows) + f'<p class="note">{legend} — waiting: its file imports one of the learner\'s files that does not import, so none of its own code ran; stopped: the submission or the exercise\'s code timed out or crashed.</p>'
+    return (
+        "\n".join(rows)
+        + f"<p class=\"note\">{legend} — waiting: its file imports one of the learner's files that does not import, so none of its own code ran; stopped: the submission or the exercise's code timed out or crashed.</p>"
+    )
 
 
 @dataclass

@@ -220,13 +220,16 @@ def learner_readme(readme: str, repository: str | None, ref: str | None) -> str:
     head = re.sub(r"The first command needs", "It needs", head)
     learners = re.sub(r"\s*The\s+solutions\s+are\s+in\s+`solutions/`\s+—\s+try\s+first\.", "", learners)
     learners = re.sub(r"\s+\(see\s+\"Where\s+the\s+learner's\s+code\s+runs\"\)", "", learners)
-    grade = """
+    grade = (
+        """
 ### Your grade
 
 Your instructor grades the `exercises/` you hand in with their own copy of the tests and
 cassettes: `tests/`, `cassettes/` and `embedlab/` are here so that `pytest` grades your work on
 your machine exactly as they will. Edited copies change only your own runs.
-""" if repository is None else f"""
+"""
+        if repository is None
+        else f"""
 ### Your grade
 
 Each push to this repository is graded on GitHub by the **Autograding Tests** workflow
@@ -237,6 +240,7 @@ will. Edited copies change only your own runs, and are flagged. The run's summar
 table as `pytest`, and `results.json` is attached to it. Leave `.github/` as it is: your
 instructor sees every change to it.
 """
+    )
     return f"{head.rstrip()}\n\n## For learners\n{learners}\n{grade}"
 
 

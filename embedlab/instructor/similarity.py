@@ -72,7 +72,6 @@ if TYPE_CHECKING:
     import numpy as np
 
 
-
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("submissions", type=Path, help="a folder with one sub-folder per submission")
     parser.add_argument("--out", type=Path, default=Path("."), help=f"the folder for {HTML_NAME} and {CSV_NAME} (default: here)")
@@ -413,5 +412,3 @@ def _passages(pair: Pair, prints: dict, given: Given) -> None:
     _, overlap, (slices_a, slices_b) = copydetect.compare_files(left, right)
     pair.overlap = (float(overlap[0]), float(overlap[1]))
     pair.sides = (highlighted(left.raw_code, slices_a), highlighted(right.raw_code, slices_b))
-
-

