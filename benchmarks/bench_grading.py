@@ -7,7 +7,7 @@ a busy moment of the machine hits every row alike:
   - the floor: one trivial pytest test that imports what any grading run must (openai, numpy,
     vcrpy, python-dotenv),
 and prints each row's median and the median of its per-round ratio to the floor. Goal: <= 1.25x.
-The learner's code runs in a worker process (embedlab.worker.handle), so both grading rows include
+The learner's code runs in a worker process (embedlab.handle.learner), so both grading rows include
 starting it.
 
     python benchmarks/bench_grading.py [--runs 9] [--part section]

@@ -146,7 +146,7 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     import tempfile
 
-    from embedlab.worker.handle import Learner
+    from embedlab.handle.learner import Learner
 
     rows_out: list[tuple[str, ...]] = []
     bandwidth = copy_bandwidth()

@@ -62,7 +62,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from embedlab.server.catalog import cached_model_dir, find_known  # noqa: E402
+from embedlab.server.known_models import cached_model_dir, find_known  # noqa: E402
 from embedlab.server.launch import LocalServer  # noqa: E402
 
 CLIENTS = 32  # concurrent single-text clients

@@ -40,7 +40,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_server import _address, corpus  # noqa: E402
 
-from embedlab.server.catalog import cached_model_dir, find_known  # noqa: E402
+from embedlab.server.known_models import cached_model_dir, find_known  # noqa: E402
 from embedlab.server.launch import LocalServer  # noqa: E402
 
 READ_TIMEOUT = 2.0  # the server's --read-timeout here, so that half-sent requests end soon

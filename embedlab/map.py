@@ -166,11 +166,9 @@ def done_exercises(root: Path, directory: Path, names: list[str], set_name: str 
     modules = grading_modules(root / "tests", names)
     with tempfile.TemporaryDirectory(prefix="embedlab-map-") as scratch:
         report = Path(scratch) / "results.json"
-        command = [
-            sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--rootdir={root}", "-c", str(root / "pyproject.toml"),
-            *(str(m) for m in modules), f"--exercises-dir={directory}", "--live=off", f"--grade-json={report}",
-            *([f"--cassettes={set_name}"] if set_name else []),
-        ]  # fmt: skip
+        from embedlab.grading.arguments import grading_arguments
+
+        command = [sys.executable, "-m", "pytest", *grading_arguments(root, directory, modules, set_name), f"--grade-json={report}"]
         env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
         try:
             subprocess.run(command, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=GRADING_TIMEOUT, check=False)
@@ -183,20 +181,7 @@ def done_exercises(root: Path, directory: Path, names: list[str], set_name: str 
 def grading_modules(tests: Path, names: list[str]) -> list[Path]:
     """The test modules that mark any of `names` with `@pytest.mark.exercise(...)`, read from their
     source: only those run (every test of those exercises, and nothing else to wait for)."""
-    import ast
-
-    found = []
-    for path in sorted(tests.glob("test_*.py")):
-        try:
-            tree = ast.parse(path.read_text(encoding="utf-8"))
-        except (OSError, SyntaxError, ValueError):
-            continue
-        if any(
-            isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "exercise"
-            and node.args and isinstance(node.args[0], ast.Constant) and node.args[0].value in names
-            for node in ast.walk(tree)
-        ):  # fmt: skip
-            found.append(path)
+    found = [path for path in sorted(tests.glob("test_*.py")) if any(name in names for name in course.exercise_marks(path))]
     return found or [tests]
 
 
@@ -238,7 +223,7 @@ def draw(
     try:
         groups, missing = _groups(texts, query, extra, recordings)
         drawn = [t for group in groups for t in group]
-        kinds = (["document"] * len(section.DOCS) + ["dog"] if not (spec and spec.texts) else ["document"] * len(texts))
+        kinds = ["document"] * len(section.DOCS) + ["dog"] if not (spec and spec.texts) else ["document"] * len(texts)
         kinds = kinds + ["query"] + ["yours"] * (len(drawn) - len(texts) - 1)
         notes = []
         if missing:
@@ -247,11 +232,7 @@ def draw(
                 f"Not in the recordings, so not drawn: {shown}. Offline, only the texts the cassettes hold can be "
                 "embedded — drop --offline to send yours to the endpoint in .env."
             )
-        source = (
-            f"replayed from the recordings in cassettes/{recordings.directory.name}/ (offline)"
-            if recordings is not None
-            else "from your endpoint in .env"
-        )
+        source = f"replayed from the recordings in cassettes/{recordings.directory.name}/ (offline)" if recordings is not None else "from your endpoint in .env"
         reference = np.vstack([endpoint.reference(group).vectors for group in groups])  # first: an endpoint that fails says so at once
         learner_result = None
         if spec is not None:
@@ -278,8 +259,8 @@ def _with_learner(root, catalogue, spec, exercises: Path, endpoint, groups, set_
     pending = [f"your {name} is {status}" for name, status in statuses.items() if status != "done"]
     if pending:
         return " and ".join(pending) + " (run `pytest` to see why)"
-    from embedlab.worker.handle import Learner
-    from embedlab.worker.values import CallFailed
+    from embedlab.handle.learner import Learner
+    from embedlab.handle.values import CallFailed
 
     answers = exercises.resolve().name == "solutions"  # the kit's own answers (as `pytest --solutions`)
     learner = Learner(  # as grading starts it: behind the same walls (nothing of the kit but the package)
@@ -365,9 +346,7 @@ def _scatter(picture: Picture, width: int = 560, height: int = 440) -> str:
             f'<text x="{px + (-9 if anchor == "end" else 9):.1f}" y="{ly:.1f}" text-anchor="{anchor}" font-size="12">{text(label)}</text></g>'
         )
     parts.append("</svg>")
-    legend = " ".join(
-        f'<span style="color:{COLOURS[k]}">●</span> {k if k != "yours" else "your texts"}' for k in COLOURS if k in picture.kinds
-    )
+    legend = " ".join(f'<span style="color:{COLOURS[k]}">●</span> {k if k != "yours" else "your texts"}' for k in COLOURS if k in picture.kinds)
     parts.append(
         f'<p class="note small" style="max-width:{width}px">{legend}<br>Placed by PCA (numpy’s SVD of the centred, unit-length vectors): '
         f"these two axes keep {kept:.0%} of the spread of {picture.vectors.shape[1]} dimensions. "
@@ -384,7 +363,7 @@ def _ranking(picture: Picture) -> str:
         for score, i in picture.ranking()
     )
     return (
-        f'<div><h2>Ranked for the query</h2><p>“{text(picture.texts[q])}” (text {q + 1})</p>'
+        f"<div><h2>Ranked for the query</h2><p>“{text(picture.texts[q])}” (text {q + 1})</p>"
         f'<table id="ranking"><tr><th class="num">score</th><th>text</th></tr>{rows}</table>'
         '<p class="note small">The tiny semantic search of the section: highest score first.</p></div>'
     )

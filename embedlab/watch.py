@@ -17,7 +17,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
-from embedlab.grading.report import Exercise, Gradebook, RunInfo, _bar, _num, _wrap
+from embedlab.grading.report import Exercise, RunInfo, Scorecard, points_shown, progress_bar, wrap_line
 
 KEYS = "h hint · l list · q quit"
 
@@ -29,7 +29,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from embedlab import kit
-    from embedlab.instructor import classroom
+    from embedlab.instructor import runner
 
     root = kit.find_root()
     from embedlab import course
@@ -39,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     if not directory.is_dir():
         print(f"embedlab watch: {directory} is not a folder", file=sys.stderr)
         return 2
-    classroom.prepare_grader()
+    runner.prepare_grader()
     watch = Watch(root, directory, args.cassettes)
     try:
         with _keys_one_at_a_time():
@@ -58,7 +58,7 @@ class Grader:
     thread held (and hang). So the forks happen here, in a child started before any thread."""
 
     def __init__(self, root: Path, arguments: list[str]) -> None:
-        from embedlab.worker import wire
+        from embedlab import wire
 
         asks_r, self.asks = os.pipe()
         answers, answers_w = os.pipe()
@@ -76,14 +76,14 @@ class Grader:
 
     @staticmethod
     def _serve(root: Path, arguments: list[str], asks, answers: int) -> None:
-        from embedlab.instructor import classroom
-        from embedlab.worker import wire
+        from embedlab import wire
+        from embedlab.instructor import grading_process
 
         while asks.blocking_frame() is not None:
-            wire.send(answers, {"results": classroom.grade_once(root, arguments)})
+            wire.send(answers, {"results": grading_process.grade_once(root, arguments)})
 
     def grade(self) -> dict | None:
-        from embedlab.worker import wire
+        from embedlab import wire
 
         wire.send(self.asks, {"op": "grade"})
         answer = self.answers.blocking_frame() or {}
@@ -101,12 +101,11 @@ class Grader:
 class Watch:
     def __init__(self, root: Path, directory: Path, cassettes: str | None) -> None:
         self.root, self.directory = root, directory
-        self.arguments = [
-            "-q", "-p", "no:cacheprovider", f"--rootdir={root}", "-c", str(root / "pyproject.toml"), str(root / "tests"),
-            f"--exercises-dir={directory}", "--live=off", *([f"--cassettes={cassettes}"] if cassettes else []),
-        ]  # fmt: skip
+        from embedlab.grading.arguments import grading_arguments
+
+        self.arguments = grading_arguments(root, directory, cassettes=cassettes)
         self.grader = Grader(root, self.arguments)
-        self.book: Gradebook | None = None
+        self.book: Scorecard | None = None
         self.news = ""
         self.showing = ""  # "", "hint" or "list"
 
@@ -118,15 +117,13 @@ class Watch:
             return
         from embedlab import course
 
-        self.book = Gradebook.from_gradescope(results, course=course.load(self.root / course.FILENAME))
+        self.book = Scorecard.from_gradescope(results, course=course.load(self.root / course.FILENAME))
         done = [e.name for e in self.graded() if e.status == "done"]
         if before is not None:
             newly = [name for name in done if name not in before]
             if newly:
                 current = self.current()
-                self.news = f"✓ {', '.join(newly)} {'passes' if len(newly) == 1 else 'pass'}!" + (
-                    f" Next: {current.name}." if current else ""
-                )
+                self.news = f"✓ {', '.join(newly)} {'passes' if len(newly) == 1 else 'pass'}!" + (f" Next: {current.name}." if current else "")
             else:
                 self.news = ""
 
@@ -145,12 +142,12 @@ class Watch:
         height = max(10, height)
         exercises = self.graded()
         if not exercises:
-            return ["embedlab watch", "", *_wrap(self.news or "Grading…", width=width)]
+            return ["embedlab watch", "", *wrap_line(self.news or "Grading…", width=width)]
         book = self.book
         done = sum(e.status == "done" for e in exercises)
         lines = [_header(done, len(exercises), book.earned, book.possible, width), ""]
         if self.news:
-            lines += [*_wrap(self.news, indent="", width=width), ""]
+            lines += [*wrap_line(self.news, indent="", width=width), ""]
         current = self.current()
         if self.showing == "list" or current is None:
             for exercise in exercises:
@@ -159,9 +156,9 @@ class Watch:
                 lines.append(f"{marker} {exercise.status:<12} {exercise.name:<18} {passed}/{len(exercise.results)} checks"[:width])
             lines.append("")
         if current is None:
-            lines += _wrap("All exercises are done. Now try the live checks: `pytest --live local` (or set EMBED_MODEL in .env).", "", width)
+            lines += wrap_line("All exercises are done. Now try the live checks: `pytest --live local` (or set EMBED_MODEL in .env).", "", width)
         else:
-            lines += _wrap(f"Current: {current.name} in {current.file} — {current.status}", "", width)
+            lines += wrap_line(f"Current: {current.name} in {current.file} — {current.status}", "", width)
             said = book.next_step([current], RunInfo(), width)[1:]
             said = [said[0].replace("Next: ", "", 1), *said[1:]] if said else []
             if self.showing == "hint":
@@ -170,7 +167,7 @@ class Watch:
                 hint = " ".join(_hint_of(course, current.name).split())
                 if hint and hint in " ".join(" ".join(said).split()):  # a stub's sentence is its hint: say it once
                     said = []
-                lines += [*said, *([""] if said else []), *_wrap(f"Hint for {current.name}: {hint}", "  ", width)]
+                lines += [*said, *([""] if said else []), *wrap_line(f"Hint for {current.name}: {hint}", "  ", width)]
             else:
                 lines += said
         keys = f"Save a file in {self.directory.name}/ to grade again.   {KEYS}"
@@ -222,11 +219,11 @@ def _header(done: int, count: int, earned: float, possible: float, width: int) -
     """'embedlab watch — 1 of 10 exercises done  [####…]  13/88 points', whole: the bar shrinks,
     then goes, before a word is cut."""
     progress = f"embedlab watch — {done} of {count} {'exercise' if count == 1 else 'exercises'} done"
-    points = f"{_num(earned)}/{_num(possible)} points"
+    points = f"{points_shown(earned)}/{points_shown(possible)} points"
     room = width - len(progress) - len(points) - 4 - 2  # two gaps of two, the bar's brackets
     if room >= 8:
         filled = round(room * earned / possible) if possible else 0
-        return f"{progress}  [{'#' * filled}{'-' * (room - filled)}]  {points}" if room < 24 else f"{progress}  {_bar(earned, possible)}  {points}"
+        return f"{progress}  [{'#' * filled}{'-' * (room - filled)}]  {points}" if room < 24 else f"{progress}  {progress_bar(earned, possible)}  {points}"
     return f"{progress}, {points}"[:width]
 
 

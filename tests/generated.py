@@ -25,7 +25,7 @@ import numpy as np
 from hypothesis import HealthCheck, Phase, assume, settings
 from hypothesis import strategies as st
 
-from embedlab.grading.outcomes import fail
+from embedlab.testing import fail
 from tests.synthetic import Synthetic
 
 

@@ -7,8 +7,7 @@ import httpx2
 import numpy as np
 import pytest
 
-from embedlab.worker.values import watch
-from embedlab.grading.outcomes import a_or_an, attempt, brief, expect, fail
+from embedlab.testing import a_or_an, attempt, brief, expect, fail, watch
 from tests.reference import expect_defaults_used, raises
 from tests.synthetic import Synthetic
 

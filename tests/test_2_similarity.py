@@ -7,9 +7,7 @@ import httpx2
 import numpy as np
 import pytest
 
-from embedlab.worker.values import watch
-from embedlab.grading.outcomes import NotStarted, a_or_an, attempt, brief, expect
-from embedlab.section import DOCS, QUERY
+from embedlab.testing import DOCS, QUERY, a_or_an, attempt, brief, expect, NotStarted, watch
 from tests.reference import check_ranking, cosine_ref, expect_defaults_used, rank_references, ranking_ref, raises
 from tests.synthetic import Synthetic
 

@@ -5,8 +5,7 @@ import numbers
 
 import pytest
 
-from embedlab.grading.outcomes import a_or_an, attempt, brief, expect, fail
-from embedlab.section import DOCS, DOG, QUERY, TEN_SENTENCES
+from embedlab.testing import DOCS, DOG, QUERY, TEN_SENTENCES, a_or_an, attempt, brief, expect, fail
 from tests.reference import (
     check_dog_between,
     check_ranking,

@@ -6,8 +6,7 @@ scored only with --score-live.
 
 import pytest
 
-from embedlab.grading.outcomes import expect
-from embedlab.section import DOCS, DOG, QUERY, TEN_SENTENCES
+from embedlab.testing import DOCS, DOG, QUERY, TEN_SENTENCES, expect
 from tests.reference import check_dog_between, rank_references, ranking_ref
 
 pytestmark = [pytest.mark.live, pytest.mark.exercise("live checks", "challenges")]

@@ -21,8 +21,7 @@ import httpx2
 import numpy as np
 import pytest
 
-from embedlab.grading.outcomes import NotStarted, a_or_an, attempt, brief, describe_exception, expect, fail
-from embedlab.worker.values import RemoteObject, watch
+from embedlab.testing import a_or_an, attempt, brief, describe_exception, expect, fail, NotStarted, RemoteObject, watch
 from tests import in_the_worker
 from tests.reference import cosine_ref, expect_defaults_used, raises, seeded_best_rows, seeded_query
 from tests.store_file import store_contents

@@ -8,9 +8,10 @@
 - `network`   no sockets in the grading process while it replays
 - `outcomes`  how a test ends in words: passed, one-sentence failure, not started
 - `source`    a wrong value's line in the learner's file, read with `ast` (never imported)
+- `arguments` pytest's arguments for a grading run in a process of its own
 - `report`    points, the summary table, "Next:", results JSON for Gradescope and CI
 
-Owns the grade. Imports the worker side's handle (`embedlab.worker.handle`) to run learner code,
+Owns the grade. Imports the worker side's handle (`embedlab.handle.learner`) to run learner code,
 and the catalogue (`embedlab.course`); never imports `embedlab.instructor`, never the learner's
 files, never `solutions/` (the worker does that, when the target is `solutions`).
 """

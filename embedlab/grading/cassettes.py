@@ -32,11 +32,12 @@ from urllib.parse import urlsplit, urlunsplit
 import yaml
 
 try:  # libyaml when the wheel has it: parsing a set takes milliseconds instead of a second
-    from yaml import CSafeDumper as _Dumper
-    from yaml import CSafeLoader as _Loader
+    from yaml import CSafeDumper as _Dumper, CSafeLoader as _Loader
 except ImportError:  # pragma: no cover
-    from yaml import SafeDumper as _Dumper  # type: ignore[assignment]
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+    from yaml import (
+        SafeDumper as _Dumper,  # the pure-Python loader where libyaml is missing
+        SafeLoader as _Loader,  # the pure-Python loader where libyaml is missing
+    )
 
 PLACEHOLDER_HOST = "embeddings.invalid"  # RFC 2606: can never resolve
 DEFAULT_SET = "all-MiniLM-L6-v2"

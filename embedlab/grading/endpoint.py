@@ -12,26 +12,24 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import numpy as np
 
+from embedlab import wire
 from embedlab.grading.cassettes import Inputs, shared_tls
-from embedlab.worker.values import ClientHandle, LearnerRaised, Watched
 from embedlab.grading.outcomes import NotStarted, brief, fail, fail_raised
-from embedlab.worker.inside import NO_RECORDING
+from embedlab.handle.values import ClientHandle, LearnerRaised, Watched
 
 FORWARDED_HEADERS = frozenset({"content-type", "accept"})
 ANSWER_HEADERS = frozenset({"content-type", "x-request-id"})
 
 Repeated = str | Callable[[list[str]], str]  # what a test says of a text sent twice (Endpoint.explain_unrecorded)
 
-RECORD_HINT = (
-    "If your code is right, the recordings lack this request: tell your instructor. "
-    "(Instructors: record it with `embedlab record`.)"
-)
+RECORD_HINT = "If your code is right, the recordings lack this request: tell your instructor. (Instructors: record it with `embedlab record`.)"
 
 
 @dataclass
@@ -135,7 +133,7 @@ class Endpoint:
         self._http.close()
 
     def forward(self, frame: dict) -> dict:
-        """Answer one HTTP request the learner's client made in the worker (see embedlab.worker.inside).
+        """Answer one HTTP request the learner's client made in the worker (the worker's `Forwarding` transport sent it).
 
         Only the embeddings and models endpoints are served, always at this endpoint's own base
         URL with its own key: the learner's code chooses what to ask, never where it goes.
@@ -166,7 +164,7 @@ class Endpoint:
             if type(err).__name__ == "CannotOverwriteExistingCassetteException":
                 if self.sent:
                     self.sent[-1].recorded = False
-                return {"error": "connect", "message": NO_RECORDING}
+                return {"error": "connect", "message": wire.NO_RECORDING}
             return {"error": "connect", "message": f"could not reach the endpoint ({type(err).__name__})"}
         return {
             "status": response.status_code,
@@ -188,7 +186,11 @@ class Endpoint:
             return None  # token ids
         for i, text in enumerate(texts):
             if not isinstance(text, str):
-                kind = "null" if text is None else {"bool": "a boolean", "int": "a number", "float": "a number"}.get(type(text).__name__, f"a {type(text).__name__}")
+                kind = (
+                    "null"
+                    if text is None
+                    else {"bool": "a boolean", "int": "a number", "float": "a number"}.get(type(text).__name__, f"a {type(text).__name__}")
+                )
                 return f"input[{i}] is {kind} ({brief(text, 30)}), not a string"
         return None
 
@@ -231,7 +233,7 @@ class Endpoint:
             return function(*args, client=self.client, model=self.model, **kwargs)
         except NotImplementedError as err:
             raise NotStarted(str(err) or f"{function.__name__}() is not written yet.") from None
-        except Exception as err:
+        except Exception as err:  # noqa: BLE001 - whatever the learner raised becomes one sentence
             unrecorded = [s for s in self.sent[first:] if not s.recorded]
             if unrecorded:
                 fail(self.explain_unrecorded(shown, unrecorded[0], hint, given, repeated))
@@ -246,9 +248,7 @@ class Endpoint:
                 fail(f"{shown} raised {types[0]}: it made no request through the `client` it was given. Use that client.", raised=types[0])
             fail_raised(shown, err)
 
-    def explain_unrecorded(
-        self, shown: str, sent: Sent, hint: str = "", given: list[str] | None = None, repeated: Repeated = ""
-    ) -> str:
+    def explain_unrecorded(self, shown: str, sent: Sent, hint: str = "", given: list[str] | None = None, repeated: Repeated = "") -> str:
         """Why the grader cannot answer a request: another model, texts the function was not given
         (said against what it was given), a text sent more often than it was given (`repeated`: the
         test's words for why, or a function of the texts sent that gives them or ""), or a gap in
@@ -266,10 +266,7 @@ class Endpoint:
             times = "twice" if texts.count(twice) == 2 else f"{texts.count(twice)} times"
             return f"{shown} sent {brief(twice)} {times} in one request: {why}"
         if inputs is not None and inputs.model != self.model:
-            why = (
-                f"it asked for model {inputs.model!r}, but the test passed model={self.model!r}: "
-                "use the `model` argument rather than a fixed name."
-            )
+            why = f"it asked for model {inputs.model!r}, but the test passed model={self.model!r}: use the `model` argument rather than a fixed name."
         else:
             described = inputs.describe() if inputs else json.dumps(sent.body)[:120]
             why = f"no recorded request matches what it sent: {described}." + (f" {hint}" if hint else "")

@@ -8,7 +8,7 @@ import pytest
 
 from embedlab.grading import cassettes
 from embedlab.grading.session import REPLAY_KEY, grading_of as _grading
-from embedlab.worker.handle import Learner
+from embedlab.handle.learner import Learner
 
 
 @pytest.fixture(scope="session")
@@ -56,13 +56,10 @@ def synthetic_api():
 
     def make(handler) -> Endpoint:
         model = getattr(handler, "model", "synthetic-model")
-        endpoint = Endpoint(
-            f"https://{cassettes.PLACEHOLDER_HOST}/v1", REPLAY_KEY, model, transport=httpx2.MockTransport(handler)
-        )
+        endpoint = Endpoint(f"https://{cassettes.PLACEHOLDER_HOST}/v1", REPLAY_KEY, model, transport=httpx2.MockTransport(handler))
         made.append(endpoint)
         return endpoint
 
     yield make
     for endpoint in made:
         endpoint.close()
-

@@ -31,9 +31,7 @@ def from_environment() -> LiveConfig:
     from embedlab import common
 
     if not common.EMBED_MODEL:
-        raise LiveUnavailable(
-            "EMBED_MODEL is not set: set it in .env for your endpoint, or run `pytest --live local`"
-        )
+        raise LiveUnavailable("EMBED_MODEL is not set: set it in .env for your endpoint, or run `pytest --live local`")
     config = LiveConfig(
         base_url=os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1",
         api_key=os.environ.get("OPENAI_API_KEY") or "no-key-needed",
@@ -62,9 +60,7 @@ def probe(config: LiveConfig) -> None:
             verify=shared_tls(),
         )
     except (httpx2.HTTPError, OSError, ValueError):  # refused, unresolvable, timed out, a bad URL
-        raise LiveUnavailable(
-            "the endpoint in OPENAI_BASE_URL is unreachable: start its server, or fix the URL in .env"
-        ) from None
+        raise LiveUnavailable("the endpoint in OPENAI_BASE_URL is unreachable: start its server, or fix the URL in .env") from None
     status = response.status_code
     if status == 401:
         raise LiveUnavailable("the endpoint refused OPENAI_API_KEY (401): check the key in .env")

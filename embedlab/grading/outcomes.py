@@ -3,17 +3,18 @@
 Tests state their expectations with `expect(condition, sentence)`; a learner's function is called
 through `attempt()` (or `Endpoint.call()`), which turns a stub's NotImplementedError into
 `NotStarted` and any other exception into one sentence naming the learner's own line (the worker
-sends it with the exception, see `embedlab.worker.handle`). The plugin maps these onto pytest reports,
+sends it with the exception, see `embedlab.handle.learner`). The plugin maps these onto pytest reports,
 so no traceback of the kit's machinery reaches the learner.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, NoReturn
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 import pytest
 
-from embedlab.wording import a_or_an, brief, short_text  # noqa: F401 (a_or_an: for the tests)
+from embedlab.wording import brief, short_text
 
 
 class NotStarted(pytest.fail.Exception):
@@ -60,7 +61,7 @@ def attempt(function: Callable, *args: Any, **kwargs: Any) -> Any:
         return function(*args, **kwargs)
     except NotImplementedError as err:
         raise NotStarted(str(err) or f"{function.__name__}() is not written yet.") from None
-    except Exception as err:
+    except Exception as err:  # noqa: BLE001 - whatever the learner raised becomes one sentence
         shown = ", ".join(brief(getattr(a, "value", a) if type(a).__name__ == "Watched" else a) for a in args)
         fail_raised(f"{function.__name__}({shown})", err)
 

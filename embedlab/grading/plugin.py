@@ -5,28 +5,26 @@ Grading tests are the ones marked `@pytest.mark.exercise(name)`, a name from the
 (`course.toml`, read by `embedlab.course`); every other test (the kit's own selftests) runs
 untouched. The pieces live in their own modules: `cassettes` (recording rules), `endpoint` (what a
 test talks to), `live` (the live endpoint), `outcomes` (how a test ends, in words) and `report`
-(points, summary, JSON); the learner's code runs in a worker (`embedlab.worker.handle`).
+(points, summary, JSON); the learner's code runs in a worker (`embedlab.handle.learner`).
 """
 
 from __future__ import annotations
 
-import shutil
-
 import json
 import os
+import shutil
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
 
-from embedlab import __version__
-from embedlab import course as catalogue
+from embedlab import __version__, course as catalogue
 from embedlab.grading import cassettes, outcomes, source
 from embedlab.grading.fixtures import api, synthetic_api, target  # noqa: F401 (registered with the plugin)
 from embedlab.grading.live import LiveConfig
 from embedlab.grading.report import LIVE, Result, RunInfo
 from embedlab.grading.session import GRADING, Grading, graded as _graded, grading_of as _grading
-from embedlab.worker.values import CallFailed, LearnerRaised
+from embedlab.handle.values import CallFailed, LearnerRaised
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -71,7 +69,7 @@ def pytest_configure(config: pytest.Config) -> None:
     for line in (
         "exercise(name): the exercise of course.toml a grading test belongs to (the live checks: a module too)",
         "points(n): what a grading test is worth",
-        "lesson: the check holds the exercise's main lesson: when it fails, \"Next:\" shows it before the others",
+        'lesson: the check holds the exercise\'s main lesson: when it fails, "Next:" shows it before the others',
         "live: a check against the configured endpoint, not the cassettes",
         "synthetic: a grading test answered by a built-in fake server, not a cassette",
         "fresh_worker: the test calls target.fresh_worker(); a new worker warms up from its module's first test on",
@@ -178,10 +176,7 @@ def _explain(err: BaseException) -> tuple[str | None, str | None]:
             return "not started", str(link) or "This function is not written yet."
     for link in chain:
         if type(link).__name__ == "CannotOverwriteExistingCassetteException":
-            return None, (
-                "The code sent a request the recordings do not hold, so the grader cannot answer it: "
-                "check the model and the texts it sends."
-            )
+            return None, ("The code sent a request the recordings do not hold, so the grader cannot answer it: check the model and the texts it sends.")
     if isinstance(err, LearnerRaised):
         return None, outcomes.describe_exception("your code", err)
     return None, None
@@ -263,8 +258,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         name = _exercise_of(item)
         if name != LIVE and course.get(name) is None:
             raise pytest.UsageError(
-                f"{item.nodeid} grades exercise {name!r}, which {catalogue.FILENAME} does not list: "
-                "add an [[exercises]] entry for it or fix the marker"
+                f"{item.nodeid} grades exercise {name!r}, which {catalogue.FILENAME} does not list: add an [[exercises]] entry for it or fix the marker"
             )
         item.extra_keyword_matches.add(name)  # a part of a name (-k top) finds the exercise too
     if all(_graded(i) for i in items):  # the course's order, stable within an exercise
@@ -392,9 +386,7 @@ def _report(session: pytest.Session, grading, exitstatus: int) -> None:
         "printed_bytes": grading.learner.printed,
         "isolation": grading.learner.isolation,
     }
-    if exitstatus == pytest.ExitCode.OK and any(
-        r.status != "passed" for r in grading.gradebook.results if grading.gradebook.scored(r)
-    ):
+    if exitstatus == pytest.ExitCode.OK and any(r.status != "passed" for r in grading.gradebook.results if grading.gradebook.scored(r)):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED  # a skip or an error in a scored test is not a pass
     if session.config.option.grade_json:
         grading.gradebook.write_json(Path(session.config.option.grade_json), extra)
@@ -438,13 +430,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     names = [e.name for p in mine for e in exercises if p.suffix == ".py" and e.file == p.name] or [e.name for e in exercises[:1]]
     shown = ", ".join(str(a) for a in config.args)
     ways = " or ".join(f"`pytest -k {n}`" for n in dict.fromkeys(names))
-    from embedlab.grading.report import _wrap
+    from embedlab.grading.report import wrap_line
 
     width = terminalreporter._tw.fullwidth
     terminalreporter.write_line("")
-    for line in _wrap(
-        f"No tests in {shown}: that is your code. The tests that grade it are in tests/. "
-        f"Grade it with {ways}, or the whole course with `pytest`.",
+    for line in wrap_line(
+        f"No tests in {shown}: that is your code. The tests that grade it are in tests/. Grade it with {ways}, or the whole course with `pytest`.",
         width=width,
     ):
         terminalreporter.write_line(line)

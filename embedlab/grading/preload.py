@@ -2,7 +2,7 @@
 file afterwards — a file the learner's code might have written, had it been able to.
 
 The worker cannot write the interpreter, the venv or the kit where namespaces or another user
-stand (`embedlab.worker.walls`); this is the wall for the rest: a module the grading process
+stand (`embedlab.handle.sandbox`); this is the wall for the rest: a module the grading process
 loads lazily (numpy loads `numpy.random` on first use) would run whatever had been planted in its
 file by then. The selftest `test_attacks.py` grades the solutions, the stubs and wrong answers
 with `EMBEDLAB_IMPORT_AUDIT` set and checks that the list of modules imported after learner code

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from embedlab.course import LIVE, PARTS
+
 BAR_WIDTH = 24
 WIDTH = 100
 
@@ -92,7 +93,7 @@ class RunInfo:
 
 
 @dataclass
-class Gradebook:
+class Scorecard:
     results: list[Result] = field(default_factory=list)
     score_live: bool = False
     course: Any = None  # an embedlab.course.Course: the rows' order and parts
@@ -101,7 +102,7 @@ class Gradebook:
         self.results.append(result)
 
     @classmethod
-    def from_gradescope(cls, results: dict, score_live: bool = False, course: Any = None) -> Gradebook:
+    def from_gradescope(cls, results: dict, score_live: bool = False, course: Any = None) -> Scorecard:
         """The gradebook a grading run wrote as results.json (`gradescope()`), read back."""
         book = cls(score_live=score_live, course=course)
         for test in results.get("tests", []):
@@ -159,7 +160,7 @@ class Gradebook:
         exercises = self.exercises()
         graded = [e for e in exercises if not e.live or self.score_live]
         show_file = width >= 96
-        lines = []
+        lines: list[str] = []
         parts = list(dict.fromkeys(self.part_of(e) for e in exercises if not e.live))
         heading = None
         for exercise in exercises:
@@ -168,10 +169,10 @@ class Gradebook:
                 heading = part
                 mine = [e for e in graded if self.part_of(e) == part]
                 earned, possible = sum(e.earned for e in mine), sum(e.possible for e in mine)
-                lines.append(_fit(f"  {PARTS.get(part, part)}: {_num(earned)}/{_num(possible)} points", width))
+                lines.append(_fit(f"  {PARTS.get(part, part)}: {points_shown(earned)}/{points_shown(possible)} points", width))
             passed = sum(r.status == "passed" for r in exercise.results)
             checks = f"{passed}/{len(exercise.results)} checks"
-            points = "not scored" if exercise.live and not self.score_live else f"{_num(exercise.earned)}/{_num(exercise.possible)} pts"
+            points = "not scored" if exercise.live and not self.score_live else f"{points_shown(exercise.earned)}/{points_shown(exercise.possible)} pts"
             status = exercise.status
             if status == "skipped":  # the reason wraps under itself: it is what to do next
                 detail = _first_line(exercise.results[0].message)
@@ -192,7 +193,7 @@ class Gradebook:
             lines.append(_fit("  Only live checks ran: they are reported, and scored only with --score-live.", width))
             return lines
         lines.append(
-            f"  Total: {_num(self.earned)}/{_num(self.possible)} points  {_bar(self.earned, self.possible)}  "
+            f"  Total: {points_shown(self.earned)}/{points_shown(self.possible)} points  {progress_bar(self.earned, self.possible)}  "
             f"{done} of {len(graded)} {'exercise' if len(graded) == 1 else 'exercises'} done"
         )
         ran = len(self.results)
@@ -214,7 +215,7 @@ class Gradebook:
             if waiting:
                 why += f"; {_and(waiting)} {'imports' if len(waiting) == 1 else 'import'} it and {'waits' if len(waiting) == 1 else 'wait'} on it"
             message = own.message if own.file == broken else own.message.partition("which does not import: ")[2] or own.message
-            return ["", *_wrap(f"Next: fix {broken} ({why}):", width=width), *_wrap(message, "    ", width), *self._printed(own, width)]
+            return ["", *wrap_line(f"Next: fix {broken} ({why}):", width=width), *wrap_line(message, "    ", width), *self._printed(own, width)]
         for exercise in graded:
             problem = exercise.first_problem()
             if problem is None:
@@ -222,7 +223,7 @@ class Gradebook:
             same = sum(r.message == problem.message and r.status == problem.status for r in self.results)
             blocks = f" (this stops {same} checks)" if same > 1 and problem.status != "not started" else ""
             if problem.status == "not started":
-                return ["", *_wrap(f"Next: {problem.message}", width=width)]
+                return ["", *wrap_line(f"Next: {problem.message}", width=width)]
             if problem.raised:  # the exception leads, with the exercise's advice
                 same = sum(_same_exception(r, problem) for r in self.results)
                 blocks = f" (this stops {same} checks)" if same > 1 else ""
@@ -230,19 +231,19 @@ class Gradebook:
                 hint = f"Hint: {' '.join(listed.hint.split())}" if listed is not None and listed.hint.strip() else ""
                 return [
                     "",
-                    *_wrap(f"Next: fix {exercise.name} in {exercise.file} — it raised {problem.raised}{blocks}:", width=width),
-                    *_wrap(problem.message, "    ", width),
-                    *(_wrap(hint, "    ", width) if hint else []),
+                    *wrap_line(f"Next: fix {exercise.name} in {exercise.file} — it raised {problem.raised}{blocks}:", width=width),
+                    *wrap_line(problem.message, "    ", width),
+                    *(wrap_line(hint, "    ", width) if hint else []),
                     *self._printed(problem, width),
                 ]
             where = f", {problem.where}" if problem.where else ""
             return [
                 "",
-                *_wrap(f"Next: fix {exercise.name} in {exercise.file}{where} — {problem.title}{blocks}:", width=width),
-                *_wrap(problem.message, "    ", width),
+                *wrap_line(f"Next: fix {exercise.name} in {exercise.file}{where} — {problem.title}{blocks}:", width=width),
+                *wrap_line(problem.message, "    ", width),
                 *self._printed(problem, width),
             ]
-        return ["", *_wrap(self.closing(run), width=width)]
+        return ["", *wrap_line(self.closing(run), width=width)]
 
     @staticmethod
     def _printed(result: Result, width: int, shown: int = 3) -> list[str]:
@@ -255,7 +256,7 @@ class Gradebook:
         cut = re.fullmatch(r"… \(([\d,]+) bytes in all\)", lines[-1].strip())  # the worker kept only its start
         count = f"{cut.group(1)} bytes" if cut else f"{len(lines)} line" + ("" if len(lines) == 1 else "s")
         lines = lines[:-1] if cut else lines
-        head = _wrap(f"Your code printed {count} during this check ({how}):", "    ", width)
+        head = wrap_line(f"Your code printed {count} during this check ({how}):", "    ", width)
         return head + [_fit("      " + " ".join(line.split()), width) for line in lines[:shown]] + (["      …"] if len(lines) > shown else [])
 
     def closing(self, run: RunInfo) -> str:
@@ -344,10 +345,10 @@ class Gradebook:
         rows = ["| exercise | status | checks | points |", "|---|---|---|---|"]
         for exercise in self.exercises():
             passed = sum(r.status == "passed" for r in exercise.results)
-            points = "not scored" if (exercise.live and not self.score_live) else f"{_num(exercise.earned)}/{_num(exercise.possible)}"
+            points = "not scored" if (exercise.live and not self.score_live) else f"{points_shown(exercise.earned)}/{points_shown(exercise.possible)}"
             rows.append(f"| {exercise.name} | {exercise.status} | {passed}/{len(exercise.results)} | {points} |")
         problems = [r for r in self.results if r.status in ("failed", "not started")]
-        text = f"## embedlab: {_num(self.earned)}/{_num(self.possible)} points\n\n" + "\n".join(rows) + "\n"
+        text = f"## embedlab: {points_shown(self.earned)}/{points_shown(self.possible)} points\n\n" + "\n".join(rows) + "\n"
         if problems:
             text += "\n<details><summary>What to fix</summary>\n\n"
             for r in problems:
@@ -362,11 +363,11 @@ def _output(result: Result) -> str:
     return f"{result.status}: {result.message}"
 
 
-def _num(value: float) -> str:
+def points_shown(value: float) -> str:
     return f"{value:g}"
 
 
-def _bar(earned: float, possible: float) -> str:
+def progress_bar(earned: float, possible: float) -> str:
     filled = round(BAR_WIDTH * earned / possible) if possible else 0
     return "[" + "#" * filled + "-" * (BAR_WIDTH - filled) + "]"
 
@@ -378,15 +379,13 @@ def _first_line(text: str) -> str:
 _NBSP = "\u00a0"
 
 
-def _wrap(text: str, indent: str = "  ", width: int = WIDTH) -> list[str]:
+def wrap_line(text: str, indent: str = "  ", width: int = WIDTH) -> list[str]:
     """Lines of at most `width` characters, each paragraph's continuation indented under its start;
     a `command in backticks` is never split across lines."""
     lines = []
     for paragraph in text.strip().splitlines():
         kept = re.sub(r"`[^`]*`", lambda m: m.group(0).replace(" ", _NBSP), paragraph)
-        wrapped = textwrap.wrap(
-            kept, width, initial_indent=indent, subsequent_indent=indent + "  ", break_on_hyphens=False, break_long_words=False
-        ) or [""]
+        wrapped = textwrap.wrap(kept, width, initial_indent=indent, subsequent_indent=indent + "  ", break_on_hyphens=False, break_long_words=False) or [""]
         lines.extend(line.replace(_NBSP, " ") for line in wrapped)
     return lines
 

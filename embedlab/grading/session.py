@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from embedlab import __version__
-from embedlab import course as catalogue
+from embedlab import __version__, course as catalogue
 from embedlab.grading import cassettes
 from embedlab.grading.live import LiveConfig, LiveUnavailable
-from embedlab.grading.report import Gradebook
-from embedlab.worker.handle import Learner
+from embedlab.grading.report import Scorecard
+from embedlab.handle.learner import Learner
 
 REPLAY_KEY = "replay-needs-no-key"
 
@@ -31,7 +30,7 @@ class Grading:
         self.recording = self.record_mode != "none"
         self.timeout: float = option.grade_timeout
         self.live_mode: str = option.live
-        self.gradebook = Gradebook(score_live=option.score_live)
+        self.gradebook = Scorecard(score_live=option.score_live)
         self._course: catalogue.Course | None = None
         self.stack = ExitStack()
         self._live: LiveConfig | LiveUnavailable | None = None
@@ -102,18 +101,16 @@ class Grading:
             manifest = cassettes.read_manifest(self.set_dir)
             if "model" not in manifest:
                 known = sorted(p.parent.name for p in library.glob(f"*/{cassettes.MANIFEST}"))
-                raise pytest.UsageError(
-                    f"no cassette set {self.set_name!r} (with a manifest.json); sets here: {', '.join(known) or 'none'}"
-                )
+                raise pytest.UsageError(f"no cassette set {self.set_name!r} (with a manifest.json); sets here: {', '.join(known) or 'none'}")
             self.model = manifest["model"]
-        from embedlab.worker import sandbox, walls
+        from embedlab.handle import sandbox, sweep
 
         if option.allow_root_worker:
             os.environ[sandbox.ALLOW_ROOT_ENV] = "1"
         self.walls = sandbox.plan(no_namespaces=option.no_sandbox)  # decided once, before any learner code
         if self.walls.refused:
             raise pytest.UsageError(f"embedlab will not grade here: {self.walls.refused}")
-        walls.become_subreaper()  # a process the learner's code detaches comes back to us
+        sweep.become_subreaper()  # a process the learner's code detaches comes back to us
         package = self.directory.name
         self.learner = Learner(
             self.directory,

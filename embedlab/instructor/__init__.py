@@ -1,13 +1,15 @@
 """The instructor's commands: whole classes, releases and recordings.
 
-- `classroom`   `embedlab grade`: a folder of submissions into a gradebook, one bad one never
-                stopping the rest (reading them safely, the kit's snapshot)
+- `grade`       `embedlab grade`: a folder of submissions into a gradebook, one bad one never
+                stopping the rest
+- `records`     the data of a class run: `Submission`, `Graded`, `Snapshot`, `GradeSettings`
+- `submissions` a class's submissions read safely into memory, and their integrity flags
 - `gradebook`   the CSV, the results files' names, the summary and progress lines
 - `runner`      its runner: submissions `jobs` at a time, results accepted only from a grading
                 process that exited by itself, each row written as it is done
 - `grading_process`  one submission's grading process: a fork of the runner on a scratch kit
 - `shards`      its `--shard` and `--merge`
-- `autograde`   one submission for Gradescope or GitHub Classroom
+- `autograde`   one submission for Gradescope or GitHub Classroom (the only "classroom" here)
 - `gradescope`  the Gradescope autograder zip
 - `release`     the learner's repository: stubs, tests, cassettes, no solutions
 - `record`      `embedlab record`: a cassette set from the reference solutions

@@ -40,8 +40,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from embedlab import kit
-    from embedlab.instructor import classroom
-    from embedlab.grading.report import Gradebook
+    from embedlab.grading.report import Scorecard
+    from embedlab.instructor import grading_process, runner
+    from embedlab.instructor.gradebook import results_json
+    from embedlab.instructor.records import GradeSettings, Snapshot
+    from embedlab.instructor.submissions import read_submission
 
     if not args.submission.is_dir():
         print(f"embedlab autograde: {args.submission} is not a folder", file=sys.stderr)
@@ -52,22 +55,20 @@ def run(args: argparse.Namespace) -> int:
     course.checked(root)  # a catalogue that disagrees with the kit stops here, in one sentence
     # Read now: the grader clears GITHUB_* (and every key) before the learner's code runs.
     github = {name: os.environ.get(name) for name in ("GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY")} if args.github else {}
-    snapshot = classroom.Snapshot.take(root)
-    submission = classroom.read_submission(args.submission.resolve().name or "submission", args.submission, snapshot)
+    snapshot = Snapshot.take(root)
+    submission = read_submission(args.submission.resolve().name or "submission", args.submission, snapshot)
     args.results.parent.mkdir(parents=True, exist_ok=True)
     readonly = (root.resolve(), args.submission.resolve(), args.results.parent.resolve())
-    from embedlab.instructor import runner
-
     refused = runner.decide_walls("autograde", no_sandbox=args.no_sandbox, allow_root=args.allow_root_worker)
     if refused:
         print(refused, file=sys.stderr)
         return 2
-    settings = classroom.GradeSettings(root, args.cassettes, args.timeout, args.test_timeout, readonly)
-    one = classroom.grade_all([submission], settings, snapshot, jobs=1)[0]
-    data = classroom.results_json(one, classroom.catalog(settings, snapshot) if one.results is None else None)
+    settings = GradeSettings(root, args.cassettes, args.timeout, args.test_timeout, readonly)
+    one = runner.grade_all([submission], settings, snapshot, jobs=1)[0]
+    data = results_json(one, grading_process.every_test(settings, snapshot) if one.results is None else None)
     args.results.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
-    book = Gradebook.from_gradescope(data)
+    book = Scorecard.from_gradescope(data)
     notes = [f"Flagged: {flag}" for flag in one.flags]
     print("\n".join([*book.summary_lines(), *(["", *notes] if notes else [])]))
     if github.get("GITHUB_STEP_SUMMARY"):
@@ -87,7 +88,7 @@ def classroom_results(results: dict) -> dict:
     out of `max_score`: partial credit shows. Checks skipped without points are left out."""
     tests = []
     for test in results.get("tests", []):
-        if "status" not in test:  # skipped, not scored (see Gradebook.gradescope)
+        if "status" not in test:  # skipped, not scored (see Scorecard.gradescope)
             continue
         extra = test.get("extra_data", {})
         passed = test["status"] == "passed"

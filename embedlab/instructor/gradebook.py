@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from embedlab import course
 
 if TYPE_CHECKING:
-    from embedlab.instructor.classroom import Graded
+    from embedlab.instructor.records import Graded
 
 
 def exercise_files() -> tuple[str, ...]:
@@ -80,9 +80,9 @@ def results_names(names: list[str]) -> dict[str, str]:
 
 def results_json(one: Graded, every_test: dict | None = None) -> dict:
     """The submission's Gradescope results.json. One that timed out, crashed or sent nothing still
-    lists every test (`catalog()`), each at 0 of its max_score with the reason in its output; the
+    lists every test (`grading_process.every_test()`), each at 0 of its max_score with the reason in its output; the
     checks that were skipped anyway (live checks, not scored) stay skipped."""
-    from embedlab.grading.report import Gradebook
+    from embedlab.grading.report import Scorecard
 
     if one.results is not None:
         data = dict(one.results)
@@ -93,7 +93,7 @@ def results_json(one: Graded, every_test: dict | None = None) -> dict:
             "error": f"Not graded: {one.reason}.",
             "empty": f"Not graded: no exercise files were found ({', '.join(exercise_files())}).",
         }.get(one.status, f"Not graded: {one.status} ({one.reason}).")
-        book = Gradebook.from_gradescope(every_test or {})
+        book = Scorecard.from_gradescope(every_test or {})
         for result in book.results:
             if not (result.status == "skipped" and not book.scored(result)):
                 result.status, result.message = "failed", why
@@ -140,5 +140,3 @@ class Progress:
         else:
             sys.stderr.write(f"[{self.done}/{self.total}] {one.name}: {one.status} {one.score:g}\n")
         sys.stderr.flush()
-
-

@@ -169,7 +169,7 @@ if [ -z "$PYTHON" ]; then
     exit 1
 fi
 
-# The learner's code runs as this unprivileged user (embedlab.worker.walls): it cannot signal the
+# The learner's code runs as this unprivileged user (embedlab.handle.users): it cannot signal the
 # grader, read its pipes, or write the interpreter, the venv or the kit, all root's and read-only to it.
 if [ "$(id -u)" = 0 ] && ! id embedlab-worker >/dev/null 2>&1; then
     useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin embedlab-worker 2>/dev/null \

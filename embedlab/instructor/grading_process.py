@@ -3,7 +3,7 @@
 `start()` writes the submission's files and a fresh copy of the kit's tests, cassettes and
 configuration into a scratch folder, forks, and returns the `Job`: the child dies with the runner
 (parent-death signal; gone already, it exits), takes the worker user of its slot
-(`embedlab.worker.users`), closes every other descriptor, writes its output to a log, and sends its
+(`embedlab.handle.users`), closes every other descriptor, writes its output to a log, and sends its
 results.json up an inherited pipe (`--grade-fd`). `grade_once()` is the same for one run whose
 results are read at once (the catalogue of every test; `embedlab watch`). The runner
 (`embedlab.instructor.runner`) decides what the results are worth.
@@ -11,6 +11,7 @@ results are read at once (the catalogue of every test; `embedlab watch`). The ru
 
 from __future__ import annotations
 
+import json
 import os
 import select
 import shutil
@@ -21,12 +22,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from typing import TYPE_CHECKING
-
-from embedlab.instructor.classroom import Snapshot, Submission
-
-if TYPE_CHECKING:
-    from embedlab.instructor.runner import GradeSettings
+from embedlab.instructor.records import GradeSettings, Snapshot, Submission
 
 
 @dataclass
@@ -84,16 +80,12 @@ def _make_package(exercises: Path) -> None:
 
 def _arguments(kit: Path, exercises: Path, settings: GradeSettings, readonly: tuple) -> list[str]:
     """pytest's arguments for grading `exercises` with the scratch kit `kit`, offline."""
-    arguments = [
-        "-q", "-p", "no:cacheprovider", f"--rootdir={kit}", "-c", str(kit / "pyproject.toml"), str(kit / "tests"),
-        f"--exercises-dir={exercises}", "--live=off", f"--grade-timeout={settings.test_timeout}",
-    ]  # fmt: skip
-    if settings.cassettes:
-        arguments.append(f"--cassettes={settings.cassettes}")
-    return arguments
+    from embedlab.grading.arguments import grading_arguments
+
+    return [*grading_arguments(kit, exercises, cassettes=settings.cassettes), f"--grade-timeout={settings.test_timeout}"]
 
 
-def catalog(settings: GradeSettings, snapshot: Snapshot) -> dict | None:
+def every_test(settings: GradeSettings, snapshot: Snapshot) -> dict | None:
     """Every grading test, as a run on no exercise files reports it: the list that a submission
     which timed out, crashed or sent nothing is given, each test at 0 of its points."""
     scratch = Path(tempfile.mkdtemp(prefix="embedlab-catalog-"))
@@ -108,7 +100,7 @@ def catalog(settings: GradeSettings, snapshot: Snapshot) -> dict | None:
 
 def grade_once(kit: Path, arguments: list[str], timeout: float = 600.0) -> dict | None:
     """One grading run in a fork of this (warm) process: its results.json, or None if it broke."""
-    from embedlab.worker import walls
+    from embedlab.handle import sweep
 
     results_r, results_w = os.pipe()
     runner = os.getpid()
@@ -134,37 +126,35 @@ def grade_once(kit: Path, arguments: list[str], timeout: float = 600.0) -> dict 
             data += chunk
     finally:
         os.close(results_r)
-        walls.kill_tree(pid)
+        sweep.kill_tree(pid)
         try:
             os.waitpid(pid, 0)
         except ChildProcessError:
             pass
-    from embedlab.instructor.runner import _parse_results
-
-    return _parse_results(bytes(data))
+    return parse_results(bytes(data))
 
 
 def walls_slot_env() -> str:
-    from embedlab.worker import walls
+    from embedlab.handle import users
 
-    return walls.SLOT_ENV
+    return users.SLOT_ENV
 
 
 def _die_with(runner: int) -> None:
     """A grading process ends with its runner: killed, the runner leaves no grader behind."""
-    from embedlab.worker import walls
+    from embedlab.handle import sweep
 
-    walls.die_with_parent()
+    sweep.die_with_parent()
     if os.getppid() != runner:  # it went before we could ask
         os._exit(70)
 
 
 def _grade_here(arguments: list[str], kit: Path, log: Path, results_fd: int) -> None:
     """In the submission's grading process: its own process group, output to a log, then pytest."""
-    from embedlab.worker.start import _close_other_fds
+    from embedlab.worker.start import close_other_fds
 
     os.setsid()  # killed as a group on timeout
-    _close_other_fds({0, 1, 2, results_fd})
+    close_other_fds({0, 1, 2, results_fd})
     output = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(output, 1)
     os.dup2(output, 2)
@@ -172,8 +162,8 @@ def _grade_here(arguments: list[str], kit: Path, log: Path, results_fd: int) -> 
     os.dup2(devnull, 0)
     for fd in (output, devnull):
         os.close(fd)
-    sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115
-    sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+    sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115 - the process's stdio for its whole life, never closed
+    sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115 - the process's stdio for its whole life, never closed
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     os.chdir(kit)
     for name in [n for n in sys.modules if n == "tests" or n.startswith("tests.")]:
@@ -184,3 +174,16 @@ def _grade_here(arguments: list[str], kit: Path, log: Path, results_fd: int) -> 
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(int(code))
+
+
+def parse_results(data: bytes) -> dict | None:
+    """The grading process's results.json, if it is one (a bad one costs only this row)."""
+    try:
+        results = json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(results, dict) or not isinstance(results.get("tests"), list):
+        return None
+    if not all(isinstance(results.get(k), (int, float)) for k in ("score", "max_score")):
+        return None
+    return results

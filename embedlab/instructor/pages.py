@@ -8,7 +8,7 @@ a wrong value), one entry each, most learners first, each with the sentence the 
 that were flagged or not graded.
 
 It is read from what grading wrote — each submission's results.json (Gradescope's shape, see
-`embedlab.grading.report.Gradebook.gradescope`: `tests[].extra_data` has exercise, title,
+`embedlab.grading.report.Scorecard.gradescope`: `tests[].extra_data` has exercise, title,
 embedlab_status and message; the top-level `extra_data` has status, flags, reason) — so
 `embedlab grade` and `embedlab grade --merge` write the same page for the same class. One
 self-contained file (`embedlab.pictures`): inline SVG and CSS, no script, every text from a
@@ -105,6 +105,7 @@ def write_report(out: Path, results_dir: Path, files: dict[str, str]) -> Path:
 def read_similarity(path: Path, names: set[str]) -> dict[str, Similar] | None:
     """Each submission's highest similarity, from the similarity report's CSV beside the gradebook
     (its rows are most similar first); None when there is none or it cannot be read."""
+
     def name(value: str) -> str:
         plain = value[1:] if value.startswith("'") and value[1:2] in CSV_FORMULA else value
         return value if value in names else plain
@@ -257,7 +258,10 @@ def _exercises(catalogue: course.Course, entries: list[Entry], graded: list[Entr
             )
     rows.append("</table>")
     legend = " ".join(f'<span class="pill {s.replace(" ", "")}">{s}</span>' for s in STATES)
-    return "\n".join(rows) + f'<p class="note">{legend} — waiting: its file imports one of the learner\'s files that does not import, so none of its own code ran; stopped: the submission or the exercise\'s code timed out or crashed.</p>'
+    return (
+        "\n".join(rows)
+        + f"<p class=\"note\">{legend} — waiting: its file imports one of the learner's files that does not import, so none of its own code ran; stopped: the submission or the exercise's code timed out or crashed.</p>"
+    )
 
 
 @dataclass

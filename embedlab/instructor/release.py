@@ -210,7 +210,7 @@ class _Dumped(list):
     def __ne__(self, other: object) -> bool:
         return not self == other
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # unhashable, as a class with __eq__ is
 
 
 def learner_readme(learners: str, repository: str | None, ref: str | None) -> str:
@@ -220,10 +220,13 @@ def learner_readme(learners: str, repository: str | None, ref: str | None) -> st
     title = learners.splitlines()[0].removeprefix("# ") if learners.strip() else "embedlab"
     block = re.search(r"```bash\n(.*?)```", learners, re.S)
     command = f"```bash\n{block.group(1)}```\n\n" if block else ""
-    grade = """Your instructor grades the `exercises/` you hand in with their own copy of the tests and
+    grade = (
+        """Your instructor grades the `exercises/` you hand in with their own copy of the tests and
 cassettes: `tests/`, `cassettes/` and `embedlab/` are here so that `pytest` grades your work on
 your machine exactly as they will. Edited copies change only your own runs.
-""" if repository is None else f"""Each push to this repository is graded on GitHub by the **Autograding Tests** workflow
+"""
+        if repository is None
+        else f"""Each push to this repository is graded on GitHub by the **Autograding Tests** workflow
 (`.github/workflows/grade.yml`), with your instructor's copy of the tests and cassettes
 ({repository} at `{ref}`), never the ones in this repository: `tests/`, `cassettes/` and
 `embedlab/` are here so that `pytest` grades your work on your machine exactly as the workflow
@@ -231,6 +234,7 @@ will. Edited copies change only your own runs, and are flagged. The run's summar
 table as `pytest`, and `results.json` is attached to it. Leave `.github/` as it is: your
 instructor sees every change to it.
 """
+    )
     return f"""# {title}
 
 **On a fresh machine (Python 3.10+), from this folder, install and grade your exercises:**

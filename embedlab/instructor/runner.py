@@ -10,7 +10,7 @@ into, leaves a row that says so, never its results. A grading process dies with 
 (`Rows`), so a runner that is killed leaves what it graded.
 
 The learner's code runs in each grading process's worker, behind its walls
-(`embedlab.worker.walls`): its own PID namespace, or an unprivileged user when the runner is
+(`embedlab.handle.sandbox`): its own PID namespace, or an unprivileged user when the runner is
 root, so no submission can see or signal another's processes or the runner. Whatever a
 submission leaves behind is swept (the runner is their child subreaper) with one read of /proc
 per round.
@@ -25,34 +25,29 @@ import select
 import shutil
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
-from embedlab.instructor import classroom
-from embedlab.instructor.classroom import OUTPUT_FLAGGED, RESULTS_CAP, Graded, Progress, Snapshot, Submission
-from embedlab.instructor.grading_process import Job, catalog, grade_once, start  # noqa: F401 (classroom names them)
-from embedlab.worker.handle import NO_SPARE_ENV
+from embedlab.handle.learner import NO_SPARE_ENV
+from embedlab.instructor.gradebook import Progress, results_json, write_gradebook
+from embedlab.instructor.grading_process import Job, parse_results, start
+from embedlab.instructor.records import Graded, GradeSettings, Snapshot, Submission
 
-
-@dataclass(frozen=True)
-class GradeSettings:
-    kit_root: Path
-    cassettes: str | None
-    timeout: float
-    test_timeout: float
-    readonly: tuple[Path, ...] = ()
+OUTPUT_FLAGGED = 1024 * 1024  # printing more than this is flagged
+RESULTS_CAP = 32 * 1024 * 1024  # bytes of results accepted from one grading process
 
 
 # Imported once here, so every submission's grading process is a fork that starts warm — and
-# never reads the grader's code from disk again, where a submission could have changed it.
+# never reads the grader's code from disk again, where a submission could have changed it. The
+# libraries a grading run also loads lazily (numpy, yaml, httpx2, vcr, …) are listed once, in
+# `embedlab.grading.preload`, which `prepare_grader` imports right after these.
 PRELOAD = [
-    "numpy", "yaml", "httpx2", "openai", "vcr", "pytest", "_pytest.python", "_pytest.terminal",
+    "openai", "pytest", "_pytest.python", "_pytest.terminal",
     "_pytest.assertion.rewrite", "embedlab.grading.plugin", "embedlab.grading.endpoint", "embedlab.grading.cassettes", "embedlab.grading.live",
     "embedlab.grading.network", "embedlab.grading.report", "embedlab.grading.outcomes", "embedlab.grading.session",
-    "embedlab.grading.fixtures", "embedlab.grading.preload", "embedlab.worker.handle", "embedlab.worker.inside",
-    "embedlab.worker.process", "embedlab.worker.start", "embedlab.worker.walls", "embedlab.worker.wire", "embedlab.section",
-    "embedlab.course", "embedlab.common",
+    "embedlab.grading.fixtures", "embedlab.grading.preload", "embedlab.grading.arguments", "embedlab.handle.learner", "embedlab.worker.inside",
+    "embedlab.handle.process", "embedlab.worker.start", "embedlab.worker.limits", "embedlab.wire", "embedlab.section",
+    "embedlab.course", "embedlab.common", "embedlab.testing",
 ]  # fmt: skip
 SECRET_PREFIXES = ("OPENAI_", "EMBED_", "GITHUB_", "AZURE_OPENAI")
 
@@ -61,7 +56,7 @@ def decide_walls(command: str, *, no_sandbox: bool = False, allow_root: bool = F
     """The walls of this whole run, decided once here before any submission is read into a
     grading process, printed, and handed to every grading process as theirs. The sentence that
     refuses the run, or None."""
-    from embedlab.worker import sandbox
+    from embedlab.handle import sandbox
 
     if allow_root:
         os.environ[sandbox.ALLOW_ROOT_ENV] = "1"
@@ -75,7 +70,7 @@ def decide_walls(command: str, *, no_sandbox: bool = False, allow_root: bool = F
 
 def prepare_grader() -> None:
     """This process, before any submission: warm imports, no secrets, orphans come back to us."""
-    from embedlab.worker import walls
+    from embedlab.handle import sweep
 
     for name in PRELOAD:
         try:
@@ -94,8 +89,8 @@ def prepare_grader() -> None:
         os.environ.setdefault(name, "1")  # `jobs` processes share the cores; no thread pools on top
     os.environ["PYTHONDONTWRITEBYTECODE"] = "1"
     sys.dont_write_bytecode = True
-    walls.become_subreaper()
-    walls.dumpable(False)  # a worker of our own user can neither ptrace us nor open our /proc fds
+    sweep.become_subreaper()
+    sweep.dumpable(False)  # a worker of our own user can neither ptrace us nor open our /proc fds
 
 
 def grade_all(
@@ -109,15 +104,16 @@ def grade_all(
 ) -> list[Graded]:
     """Grade every submission, `jobs` at a time, each in its own process with a deadline;
     `on_done(row)` as soon as each is finished."""
-    from embedlab.worker import sweep, walls
+    from embedlab.handle import sandbox, sweep
 
     prepare_grader()
     if jobs >= (os.cpu_count() or 1):  # no core to spare: a worker warmed ahead would only compete
         os.environ[NO_SPARE_ENV] = "1"
     scratch_root = sweep.scratch_folder("embedlab-grade-")  # and those of killed runs go
     readonly = (*settings.readonly, scratch_root)
-    pending, running, graded = list(reversed(submissions)), [], {}
-    slots = list(range(jobs))  # one worker user per submission graded at the same time (see walls.worker_user)
+    pending, graded = list(reversed(submissions)), {}
+    running: list[Job] = []
+    slots = list(range(jobs))  # one worker user per submission graded at the same time (see users.worker_user)
     reported: list[str] = []
     try:
         while pending or running:
@@ -144,11 +140,11 @@ def grade_all(
                 slots.sort()
                 done = _finish(job, settings, timed_out)
                 graded[job.submission.name] = done
-                walls.sweep(keep={j.pid for j in running})  # whatever the finished one left behind
+                sweep.sweep(keep={j.pid for j in running})  # whatever the finished one left behind
                 isolation = (done.results or {}).get("extra_data", {}).get("isolation")
-                if done.results is not None and not walls.isolated(isolation):
+                if done.results is not None and not sandbox.isolated(isolation):
                     done.flags.append(f"not isolated: {str(isolation)[:200]}")
-                changed = [] if walls.isolated(isolation) else snapshot.changes()  # isolated: the kit was read-only to it
+                changed = [] if sandbox.isolated(isolation) else snapshot.changes()  # isolated: the kit was read-only to it
                 if changed and changed != reported:
                     note = f"the kit's files changed while it was graded ({', '.join(changed[:3])}): check them"
                     done.flags.append(note)
@@ -161,8 +157,8 @@ def grade_all(
                     progress.step(done)
     finally:
         for job in running:
-            walls.kill_tree(job.pid)
-        walls.sweep()
+            sweep.kill_tree(job.pid)
+        sweep.sweep()
         shutil.rmtree(scratch_root, ignore_errors=True)
     return [graded[s.name] for s in submissions]
 
@@ -197,10 +193,10 @@ def _wait(running: list[Job]) -> None:
 
 
 def _finish(job: Job, settings: GradeSettings, timed_out: bool) -> Graded:
-    from embedlab.worker import walls
+    from embedlab.handle import sweep
 
     if job.status is None:
-        walls.kill_tree(job.pid)
+        sweep.kill_tree(job.pid)
         try:
             _, job.status = os.waitpid(job.pid, 0)
         except ChildProcessError:
@@ -212,7 +208,7 @@ def _finish(job: Job, settings: GradeSettings, timed_out: bool) -> Graded:
         if timed_out:
             one.status, one.reason = "timeout", f"stopped after {settings.timeout:g} s"
             return one
-        results = _parse_results(bytes(job.data))
+        results = parse_results(bytes(job.data))
         if results is None:
             one.status = "error" if job.data else "crashed"
             tail = _last_lines(_tail(log))
@@ -252,22 +248,9 @@ def exited_as_it_says(results: dict, status: int | None) -> bool:
 
 
 def _ended(status: int | None) -> str:
-    from embedlab.worker.process import describe_status
+    from embedlab.handle.process import describe_status
 
     return "its status is unknown" if status is None or status < 0 else describe_status(status)
-
-
-def _parse_results(data: bytes) -> dict | None:
-    """The grading process's results.json, if it is one (a bad one costs only this row)."""
-    try:
-        results = json.loads(data)
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(results, dict) or not isinstance(results.get("tests"), list):
-        return None
-    if not all(isinstance(results.get(k), (int, float)) for k in ("score", "max_score")):
-        return None
-    return results
 
 
 def _tail(path: Path, size: int = 64 * 1024) -> str:
@@ -309,12 +292,12 @@ class Rows:
         return self._every_test
 
     def add(self, one: Graded) -> None:
-        data = classroom.results_json(one, self.every_test() if one.results is None else None)
+        data = results_json(one, self.every_test() if one.results is None else None)
         one.max_score = one.max_score or float(data.get("max_score") or 0)
         _write_now(self.results_dir / self.names[one.name], (json.dumps(data, indent=2) + "\n").encode("utf-8"))
         self.done.append(one)
         partial = self.out.with_name(f".{self.out.name}.partial")
-        classroom.write_gradebook(partial, self.done)
+        write_gradebook(partial, self.done)
         os.replace(partial, self.out)
 
 

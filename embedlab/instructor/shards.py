@@ -66,7 +66,7 @@ def merge(paths: list[Path], out: Path, results_dir: Path) -> int:
     rows = sorted((row for part in loaded for row in part["rows"]), key=lambda row: row[0].removeprefix("'"))
     out.parent.mkdir(parents=True, exist_ok=True)
     results_dir.mkdir(parents=True, exist_ok=True)
-    from embedlab.instructor.classroom import keep_out_of_git
+    from embedlab.instructor.gradebook import keep_out_of_git
 
     keep_out_of_git(results_dir)
     with out.open("w", newline="", encoding="utf-8") as handle:

@@ -41,15 +41,35 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from embedlab import course
-from embedlab.instructor import classroom
+from embedlab.instructor import submissions
 from embedlab.instructor.similarity_page import (  # noqa: F401 - the report's types and numbers, with the page
-    BIDI, CHUNK, CODE_PHRASE, CONTEXT, CSV_NAME, FILE_CAP, FLOOR, HTML_NAME, K, LINES_SHOWN, MADS, MARKED_SHOWN,
-    MIN_FINGERPRINTS, RECIPE_LENGTH, SHOWN, WINDOW, FileResult, Pair, Refusal, Report, highlighted, write, write_csv,
+    BIDI,
+    CHUNK,
+    CODE_PHRASE,
+    CONTEXT,
+    CSV_NAME,
+    FILE_CAP,
+    FLOOR,
+    HTML_NAME,
+    LINES_SHOWN,
+    MADS,
+    MARKED_SHOWN,
+    MIN_FINGERPRINTS,
+    RECIPE_LENGTH,
+    SHOWN,
+    WINDOW,
+    FileResult,
+    K,
+    Pair,
+    Refusal,
+    Report,
+    highlighted,
+    write,
+    write_csv,
 )
 
 if TYPE_CHECKING:
     import numpy as np
-
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -65,11 +85,11 @@ def run(args: argparse.Namespace) -> int:
     if not args.submissions.is_dir():
         print(f"embedlab similarity: {args.submissions} is not a folder", file=sys.stderr)
         return 2
-    if not classroom.submission_folders(args.submissions):
+    if not submissions.submission_folders(args.submissions):
         print(f"embedlab similarity: no submissions in {args.submissions}", file=sys.stderr)
         return 2
     try:
-        import copydetect  # noqa: F401
+        import copydetect  # noqa: F401 - the `similarity` extra: only whether it is installed
     except ImportError:
         print("embedlab similarity: copydetect is not installed (pip install -e '.[similarity]')", file=sys.stderr)
         return 2
@@ -84,7 +104,7 @@ def beside_gradebook(submissions: Path, out: Path, root: Path) -> str:
     """`embedlab grade`'s step: the report beside the gradebook `out`, and one line to print. It
     never raises: if it breaks, the line says so, the gradebook stands, and no stale report stays."""
     try:
-        import copydetect  # noqa: F401
+        import copydetect  # noqa: F401 - the `similarity` extra: only whether it is installed
     except ImportError:
         _remove_stale(out.parent)
         return "similarity: not written, copydetect is not installed (pip install -e '.[similarity]'); the gradebook is complete"
@@ -115,10 +135,10 @@ def read_class(folder: Path, files: list[str]) -> tuple[list[str], dict[str, dic
     files refused. Where a submission keeps its files is found as grading finds it."""
     names, codes, refused = [], {f: {} for f in files}, []
     wanted = {Path(f).name for f in files}
-    for entry in classroom.submission_folders(folder):
+    for entry in submissions.submission_folders(folder):
         names.append(entry.name)
         found = _listing(Path(entry.path), wanted)
-        prefix = classroom.exercises_prefix(found)
+        prefix = submissions.exercises_prefix(found)
         for file in files:
             path = found.get(prefix + file)
             if path is None:
@@ -145,7 +165,7 @@ def _listing(folder: Path, wanted: set[str]) -> dict[str, Path]:
             continue
         for entry in listing:
             entries += 1
-            if entries > classroom.ENTRY_CAP:
+            if entries > submissions.ENTRY_CAP:
                 return found
             relative = prefix + entry.name
             if entry.name in wanted:
@@ -154,7 +174,7 @@ def _listing(folder: Path, wanted: set[str]) -> dict[str, Path]:
                 descend = entry.is_dir(follow_symlinks=False)
             except OSError:
                 continue
-            if descend and entry.name not in classroom.SKIPPED_DIRS and not entry.name.startswith(".") and depth < classroom.DEPTH_CAP:
+            if descend and entry.name not in submissions.SKIPPED_DIRS and not entry.name.startswith(".") and depth < submissions.DEPTH_CAP:
                 pending.append((Path(entry.path), relative + "/", depth + 1))
     return found
 
@@ -392,5 +412,3 @@ def _passages(pair: Pair, prints: dict, given: Given) -> None:
     _, overlap, (slices_a, slices_b) = copydetect.compare_files(left, right)
     pair.overlap = (float(overlap[0]), float(overlap[1]))
     pair.sides = (highlighted(left.raw_code, slices_a), highlighted(right.raw_code, slices_b))
-
-

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from embedlab import pictures
-from embedlab.instructor import classroom
+from embedlab.instructor import submissions
 from embedlab.instructor.gradebook import cell
 
 HTML_NAME = "similarity.html"
@@ -29,7 +29,7 @@ SHOWN = 20  # pairs shown side by side per file, besides every marked one
 MARKED_SHOWN = 100  # marked pairs shown per file at most (the CSV has them all)
 CONTEXT = 2  # lines shown around each highlighted passage
 LINES_SHOWN = 120  # lines shown per side of a pair at most
-FILE_CAP = classroom.FILE_CAP  # 1 MiB: a larger file is refused, not read
+FILE_CAP = submissions.FILE_CAP  # 1 MiB: a larger file is refused, not read
 RECIPE_LENGTH = (K + 1) // 2  # a hint recipe this long (normalised) can be half a k-gram: those go with it
 CHUNK = 8192  # fingerprint columns multiplied at once (bounds the memory of a big class)
 # Hint phrases that look like code: a call, with what is chained to it (np.argpartition(-s, k - 1)[:k]).
@@ -49,8 +49,6 @@ class Refusal:
     @property
     def sentence(self) -> str:
         return f"{self.file} of {self.submission} was not compared: {self.reason}."
-
-
 
 
 @dataclass
@@ -113,8 +111,6 @@ class Report:
             f"{marked} pair{'' if marked == 1 else 's'} marked to look at"
             + (f", {len(self.refused)} file{'' if len(self.refused) == 1 else 's'} refused" if self.refused else "")
         )
-
-
 
 
 def highlighted(code: str, slices) -> str:
@@ -180,7 +176,7 @@ def _marked_line(line: str, offset: int, spans: list[list[int]]) -> str:
 
 def _code_text(value: str) -> str:
     escaped = html.escape(value, quote=True)
-    return BIDI.sub(lambda m: f"<span class=\"ctl\">U+{ord(m.group()):04X}</span>", escaped)
+    return BIDI.sub(lambda m: f'<span class="ctl">U+{ord(m.group()):04X}</span>', escaped)
 
 
 # -- what is written -------------------------------------------------------------------------------
@@ -306,6 +302,6 @@ def _refused(refused: list[Refusal]) -> str:
     text = pictures.text
     if not refused:
         return '<p class="note" id="refused" data-count="0">Every file handed in was compared.</p>'
-    rows = "".join(f'<tr><td>{text(r.submission)}</td><td>{text(r.file)}</td><td>{text(r.sentence)}</td></tr>' for r in refused[: 200])
+    rows = "".join(f"<tr><td>{text(r.submission)}</td><td>{text(r.file)}</td><td>{text(r.sentence)}</td></tr>" for r in refused[:200])
     more = f'<p class="note">and {len(refused) - 200} more: see {CSV_NAME}.</p>' if len(refused) > 200 else ""
     return f'<table id="refused" data-count="{len(refused)}"><tr><th>submission</th><th>file</th><th>why</th></tr>{rows}</table>{more}'

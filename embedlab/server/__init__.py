@@ -17,7 +17,7 @@ One module per thing it holds:
                ignored `Upgrade`, an `x-request-id` on every answer
 - `serving`    uvicorn on sockets we bind ourselves (127.0.0.1 and ::1 by default), with
                callbacks once ready and on stop
-- `catalog`    the models `embedlab fetch-model` knows, and where it caches them
+- `known_models` the models `embedlab fetch-model` knows, and where it caches them
 - `cli`        `embedlab serve`;  `fetch` is `embedlab fetch-model`
 - `launch`     `LocalServer`: start a server in a subprocess from Python (tests, tools)
 

@@ -41,9 +41,7 @@ class AccessRules:
     names: frozenset[str] = LOCAL_NAMES  # host names allowed besides the addresses
 
     @classmethod
-    def for_address(
-        cls, address: str, *, api_key: str | None = None, origins: Iterable[str] = (), names: Iterable[str] = ()
-    ) -> AccessRules:
+    def for_address(cls, address: str, *, api_key: str | None = None, origins: Iterable[str] = (), names: Iterable[str] = ()) -> AccessRules:
         """The rules for a server listening on `address` (as the socket reports it)."""
         extra = frozenset(name.lower().rstrip(".") for name in names)
         ip = ipaddress.ip_address(address)

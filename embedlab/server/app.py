@@ -34,7 +34,6 @@ from embedlab.server.errors import APIError
 from embedlab.server.responses import embeddings_body, model_object, models_body, truncate
 from embedlab.server.validation import EmbeddingRequest, Limits, ModelInfo, parse_embedding_request, parse_json
 
-
 # Past these sizes, JSON parsing, token counting and float encoding move off the event loop, so
 # one big request does not hold up the small ones.
 _THREAD_BODY_BYTES = 256 * 1024

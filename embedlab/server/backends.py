@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embedlab.server import catalog
+from embedlab.server import known_models
 
 WORDLLAMA_NAME = "wordllama-l2-supercat"
 DEFAULT_ST_MODEL = "all-MiniLM-L6-v2"
@@ -96,9 +96,7 @@ class WordLlamaBackend(Backend):
                 import wordllama
                 from tokenizers import Tokenizer
         except ImportError as exc:
-            raise BackendError(
-                f"the WordLlama backend needs the `local` extra ({exc}): pip install -e \".[local]\""
-            ) from None
+            raise BackendError(f'the WordLlama backend needs the `local` extra ({exc}): pip install -e ".[local]"') from None
         package_dir = Path(wordllama.__file__).parent
         with _root_logging_untouched():
             # The wheel holds the weights and the tokenizer; disable_download keeps it offline.
@@ -172,9 +170,7 @@ class SentenceTransformerBackend(Backend):
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:
-            raise BackendError(
-                f"the sentence-transformers backend needs the `st` extra ({exc}): pip install -e \".[st]\""
-            ) from None
+            raise BackendError(f'the sentence-transformers backend needs the `st` extra ({exc}): pip install -e ".[st]"') from None
         try:
             # CPU always, so the vectors do not depend on the machine's accelerator.
             self._model = SentenceTransformer(location, device="cpu", local_files_only=True)
@@ -186,10 +182,7 @@ class SentenceTransformerBackend(Backend):
         self.max_text_tokens = int(self._model.max_seq_length)
         self._counter = _token_counter(self._model.tokenizer, self.max_text_tokens)
         self.dimensions = int(self._model.get_embedding_dimension())
-        self.description = (
-            f"sentence-transformers model from {location}, {self.dimensions} dimensions, "
-            f"at most {self._model.max_seq_length} tokens per text"
-        )
+        self.description = f"sentence-transformers model from {location}, {self.dimensions} dimensions, at most {self._model.max_seq_length} tokens per text"
 
     def embed(self, texts: list[str]) -> Embedded:
         import torch
@@ -197,9 +190,7 @@ class SentenceTransformerBackend(Backend):
         # output_value=None returns every output of the forward pass, the attention mask
         # included: the tokens the model really processed (special tokens in, padding out,
         # truncation applied), from the one tokenization that encode() does.
-        outputs = self._model.encode(
-            texts, batch_size=self.chunk_texts, output_value=None, show_progress_bar=False
-        )
+        outputs = self._model.encode(texts, batch_size=self.chunk_texts, output_value=None, show_progress_bar=False)
         vectors = torch.stack([o["sentence_embedding"] for o in outputs]).float().numpy()
         if all("attention_mask" in o for o in outputs):
             counts = [int(o["attention_mask"].sum()) for o in outputs]
@@ -243,29 +234,25 @@ def resolve_sentence_transformer(model: str, cache_dir: Path | None = None) -> t
     path = Path(model).expanduser()
     if path.is_dir():
         return str(path.resolve()), path.resolve().name
-    known = catalog.find_known(model)
+    known = known_models.find_known(model)
     if known is not None:
-        cached = catalog.cached_model_dir(known, cache_dir)
+        cached = known_models.cached_model_dir(known, cache_dir)
         if (cached / "modules.json").is_file() or (cached / "config.json").is_file():
             return str(cached), known.name
         raise BackendError(
             f"{known.name} is not in the local model cache ({cached}). "
-            f"Get it with: embedlab fetch-model {known.name}"
-            + (f" --cache-dir {cache_dir}" if cache_dir else "")
+            f"Get it with: embedlab fetch-model {known.name}" + (f" --cache-dir {cache_dir}" if cache_dir else "")
         )
     if model.startswith((".", "/", "~")) or (os.altsep and os.altsep in model):
         raise BackendError(f"no model folder at {path}")
     return model, model.rstrip("/").rsplit("/", 1)[-1]  # e.g. org/name, for sentence-transformers' cache
 
 
-def load_backend(
-    kind: str, model: str | None = None, cache_dir: Path | None = None, chunk_texts: int | None = None
-) -> Backend:
+def load_backend(kind: str, model: str | None = None, cache_dir: Path | None = None, chunk_texts: int | None = None) -> Backend:
     if kind == "wordllama":
         if model not in (None, WORDLLAMA_NAME):
             raise BackendError(
-                "the wordllama backend serves only its bundled model: leave out --model "
-                "(or use --backend sentence-transformers for another model)"
+                "the wordllama backend serves only its bundled model: leave out --model (or use --backend sentence-transformers for another model)"
             )
         backend: Backend = WordLlamaBackend()
     elif kind == "sentence-transformers":

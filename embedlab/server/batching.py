@@ -237,7 +237,7 @@ def _deliver(job: _Job, *, result: Embedded | None = None, error: BaseException 
         if error is not None:
             job.future.set_exception(error)
         else:
-            job.future.set_result(result)  # type: ignore[arg-type]
+            job.future.set_result(result)  # type: ignore[arg-type]  # a job's result type follows its kind, which the future's type cannot say
 
     try:
         job.loop.call_soon_threadsafe(settle)

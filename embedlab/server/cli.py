@@ -37,16 +37,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="ADDR",
         help="address to bind (default: both loopback addresses, 127.0.0.1 and ::1: this machine only)",
     )
-    where.add_argument(
-        "--port", metavar="N", type=_port, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT}; 0 picks a free one)"
-    )
+    where.add_argument("--port", metavar="N", type=_port, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT}; 0 picks a free one)")
     model = parser.add_argument_group("the model")
     model.add_argument(
         "--backend",
         choices=("wordllama", "sentence-transformers"),
         default="wordllama",
-        help="wordllama (default): the bundled static model; sentence-transformers: a transformer "
-        "model from local files (needs the `st` extra)",
+        help="wordllama (default): the bundled static model; sentence-transformers: a transformer model from local files (needs the `st` extra)",
     )
     model.add_argument(
         "--model",
@@ -57,8 +54,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     model.add_argument(
         "--served-name",
         metavar="NAME",
-        help="the model id clients send as `model` (default: wordllama-l2-supercat, or the "
-        "sentence-transformers model's name, e.g. all-MiniLM-L6-v2)",
+        help="the model id clients send as `model` (default: wordllama-l2-supercat, or the sentence-transformers model's name, e.g. all-MiniLM-L6-v2)",
     )
     model.add_argument(
         "--cache-dir",
@@ -86,19 +82,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         action="append",
         default=[],
-        help="also answer requests addressed to the host NAME (default: only the address it listens "
-        "on, and localhost). Repeatable",
+        help="also answer requests addressed to the host NAME (default: only the address it listens on, and localhost). Repeatable",
     )
     limits.add_argument("--max-inputs", metavar="N", type=_positive_int, default=2048, help="most texts per request (default: 2048)")
-    limits.add_argument(
-        "--max-chars", metavar="N", type=_positive_int, default=32_768, help="most characters per text (default: 32768)"
-    )
-    limits.add_argument(
-        "--max-tokens", metavar="N", type=_positive_int, default=300_000, help="most tokens per request (default: 300000)"
-    )
-    limits.add_argument(
-        "--max-body-mb", metavar="MIB", type=_positive_float, default=32.0, help="largest request body, in MiB (default: 32)"
-    )
+    limits.add_argument("--max-chars", metavar="N", type=_positive_int, default=32_768, help="most characters per text (default: 32768)")
+    limits.add_argument("--max-tokens", metavar="N", type=_positive_int, default=300_000, help="most tokens per request (default: 300000)")
+    limits.add_argument("--max-body-mb", metavar="MIB", type=_positive_float, default=32.0, help="largest request body, in MiB (default: 32)")
     limits.add_argument(
         "--read-timeout",
         metavar="S",
@@ -130,12 +119,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         import httptools  # noqa: F401 - the `local` extra: check it before anything else
-        import starlette  # noqa: F401
-        import uvicorn  # noqa: F401
+        import starlette  # noqa: F401 - the same check
+        import uvicorn  # noqa: F401 - the same check
 
         from embedlab.server.serving import bind, bind_loopback
     except ImportError as exc:
-        return _fail(f"`embedlab serve` needs the `local` extra ({exc}). Install it with: pip install -e \".[local]\"")
+        return _fail(f'`embedlab serve` needs the `local` extra ({exc}). Install it with: pip install -e ".[local]"')
 
     api_key = (args.api_key or os.environ.get(API_KEY_ENV) or "").strip() or None
     # Bind before loading the model: a taken port fails at once, not after a long load.
@@ -276,10 +265,7 @@ def banner(base_url: str, model: str, description: str, api_key: str | None, *, 
         key_note,
     ]
     if wildcard:
-        lines.append(
-            "Listening on every network interface: other machines can reach this server"
-            + ("." if api_key else ",\nand there is no key (--api-key).")
-        )
+        lines.append("Listening on every network interface: other machines can reach this server" + ("." if api_key else ",\nand there is no key (--api-key)."))
     lines.append("Press Ctrl-C to stop.")
     return "\n".join(lines)
 

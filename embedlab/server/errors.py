@@ -62,8 +62,7 @@ def invalid(message: str, *, param: str | None = None, code: str | None = None) 
 def model_not_found(model: str, served: str) -> APIError:
     return APIError(
         404,
-        f"The model `{shown(model)}` does not exist or you do not have access to it. "
-        f"This server serves `{served}`: set EMBED_MODEL={served}.",
+        f"The model `{shown(model)}` does not exist or you do not have access to it. This server serves `{served}`: set EMBED_MODEL={served}.",
         param="model",
         code="model_not_found",
     )
@@ -83,8 +82,7 @@ def wrong_key() -> APIError:
     # Never echo any part of the key that was sent: it may be a real key for another service.
     return APIError(
         401,
-        "Incorrect API key provided. Use the key this server was started with "
-        "(--api-key or EMBEDLAB_API_KEY) as OPENAI_API_KEY.",
+        "Incorrect API key provided. Use the key this server was started with (--api-key or EMBEDLAB_API_KEY) as OPENAI_API_KEY.",
         code="invalid_api_key",
         headers={"www-authenticate": "Bearer"},
     )
@@ -103,8 +101,7 @@ def too_many_tokens(requested: int, limit: int) -> APIError:
 def body_too_large(size: int, limit: int) -> APIError:
     return APIError(
         413,
-        f"The request body is too large: {size} bytes, where this server accepts at most {limit} "
-        "(--max-body-mb). Send the texts in several requests.",
+        f"The request body is too large: {size} bytes, where this server accepts at most {limit} (--max-body-mb). Send the texts in several requests.",
         code="request_too_large",
     )
 
@@ -122,8 +119,7 @@ def inflated_too_large(limit: int) -> APIError:
 def unsupported_encoding(coding: str) -> APIError:
     return APIError(
         415,
-        f"Unsupported Content-Encoding: `{shown(coding)}`. This server reads request bodies sent as "
-        "gzip, deflate or identity (uncompressed).",
+        f"Unsupported Content-Encoding: `{shown(coding)}`. This server reads request bodies sent as gzip, deflate or identity (uncompressed).",
         code="unsupported_content_encoding",
     )
 
@@ -131,8 +127,7 @@ def unsupported_encoding(coding: str) -> APIError:
 def bad_encoding(coding: str) -> APIError:
     return APIError(
         400,
-        f"The request body is not valid {coding} data (Content-Encoding: {coding}): it could not be "
-        "decompressed, or it is cut short.",
+        f"The request body is not valid {coding} data (Content-Encoding: {coding}): it could not be decompressed, or it is cut short.",
     )
 
 
@@ -142,8 +137,7 @@ def not_json(content_type: str) -> APIError:
     got = f"`{shown(content_type)}`" if content_type else "none"
     return APIError(
         415,
-        f"Unsupported Content-Type: {got}. Send the request body as JSON with the header "
-        "`Content-Type: application/json`.",
+        f"Unsupported Content-Type: {got}. Send the request body as JSON with the header `Content-Type: application/json`.",
     )
 
 
@@ -176,16 +170,14 @@ def headers_too_large(limit: int) -> APIError:
 def request_timeout(seconds: float) -> APIError:
     return APIError(
         408,
-        f"The request was not received in full within {seconds:g} seconds (--read-timeout); "
-        "the server closed the connection.",
+        f"The request was not received in full within {seconds:g} seconds (--read-timeout); the server closed the connection.",
     )
 
 
 def server_error(detail: str = "") -> APIError:
     return APIError(
         500,
-        "The server had an error while processing your request. Sorry about that! "
-        f"{detail}The server's console shows what went wrong.",
+        f"The server had an error while processing your request. Sorry about that! {detail}The server's console shows what went wrong.",
         type="server_error",
     )
 

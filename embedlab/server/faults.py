@@ -13,8 +13,7 @@ import time
 
 from embedlab.server.backends import Backend, Embedded
 
-_COPIED = ("kind", "name", "description", "dimensions", "supports_dimensions", "chunk_texts", "chunk_chars",
-           "sort_by_length", "max_text_tokens")
+_COPIED = ("kind", "name", "description", "dimensions", "supports_dimensions", "chunk_texts", "chunk_chars", "sort_by_length", "max_text_tokens")
 
 
 class FaultyBackend(Backend):

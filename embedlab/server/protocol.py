@@ -36,7 +36,6 @@ import os
 from asyncio import TimerHandle, Transport
 
 import httptools
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
 
@@ -55,7 +54,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     max_header_bytes: int
     read_timeout: float
 
-    def connection_made(self, transport: Transport) -> None:  # type: ignore[override]
+    def connection_made(self, transport: Transport) -> None:  # type: ignore[override]  # uvicorn's own signature, narrowed here
         super().connection_made(transport)
         self._in_head = True  # reading a request line and headers (or waiting for them)
         self._head_bytes = 0  # bytes received while reading a head, counted before parsing
@@ -159,7 +158,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         return b"".join(head) + rest
 
     # running the application
-    def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGIApp) -> None:  # type: ignore[override]
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGIApp) -> None:  # type: ignore[override]  # uvicorn's own signature, narrowed here
         async def run(scope: Scope, receive: Receive, send_on: Send) -> None:
             request_id = b"req_" + os.urandom(16).hex().encode()
 
@@ -168,7 +167,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
                     message["headers"] = [*message.get("headers", ()), (REQUEST_ID, request_id)]
                 await send_on(message)
 
-            self._task = (cycle, asyncio.current_task())  # type: ignore[assignment]
+            self._task = (cycle, asyncio.current_task())  # type: ignore[assignment]  # uvicorn types the task alone; we keep its cycle beside it
             try:
                 await app(scope, receive, send)
             except asyncio.CancelledError:

@@ -25,9 +25,7 @@ def truncate(vectors: np.ndarray, dimensions: int) -> np.ndarray:
     return head / np.maximum(norms, np.finfo(np.float32).tiny)
 
 
-def embeddings_body(
-    vectors: np.ndarray, token_counts: Sequence[int], model: str, encoding_format: EncodingFormat
-) -> bytes:
+def embeddings_body(vectors: np.ndarray, token_counts: Sequence[int], model: str, encoding_format: EncodingFormat) -> bytes:
     rows = np.ascontiguousarray(vectors, dtype="<f4")
     if encoding_format == "base64":
         embeddings: list[Any] = [base64.b64encode(row.tobytes()).decode("ascii") for row in rows]

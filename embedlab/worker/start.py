@@ -1,7 +1,7 @@
 """The worker's first moments: from its exec to the first learner import, its walls go up.
 
 The grading process execs `python -I -B -m embedlab.worker` (inside bubblewrap's namespaces where
-they stand: `embedlab.worker.sandbox`), with an environment built from an allow-list: a fresh
+they stand: `embedlab.handle.sandbox`), with an environment built from an allow-list: a fresh
 interpreter, never a fork of a process that has seen secrets or other submissions. Its channel
 is stdin (calls) and stdout (replies); stderr takes what it prints. The configuration is the
 first frame.
@@ -19,13 +19,14 @@ import os
 import sys
 from pathlib import Path
 
-from embedlab.worker import kernel, walls, wire
+from embedlab import wire
+from embedlab.worker import kernel, limits
 
 _exit = os._exit  # bound before any learner code runs: it cannot be patched away from the channel thread
 DEVICES = ("/dev/null", "/dev/zero", "/dev/urandom", "/dev/random", "/dev/full")
 
 
-def prepare(config: dict, keep_fds: tuple[int, ...], output_fd: int) -> tuple[str, dict]:
+def prepare(config: wire.WorkerConfig, keep_fds: tuple[int, ...], output_fd: int) -> tuple[str, dict]:
     """Everything between the exec and the first learner import: how it is isolated, what stood."""
     if hasattr(os, "setsid"):
         try:
@@ -36,10 +37,10 @@ def prepare(config: dict, keep_fds: tuple[int, ...], output_fd: int) -> tuple[st
     os.dup2(devnull, 0)
     os.dup2(output_fd, 1)
     os.dup2(output_fd, 2)
-    _close_other_fds({0, 1, 2, *keep_fds})
-    sys.stdin = open(0, "r", closefd=False)  # noqa: SIM115
-    sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
-    sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+    close_other_fds({0, 1, 2, *keep_fds})
+    sys.stdin = open(0, closefd=False)  # noqa: SIM115 - the process's stdio for its whole life, never closed
+    sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115 - the process's stdio for its whole life, never closed
+    sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115 - the process's stdio for its whole life, never closed
     import signal
 
     for name in ("SIGINT", "SIGTERM", "SIGALRM", "SIGHUP", "SIGPIPE", "SIGUSR1"):
@@ -48,27 +49,27 @@ def prepare(config: dict, keep_fds: tuple[int, ...], output_fd: int) -> tuple[st
     if hasattr(signal, "SIGINT"):
         signal.signal(signal.SIGINT, signal.default_int_handler)
     sys.dont_write_bytecode = True
-    scratch = config["cwd"]
+    scratch = config.cwd
     os.chdir(scratch)
     os.makedirs(os.environ.get("TMPDIR") or os.path.join(scratch, "tmp"), exist_ok=True)
 
-    namespaces = bool(config.get("namespaces"))
-    walls.limit_resources(config.get("processes"), fresh_namespace=bool(config.get("userns")))
-    read = [*config.get("readonly", []), *DEVICES, "/proc" if namespaces else "/proc/self", "/sys/devices/system/cpu"]
+    namespaces = config.namespaces
+    limits.limit_resources(fresh_namespace=config.userns)
+    read = [*config.readonly, *DEVICES, "/proc" if namespaces else "/proc/self", "/sys/devices/system/cpu"]
     write = [scratch, "/dev/null", *(["/tmp", "/dev/shm"] if namespaces else [])]
-    stood = kernel.raise_walls(read, write, int(config.get("landlock") or 0), bool(config.get("seccomp")))
+    stood = kernel.raise_walls(read, write, config.landlock, config.seccomp)
     if not namespaces:
-        walls.block_network_in_process()
-    if config.get("block"):
-        walls.block_imports(config["block"], "the grader does not let exercises import the reference solutions")
-    directory = str(Path(config["directory"]).parent)
+        limits.block_network_in_process()
+    if config.block:
+        limits.block_imports(config.block, "the grader does not let exercises import the reference solutions")
+    directory = str(Path(config.directory).parent)
     sys.path[:] = [directory, *(p for p in sys.path if p not in ("", ".", directory))]
-    for name in [n for n in sys.modules if n == config["package"] or n.startswith(config["package"] + ".")]:
+    for name in [n for n in sys.modules if n == config.package or n.startswith(config.package + ".")]:
         del sys.modules[name]
-    return str(config.get("isolation") or ""), stood
+    return config.isolation, stood
 
 
-def _close_other_fds(keep: set[int]) -> None:
+def close_other_fds(keep: set[int]) -> None:
     try:
         open_fds = [int(name) for name in os.listdir("/proc/self/fd")]
     except OSError:
@@ -81,20 +82,21 @@ def _close_other_fds(keep: set[int]) -> None:
                 pass
 
 
-def run(channel_in: int, channel_out: int, output_fd: int, config: dict) -> None:
-    """The worker's whole life. Never returns."""
+def run(channel_in: int, channel_out: int, output_fd: int, frame: dict) -> None:
+    """The worker's whole life, from its configuration's frame. Never returns."""
     code = 0
     try:
+        config = wire.WorkerConfig.from_frame(frame)
         isolation, stood = prepare(config, (channel_in, channel_out), output_fd)
         import numpy  # noqa: F401 - warm up before saying ready
-        import openai.resources.embeddings  # noqa: F401
+        import openai.resources.embeddings  # noqa: F401 - the same warm-up
 
         from embedlab.worker.inside import Worker
 
         worker = Worker(channel_in, channel_out, config)
         worker.send({"op": "ready", "pid": os.getpid(), "isolation": isolation, "stood": stood})
         worker.serve()
-    except BaseException:  # noqa: BLE001
+    except BaseException:  # noqa: BLE001 - whatever ends the worker, it exits with 71
         code = 71
     finally:
         _exit(code)
@@ -104,8 +106,8 @@ def main() -> None:
     """`python -I -B -m embedlab.worker [--user UID:GID]`."""
     if "--user" in sys.argv:  # first of all: no learner code, no configuration, is read as root
         uid, _, gid = sys.argv[sys.argv.index("--user") + 1].partition(":")
-        walls.drop_user(int(uid), int(gid))
+        limits.drop_user(int(uid), int(gid))
     channel_in, channel_out = os.dup(0), os.dup(1)
     output = os.dup(2)
-    config = wire.Reader(channel_in).blocking_frame() or {}
-    run(channel_in, channel_out, output, config)
+    frame = wire.Reader(channel_in).blocking_frame() or {}
+    run(channel_in, channel_out, output, frame)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from embedlab.instructor.runner import SECRET_PREFIXES
+
 ROOT = Path(__file__).resolve().parents[2]
 SETS = sorted(p.parent.name for p in (ROOT / "cassettes").glob("*/manifest.json"))
 
@@ -29,7 +31,7 @@ class Run:
 
 def clean_env(**extra: str) -> dict[str, str]:
     """The environment of a learner with no endpoint configured (and no .env in the way)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "EMBED_", "GITHUB_", "PYTEST_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith((*SECRET_PREFIXES, "PYTEST_"))}
     env.update(extra)
     return env
 

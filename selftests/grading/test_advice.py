@@ -249,7 +249,8 @@ def test_a_class_with_odd_names_says_whose_each_result_is_and_stays_out_of_git(t
 
 
 def test_one_submission_is_one():
-    from embedlab.instructor.classroom import Graded, summary
+    from embedlab.instructor.gradebook import summary
+    from embedlab.instructor.records import Graded
 
     assert summary([Graded("solo", "graded")], Path("grades.csv"), Path("grades-results")).startswith("1 submission: 1 graded")
 
@@ -367,19 +368,19 @@ def test_a_wrong_value_names_the_line_that_returned_it(tmp_path):
 
 def test_next_leads_with_the_lesson_not_the_file_order():
     from embedlab import course
-    from embedlab.grading.report import Gradebook, Result
+    from embedlab.grading.report import Scorecard, Result
 
     def result(name: str, status: str, message: str, lesson: bool = False) -> Result:
         return Result(f"tests/test_5_applications.py::TestTopK::{name}", "top_k", "exercises/applications.py", name, 1, False, status, message, lesson=lesson)
 
-    book = Gradebook(course=course.load())
+    book = Scorecard(course=course.load())
     book.add(result("test_finds_the_most_similar_recorded_vectors", "passed", "", lesson=True))
     book.add(result("test_bad_arguments_raise_value_error", "failed", "top_k(q, [], 3) returned []; it should raise ValueError"))
     book.add(result("test_scores_every_row_at_once_not_in_a_python_loop", "failed", "is there a Python loop over the rows?", lesson=True))
     shown = words("\n".join(book.summary_lines()))
     assert "Next: fix top_k in exercises/applications.py — test_scores_every_row_at_once" in shown, shown
     assert "is there a Python loop" in shown and "it should raise ValueError" not in shown
-    again = Gradebook.from_gradescope(book.gradescope(), course=book.course)  # the class report reads it back
+    again = Scorecard.from_gradescope(book.gradescope(), course=book.course)  # the class report reads it back
     assert [r.lesson for r in again.results] == [True, False, True]
 
 

@@ -79,7 +79,7 @@ def venv(scratch) -> Path:
     folder.parent.mkdir()
     subprocess.run([str(DEBIAN_PYTHON), "-m", "venv", "--without-pip", str(folder)], check=True, timeout=60)
     ours = Path(next(p for p in sys.path if p.endswith("site-packages") and Path(p, "numpy").is_dir()))
-    from embedlab.worker.users import unreachable, worker_user
+    from embedlab.handle.users import unreachable, worker_user
 
     user = worker_user()
     closed = user and unreachable([ours, ROOT], user[0], user[1])
@@ -161,18 +161,18 @@ def plant(target_root: Path, forge: bool) -> str:
     `target_root` that makes every check pass (forge) or fail (the reverse plant)."""
     if forge:
         planted = (
-            "try:\n    import embedlab.grading.report as _r\n    _o = _r.Gradebook.gradescope\n"
+            "try:\n    import embedlab.grading.report as _r\n    _o = _r.Scorecard.gradescope\n"
             "    def _f(self, *a, **k):\n        d = _o(self, *a, **k)\n        d['score'] = d['max_score']\n"
             "        for t in d.get('tests', []):\n            t['status'] = 'passed'; t['score'] = t.get('max_score', 0)\n"
-            "        return d\n    _r.Gradebook.gradescope = _f\nexcept Exception:\n    pass\n"
+            "        return d\n    _r.Scorecard.gradescope = _f\nexcept Exception:\n    pass\n"
         )
     else:
-        planted = "try:\n    import embedlab.grading.report as _r\n    _r.Gradebook.gradescope = lambda self, *a, **k: {'score': 0}\nexcept Exception:\n    pass\n"
+        planted = "try:\n    import embedlab.grading.report as _r\n    _r.Scorecard.gradescope = lambda self, *a, **k: {'score': 0}\nexcept Exception:\n    pass\n"
     return textwrap.dedent(f"""
         import importlib.util, os
         ROOT = {str(target_root)!r}
         PLANTED = {planted!r}
-        for name in ("numpy.random", "numpy", "embedlab.grading.report", "embedlab.worker.handle"):
+        for name in ("numpy.random", "numpy", "embedlab.grading.report", "embedlab.handle.learner"):
             try:
                 origin = os.path.realpath(importlib.util.find_spec(name).origin)
                 if origin.startswith(ROOT + os.sep):
@@ -436,7 +436,7 @@ def test_a_killed_runner_leaves_what_it_graded_and_no_grader_behind(tmp_path):
             os.killpg(process.pid, signal.SIGKILL)
         except OSError:
             pass
-        from embedlab.worker.sweep import remove_folder
+        from embedlab.handle.sweep import remove_folder
 
         for left in scratch.rglob("embedlab-worker-*"):  # a root grader's scratch is a tmpfs: unmounted, as the next grader would
             if left.is_dir() and not left.is_symlink():

@@ -173,11 +173,11 @@ WATCH_SCREEN = """
 import json, sys
 from pathlib import Path
 from embedlab import course
-from embedlab.grading.report import Gradebook
+from embedlab.grading.report import Scorecard
 from embedlab.watch import Watch
 watch = Watch.__new__(Watch)
 watch.root, watch.directory, watch.news = Path.cwd(), Path(sys.argv[2]), ""
-watch.book = Gradebook.from_gradescope(json.loads(Path(sys.argv[1]).read_text()), course=course.load(Path("course.toml")))
+watch.book = Scorecard.from_gradescope(json.loads(Path(sys.argv[1]).read_text()), course=course.load(Path("course.toml")))
 for showing in ("list", "hint"):
     watch.showing = showing
     print("\\n".join(watch.screen(80)))

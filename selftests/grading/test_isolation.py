@@ -76,7 +76,7 @@ def hostile(port: int, out: Path, witness: Path) -> dict[str, dict[str, str]]:
             import sys
             try:
                 import embedlab.grading.report as report
-                report.Gradebook.earned = property(lambda self: self.possible)
+                report.Scorecard.earned = property(lambda self: self.possible)
                 report.Exercise.status = property(lambda self: "done")
                 import _pytest.reports as reports
                 reports.BaseReport.passed = property(lambda self: True)
@@ -328,7 +328,7 @@ def test_without_namespaces_the_walls_still_hold(tmp_path):
 
 
 def test_csv_cells_are_never_formulas_and_names_never_share_a_file():
-    from embedlab.instructor.classroom import cell, results_names
+    from embedlab.instructor.gradebook import cell, results_names
 
     for text in ("=HYPERLINK(1)", "+1", "-2+3", "@SUM(A1)", "\tx"):
         assert cell(text).startswith("'")
@@ -356,7 +356,7 @@ def test_a_killed_graders_scratch_folder_goes_with_the_next_grader(tmp_path):
     import subprocess
 
     env = clean_env(TMPDIR=str(tmp_path))
-    start = "from embedlab.worker.handle import Learner; import sys, time; print(Learner(sys.argv[1])._scratch, flush=True); time.sleep(60)"
+    start = "from embedlab.handle.learner import Learner; import sys, time; print(Learner(sys.argv[1])._scratch, flush=True); time.sleep(60)"
     killed = subprocess.Popen([sys.executable, "-c", start, str(ROOT / "solutions")], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
     running = subprocess.Popen([sys.executable, "-c", start, str(ROOT / "solutions")], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
     try:
@@ -377,7 +377,7 @@ def test_a_killed_graders_scratch_folder_goes_with_the_next_grader(tmp_path):
         assert (outside / "keep.txt").read_text() == "mine" and (tmp_path / "embedlab-worker-notapid").is_dir()
         assert Path(done.stdout.strip()).name.startswith("embedlab-worker-")
     finally:
-        from embedlab.worker.sweep import remove_folder
+        from embedlab.handle.sweep import remove_folder
 
         for process in (killed, running):
             process.kill()
@@ -398,8 +398,8 @@ def test_a_warmed_spare_worker_is_new_and_never_outlives_its_learner(tmp_path):
     script = textwrap.dedent(
         f"""
         import json, os, time
-        from embedlab.worker.handle import Learner
-        from embedlab.worker.sweep import process_table
+        from embedlab.handle.learner import Learner
+        from embedlab.handle.sweep import process_table
 
         def mine():
             table, found, todo = process_table(), set(), [os.getpid()]

@@ -291,8 +291,8 @@ def _probe(tmp_path: Path, canaries: dict, env_extra: dict, python: str = sys.ex
     script = textwrap.dedent(
         f"""
         import json, os, sys
-        from embedlab.worker.handle import Learner
-        from embedlab.worker.sweep import descendants, process_table
+        from embedlab.handle.learner import Learner
+        from embedlab.handle.sweep import descendants, process_table
 
         def in_memory(top):
             # every readable page of the worker's processes (as root we may read them): the canary?
@@ -361,7 +361,7 @@ def test_every_way_out_is_refused(base, canaries, mode, request):
     if python == "venv":
         venv = request.getfixturevalue("venv")
         if user is not None:
-            from embedlab.worker.users import unreachable
+            from embedlab.handle.users import unreachable
 
             closed = unreachable([ROOT, Path(os.path.realpath(sys.prefix))], user, user)
             if closed:
@@ -409,7 +409,7 @@ def test_every_way_out_is_refused(base, canaries, mode, request):
 def test_the_walls_are_decided_once_and_printed(tmp_path):
     """The table at the start of a run; a worker that cannot raise the plan's walls is refused,
     never started with fewer."""
-    from embedlab.worker import sandbox
+    from embedlab.handle import sandbox
 
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--solutions", "-k", "cosine", "tests/test_2_similarity.py"],
@@ -428,7 +428,7 @@ def test_the_walls_are_decided_once_and_printed(tmp_path):
 @pytest.mark.skipif(not LINUX_ROOT, reason="as root on Linux")
 def test_a_worker_missing_a_wall_of_the_plan_is_not_graded(tmp_path, monkeypatch):
     """A plan that promises a Landlock ABI the worker cannot raise: 'could not be graded safely'."""
-    from embedlab.worker import sandbox
+    from embedlab.handle import sandbox
 
     walls = sandbox.plan()
     forged = sandbox.Walls(**{**walls.__dict__, "landlock": walls.landlock + 50})
@@ -464,8 +464,8 @@ def _call_in_a_child(tmp_path: Path, source: str) -> str:
     os.chmod(tmp_path, 0o755)
     script = textwrap.dedent(
         f"""
-        from embedlab.worker.handle import Learner
-        from embedlab.worker.values import CallFailed
+        from embedlab.handle.learner import Learner
+        from embedlab.handle.values import CallFailed
         learner = Learner({str(folder)!r}, timeout=30)
         try:
             learner.function("mod", "answer")()
@@ -497,8 +497,8 @@ def test_a_reply_of_crafted_equal_hashes_is_refused_within_its_call(tmp_path):
 def test_a_folder_swapped_for_a_link_is_never_chowned(base, monkeypatch):
     """The worker owns its scratch, so it can put a link where the grader just made a folder: the
     grader must never change the owner of what the link points at (it follows no link)."""
-    from embedlab.worker import handle
-    from embedlab.worker.values import CallFailed
+    from embedlab.handle.learner import Learner
+    from embedlab.handle.values import CallFailed
 
     target = base / "roots.txt"
     target.write_text("root's own")
@@ -506,7 +506,7 @@ def test_a_folder_swapped_for_a_link_is_never_chowned(base, monkeypatch):
     package = base / "exercises"
     package.mkdir()
     (package / "__init__.py").write_text("")
-    learner = handle.Learner(package)
+    learner = Learner(package)
     if learner._user is None:
         learner.close()
         pytest.skip("no user of its own for the worker here")

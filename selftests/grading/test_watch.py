@@ -104,10 +104,10 @@ def test_a_full_watch_screen_keeps_its_header_and_keys_within_the_terminal(tmp_p
     """A pass line, the list and a long failure at 80 × 24: cut at the end, saying so; the header
     and the keys stay."""
     from embedlab import course
-    from embedlab.grading.report import Gradebook, Result
+    from embedlab.grading.report import Scorecard, Result
     from embedlab.watch import Watch
 
-    book = Gradebook(course=course.load())
+    book = Scorecard(course=course.load())
     for exercise in course.load().exercises:
         status = "passed" if exercise.name == "embed" else "failed"
         message = " ".join(["cosine([1, 0], [2, 0]) returned 2.0; it should be 1.0 (see .env.example)"] * 8)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from embedlab.server.catalog import KnownModel
+from embedlab.server.known_models import KnownModel
 from embedlab.server.fetch import FetchError, fetch
 
 from ..conftest import registry_env

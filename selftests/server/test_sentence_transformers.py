@@ -11,7 +11,7 @@ import pytest
 from openai import AsyncOpenAI, OpenAI
 
 from embedlab.server.backends import BackendError, resolve_sentence_transformer
-from embedlab.server.catalog import cached_model_dir, find_known
+from embedlab.server.known_models import cached_model_dir, find_known
 from embedlab.server.launch import LocalServer
 
 from .conftest import TINY_MAX_TOKENS, TINY_WORDS

@@ -5,7 +5,7 @@ default `embedlab-worker`, which the Gradescope `setup.sh` creates, else `nobody
 root), and only taken when that user can read what the worker reads (`worker_needs()`,
 `unreachable()`). Submissions graded at the same time by `embedlab grade` each get their own: slot
 0 the configured user, slot k the unnamed uid `SLOT_UIDS + k`. `drop_user()` runs in the worker,
-before its namespaces. Part of the walls (`embedlab.worker.walls`).
+before its namespaces. Part of the walls (`embedlab.handle.sandbox`).
 """
 
 from __future__ import annotations
@@ -91,12 +91,3 @@ def worker_needs() -> list[Path]:
         if spec is not None and spec.origin:
             found.append(Path(spec.origin).parent)
     return found
-
-
-def drop_user(uid: int, gid: int) -> None:
-    """This process becomes `uid`/`gid`, with no supplementary groups, for good."""
-    os.setgroups([])
-    os.setresgid(gid, gid, gid)
-    os.setresuid(uid, uid, uid)
-
-

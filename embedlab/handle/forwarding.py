@@ -8,7 +8,7 @@ import base64
 import json
 import time
 
-from embedlab.worker.values import ClientHandle
+from embedlab.handle.values import ClientHandle
 
 MAX_INPUTS = 2048  # what OpenAI's endpoint takes in one request: more is answered 400, unread
 MAX_TOKENS = 300_000
@@ -37,8 +37,10 @@ class CallTiming:
         now = time.perf_counter()
         self.seconds, self.after_answers = now - self.started, now - self.answered
 
-def _no_http(frame: dict) -> dict:
+
+def no_http(frame: dict) -> dict:
     return {"error": "connect", "message": "no request can be made while a file is imported"}
+
 
 def _forward(frame: dict) -> dict:
     client = frame.get("client")
@@ -49,6 +51,7 @@ def _forward(frame: dict) -> dict:
     if refused:
         return _http_error(400, refused)
     return handle.endpoint.forward(frame)
+
 
 EMBEDDINGS_ARGUMENTS = frozenset({"input", "model", "encoding_format", "dimensions", "user"})
 CALL_BYTES = 64 * 1024**2  # request bodies one call may send through the grader
@@ -80,6 +83,7 @@ def over_the_limits(frame: dict) -> str | None:
     if tokens > MAX_TOKENS:
         return f"the request holds about {tokens:,} tokens, over the {MAX_TOKENS:,} one request may hold"
     return None
+
 
 def _http_error(status: int, message: str) -> dict:
     body = {"error": {"message": message, "type": "invalid_request_error", "param": "input", "code": None}}

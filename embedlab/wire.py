@@ -33,7 +33,9 @@ import os
 import re
 import struct
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 MAX_FRAME = 64 * 1024 * 1024  # what the grading process sends (its own data)
 FRAME_LIMIT = int(os.environ.get("EMBEDLAB_FRAME_LIMIT") or 8 * 1024 * 1024)  # what it accepts from the worker
@@ -45,6 +47,33 @@ MAX_REPR = 300
 NUMERIC_KINDS = frozenset("biufcU")
 
 _HEADER = struct.Struct(">I")
+# what the grading process answers a forwarded request that no recording holds (tests look for it)
+NO_RECORDING = "embedlab: the grader has no recording of this request"
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """The worker's configuration, the first frame it reads: where the learner's files are, and
+    which walls the grading process's plan says it must raise (checked against what it reports)."""
+
+    directory: str  # the learner's folder, as the worker sees it
+    package: str  # its name: the learner's modules are imported as package.module
+    readonly: list[str]  # what Landlock lets it read
+    cwd: str  # its scratch folder, the only place it may write
+    block: str | None = None  # a package its code may not import (the solutions)
+    namespaces: bool = False  # bubblewrap's namespaces stand around it
+    userns: bool = False  # among them a user namespace of its own (the grader is not root)
+    landlock: int = 0  # the Landlock ABI to raise (0: none)
+    seccomp: bool = False  # raise the seccomp filter
+    isolation: str = ""  # the walls in words, for the report
+
+    def to_frame(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_frame(cls, frame: dict) -> WorkerConfig:
+        """The configuration in the frame (from the grading process, which the worker trusts)."""
+        return cls(**{f.name: frame[f.name] for f in fields(cls) if f.name in frame})
 
 
 class WireError(Exception):
@@ -215,7 +244,10 @@ def encode(
                 little = numpy.asarray(value).astype(dtype.newbyteorder("<"))
                 return {"$npscalar": {"dtype": little.dtype.str, "data": _b64(little.tobytes())}}
             return {"$opaque": {"type": _type_name(value), "repr": short_repr(value)}}
-    inner = lambda item: encode(item, clients=clients, remotes=remotes, _depth=_depth + 1)  # noqa: E731
+
+    def inner(item: Any) -> Any:
+        return encode(item, clients=clients, remotes=remotes, _depth=_depth + 1)
+
     if kind is list:
         return [inner(item) for item in value]
     if kind is tuple:
@@ -231,7 +263,7 @@ def encode(
         if isinstance(value, plain):
             try:
                 return encode(plain(value), clients=clients, remotes=remotes, _depth=_depth)
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - a subclass's conversion may raise anything: it travels as opaque
                 break
     number = remotes(value) if remotes is not None else None
     if number is not None:
@@ -315,7 +347,10 @@ def decode(
         budget.spend()
     if value is None or isinstance(value, (bool, str, int, float)):
         return value
-    inner = lambda item: decode(item, clients=clients, remotes=remotes, budget=budget, _depth=_depth + 1)  # noqa: E731
+
+    def inner(item: Any) -> Any:
+        return decode(item, clients=clients, remotes=remotes, budget=budget, _depth=_depth + 1)
+
     if isinstance(value, list):
         return [inner(item) for item in value]
     if not isinstance(value, dict) or len(value) not in (1, 2):

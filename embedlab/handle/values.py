@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import itertools
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from embedlab.worker import wire
+from embedlab import wire
 
 if TYPE_CHECKING:
-    from embedlab.worker.handle import Learner
+    from embedlab.handle.learner import Learner
 
 MESSAGE_KEPT = 4000  # characters of a learner's exception message kept (cut at this side)
 LOCATION_KEPT = 1000
@@ -40,7 +41,7 @@ class ClientHandle:
         return "<the openai client the test passed>"
 
 
-def _client_number(value: Any) -> int | None:
+def client_number(value: Any) -> int | None:
     return value.number if isinstance(value, ClientHandle) else None
 
 
@@ -158,7 +159,7 @@ class CallFailed(BaseException):
         return self.sentence
 
 
-def fail(sentence: str, file: str | None = None):
+def fail(sentence: str, file: str | None = None) -> NoReturn:
     raise CallFailed(sentence, file) from None
 
 
@@ -185,7 +186,7 @@ class RemoteFunction:
     def using_defaults(self, client: ClientHandle | None, model: str | None) -> Callable[..., Any]:
         """This function called with no client or model, while get_client() returns `client` and
         EMBED_MODEL is `model` — the configuration a learner's .env would give, set by the test."""
-        defaults = {"client": wire.encode(client, clients=_client_number) if client else None, "model": model}
+        defaults = {"client": wire.encode(client, clients=client_number) if client else None, "model": model}
         numbers = {client.number: client.spec} if client else {}
 
         def call(*args: Any, **kwargs: Any) -> Any:
@@ -207,7 +208,7 @@ class RemoteObject:
         self.number = int(spec["id"])
         self.type_name = str(spec.get("type", "object"))[:80]
         self.shown = str(spec.get("repr", ""))[: wire.MAX_REPR + 10]
-        weakref.finalize(self, learner._released.append, (worker, self.number))
+        weakref.finalize(self, learner.released.append, (worker, self.number))
 
     def __repr__(self) -> str:
         return self.shown
@@ -215,7 +216,7 @@ class RemoteObject:
     @property
     def alive(self) -> bool:
         """Whether the process it lives in is still the learner's worker."""
-        return self.worker is self.learner._worker and self.worker.alive()
+        return self.worker is self.learner.current_worker and self.worker.alive()
 
     def method(self, name: str) -> RemoteFunction:
         return RemoteFunction(self.learner, self.type_name, name, keep="objects", on=self)
@@ -234,12 +235,13 @@ class GraderCode:
         return RemoteFunction(self.learner, f"<{self.spec['name']}>", name, keep="always" if keep else None, grader=self.spec)
 
 
-def _shown(name: str, args: tuple) -> str:
+def call_shown(name: str, args: tuple) -> str:
     from embedlab.wording import brief
 
     return f"{name}({', '.join(brief(a) for a in args)})"
 
-def _sync(original: Any, after: Any) -> None:
+
+def sync_argument(original: Any, after: Any) -> None:
     """Give the test's own argument the state the learner's code left it in."""
     try:
         if isinstance(original, list) and isinstance(after, list):

@@ -19,28 +19,29 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, NoReturn
 
-from embedlab.worker import sandbox, sweep, walls
-from embedlab.worker import wire
-from embedlab.worker.files import _copy_tree, _import_sentence, _module_of, _sibling_imports, _top_level_file, stopped_sentence
-from embedlab.worker.forwarding import CallTiming, _no_http
-from embedlab.worker.process import ChannelBroken, TimedOut, WorkerDied, WorkerProcess
-from embedlab.worker.values import (
+from embedlab import wire
+from embedlab.handle import sandbox, sweep, users
+from embedlab.handle.files import copy_tree, import_sentence, module_of, sibling_imports, stopped_sentence, top_level_file
+from embedlab.handle.forwarding import CallTiming, no_http
+from embedlab.handle.process import ChannelBroken, TimedOut, WorkerDied, WorkerProcess
+from embedlab.handle.values import (
     CallFailed,
     GraderCode,
     RemoteFunction,
     RemoteObject,
     StoppedAfter,
     Watched,
-    _client_number,
-    _shown,
-    _sync,
+    call_shown,
+    client_number,
     fail,
     not_finite,
     rebuild_exception,
+    sync_argument,
     trimmed,
 )
 
@@ -67,7 +68,7 @@ class Learner:
         self.directory = Path(self.directory).resolve()
         self.package = self.directory.name
         self._worker: WorkerProcess | None = None
-        self._spare: tuple[WorkerProcess, dict] | None = None  # warm_spare(): fresh_worker() hands it over
+        self._spare: tuple[WorkerProcess, wire.WorkerConfig] | None = None  # warm_spare(): fresh_worker() hands it over
         self._resolved: dict[tuple[str, str], str | None] = {}
         self._import_errors: dict[str, str] = {}
         self._culprits: dict[str, str] = {}  # module -> the learner's file whose import broke it
@@ -81,7 +82,7 @@ class Learner:
         self._scratch = sweep.scratch_folder("embedlab-worker-")
         self._capped = sweep.cap_folder(self._scratch)
         self._imported_before: set[str] | None = None  # sys.modules when learner code first ran
-        self._released: list[tuple[Any, int]] = []  # RemoteObjects gone here: the worker may drop them
+        self.released: list[tuple[Any, int]] = []  # RemoteObjects gone here: the worker may drop them
         self.last_call = CallTiming()
         self._user, self._why_no_user = self._choose_user()
 
@@ -92,13 +93,13 @@ class Learner:
         read everything the worker imports. Its folder is then its own, with a copy of the files."""
         if self.walls.user is None:
             return None, None
-        user = walls.worker_user()  # this submission's own (embedlab grade gives each slot a uid)
+        user = users.worker_user()  # this submission's own (embedlab grade gives each slot a uid)
         if user is None:
             self.unsafe = "the worker's user could not be found for this submission"
             return None, None
         uid, gid, name = user
         copy = self._scratch / "learner" / self.package
-        _copy_tree(self.directory, copy)
+        copy_tree(self.directory, copy)
         os.chmod(self._scratch / "learner", 0o755)
         os.chown(self._scratch, uid, gid)
         return user, None
@@ -111,33 +112,33 @@ class Learner:
         self.drop_worker()
         self._worker = self._start(self._config())
 
-    def _start(self, config: dict) -> WorkerProcess:
+    def _start(self, config: wire.WorkerConfig) -> WorkerProcess:
         """A worker exec'd behind this run's walls (never fewer: see `sandbox.plan`)."""
         if self.unsafe:
             fail(f"{UNSAFE}: {self.unsafe}")
-        walls.become_subreaper()  # whatever the worker detaches comes back to us
-        walls.dumpable(False)  # a worker of our own user cannot ptrace us or open our /proc fds
-        learner = Path(config["directory"])
+        sweep.become_subreaper()  # whatever the worker detaches comes back to us
+        sweep.dumpable(False)  # a worker of our own user cannot ptrace us or open our /proc fds
+        learner = Path(config.directory)
         in_namespaces = self.walls.namespaces is None
         argv, env = sandbox.command(self.walls, learner, self._scratch, self._user if in_namespaces else None)
         started_as = None if in_namespaces or not self._user else (self._user[0], self._user[1])
         return WorkerProcess.start(config, argv, env, started_as, wrapped=in_namespaces)
 
-    def _config(self) -> dict:
+    def _config(self) -> wire.WorkerConfig:
         directory = self._scratch / "learner" / self.package if self._user else self.directory
         root = hasattr(os, "geteuid") and os.geteuid() == 0
-        return {
-            "directory": str(directory),
-            "package": self.package,
-            "readonly": sandbox.readonly_paths(directory),
-            "block": self.block,
-            "cwd": str(self._scratch),
-            "namespaces": self.walls.namespaces is None,
-            "userns": self.walls.namespaces is None and not root,
-            "landlock": self.walls.landlock,
-            "seccomp": self.walls.seccomp is None,
-            "isolation": self.walls.summary(),
-        }
+        return wire.WorkerConfig(
+            directory=str(directory),
+            package=self.package,
+            readonly=sandbox.readonly_paths(directory),
+            block=self.block,
+            cwd=str(self._scratch),
+            namespaces=self.walls.namespaces is None,
+            userns=self.walls.namespaces is None and not root,
+            landlock=self.walls.landlock,
+            seccomp=self.walls.seccomp is None,
+            isolation=self.walls.summary(),
+        )
 
     def worker(self) -> WorkerProcess:
         """A running, warmed-up worker (a fresh one after a kill or a crash)."""
@@ -155,7 +156,7 @@ class Learner:
         self.isolation = self._worker.isolation
         return self._worker
 
-    def _refuse(self, why: str):
+    def _refuse(self, why: str) -> NoReturn:
         """This submission is not graded: its worker could not have the walls the run decided."""
         self.unsafe = why
         self.isolation = f"{UNSAFE}: {why}"
@@ -168,6 +169,11 @@ class Learner:
             self._worker = None
 
     @property
+    def current_worker(self) -> WorkerProcess | None:
+        """The worker process calls go to now (None between a kill and the next call)."""
+        return self._worker
+
+    @property
     def printed(self) -> int:
         """Bytes the learner's code printed, all calls together."""
         return self._printed_before + (self._worker.printed_total if self._worker else 0)
@@ -177,7 +183,7 @@ class Learner:
         if self._spare is not None:
             self._spare[0].kill()
             self._spare = None
-        walls.sweep()
+        sweep.sweep()
         sweep.remove_folder(self._scratch)
         audit = os.environ.get(IMPORT_AUDIT_ENV)
         if audit:
@@ -252,7 +258,7 @@ class Learner:
             if self._imported_before is None:
                 self._imported_before = set(sys.modules)
             try:
-                reply = worker.request({"op": "resolve", "module": module, "function": name}, self.timeout, _no_http)
+                reply = worker.request({"op": "resolve", "module": module, "function": name}, self.timeout, no_http)
             except ChannelBroken:
                 self.drop_worker()
                 self._import_errors[module] = f"{file} could not be imported: importing it broke the protocol ({BREACH})"
@@ -260,7 +266,7 @@ class Learner:
             except TimedOut as stuck:
                 self.drop_worker()
                 where = stuck.where.get("location")
-                culprit = _top_level_file(where, self.package) or file
+                culprit = top_level_file(where, self.package) or file
                 sentence = f"{culprit} did not finish importing within {self.timeout:g} s"
                 self._import_errors[module] = self._blame(module, culprit, sentence + (f": it was running {where}" if where else ""))
                 self._import_failed(module)
@@ -272,19 +278,20 @@ class Learner:
                 self._resolved[key] = None
             elif reply.get("why") == "import":
                 err = trimmed(reply.get("error"))
-                culprit = _top_level_file(err.get("location"), self.package) or file
-                self._import_errors[module] = self._blame(module, culprit, _import_sentence(culprit, err))
+                culprit = top_level_file(err.get("location"), self.package) or file
+                self._import_errors[module] = self._blame(module, culprit, import_sentence(culprit, err))
                 self._import_failed(module)
             elif reply.get("why") == "not callable":
                 self._resolved[key] = f"{file} defines {name}, but as a {str(reply.get('type'))[:80]}, not a function"
             else:
                 self._resolved[key] = f"{file} has no function {name}(): did it get renamed or deleted?"
-        if self._resolved[key]:
-            fail(self._resolved[key])
+        unresolved = self._resolved[key]
+        if unresolved:
+            fail(unresolved)
 
     # -- a file that does not import stops every file that imports it -----------------------------
 
-    def _import_failed(self, module: str):
+    def _import_failed(self, module: str) -> NoReturn:
         fail(self._import_errors[module], self._culprits.get(module, f"{self.package}/{module}.py"))
 
     def _blame(self, module: str, culprit: str, sentence: str) -> str:
@@ -300,7 +307,7 @@ class Learner:
         each in a fresh worker), that file broke, not this one."""
         self._probing.add(module)
         try:
-            for other in _sibling_imports(self.directory, module):
+            for other in sibling_imports(self.directory, module):
                 if other not in self._import_errors and other not in self._probing:
                     try:
                         self.resolve(other, "__name__")  # imports it, nothing more
@@ -333,12 +340,12 @@ class Learner:
         def kept(value: Any) -> int | None:
             if not isinstance(value, RemoteObject):
                 return None
-            if value.worker is not self._worker or not value.worker.alive():
+            if value.worker is not self._worker or value.worker is None or not value.worker.alive():
                 fail(f"{value.shown} lived in a process that has ended (a time limit, a crash or a restart): make it again")
             return value.number
 
         def number(value: Any) -> int | None:
-            found = _client_number(value)
+            found = client_number(value)
             if found is not None:
                 handles[found] = value.spec
             return found
@@ -359,7 +366,7 @@ class Learner:
             message["grader"] = function.grader
         if function.keep:
             message["keep"] = function.keep
-        gone, self._released[:] = [n for w, n in self._released if w is self._worker], []
+        gone, self.released[:] = [n for w, n in self.released if w is self._worker], []
         if gone:
             message["release"] = gone
         message["clients"] = {str(k): v for k, v in handles.items()}
@@ -375,38 +382,39 @@ class Learner:
             self.drop_worker()
             sentence = stopped_sentence(self.timeout, stuck.where.get("location"))
             self.stuck[key] = sentence
-            inner = _module_of(stuck.where.get("location"), self.package)
+            inner = module_of(stuck.where.get("location"), self.package)
             if inner and stuck.where.get("function"):
                 self.stuck.setdefault((inner, stuck.where["function"]), sentence)
             raise StoppedAfter(sentence) from None
         except WorkerDied as died:
             self.drop_worker()
-            fail(f"{_shown(function.name, args)} ended the whole process: {died.description}. Nothing after it could run.")
+            fail(f"{call_shown(function.name, args)} ended the whole process: {died.description}. Nothing after it could run.")
         except ChannelBroken:
             self.drop_worker()
-            fail(f"{_shown(function.name, args)} broke the grading protocol: {BREACH}. The call failed and the next one gets a fresh process.")
+            fail(f"{call_shown(function.name, args)} broke the grading protocol: {BREACH}. The call failed and the next one gets a fresh process.")
         finally:
             timing.done()
             self._show_output(worker)
         if reply.get("op") == "error":
-            stuck = trimmed(reply.get("error")).get("stuck")
-            if isinstance(stuck, list) and tuple(stuck) in self.stuck:
-                raise StoppedAfter(self.stuck[tuple(stuck)])
+            stuck_in = trimmed(reply.get("error")).get("stuck")
+            if isinstance(stuck_in, list) and (stuck_in[0], stuck_in[1]) in self.stuck:
+                raise StoppedAfter(self.stuck[(stuck_in[0], stuck_in[1])])
             raise rebuild_exception(reply.get("error") or {})
         budget = wire.Budget(deadline=max(deadline, time.monotonic() + 1.0))  # reading the answer counts in its call
         try:
-            afters = reply.get("after") if isinstance(reply.get("after"), list) else []
+            sent_after = reply.get("after")
+            afters = sent_after if isinstance(sent_after, list) else []
             for original, after in zip(args, afters):
                 if after is not None and any(w.value is original for w in watched):
-                    _sync(original, wire.decode(after, budget=budget))
+                    sync_argument(original, wire.decode(after, budget=budget))
             value = wire.decode(reply.get("value"), remotes=lambda spec: RemoteObject(self, worker, spec), budget=budget)
         except wire.OverBudget as why:
-            fail(f"{_shown(function.name, args)} returned a value the grader would not read: {why}")
+            fail(f"{call_shown(function.name, args)} returned a value the grader would not read: {why}")
         if function.grader is None:
             odd = not_finite(value)
             if odd is not None:
                 fail(
-                    f"{_shown(function.name, args)} returned {odd} among its numbers: every number an exercise returns is "
+                    f"{call_shown(function.name, args)} returned {odd} among its numbers: every number an exercise returns is "
                     "finite. A nan comes from 0/0 (a vector of length zero?), an inf from dividing by zero"
                 )
         return value
@@ -431,4 +439,3 @@ class Learner:
         if len(text) > OUTPUT_SHOWN:
             text = text[:OUTPUT_SHOWN] + f"\n… ({len(data):,} bytes in all)\n"
         sys.stdout.write(text)
-

@@ -1,9 +1,11 @@
-"""What the worker may not do, raised inside it: limits, in-process blocks; and the sweep.
+"""What the worker may not do, raised inside it by `start`: another user, limits, in-process blocks.
 
-The walls of namespaces, filesystem, user, Landlock and seccomp are decided and raised by
-`embedlab.worker.sandbox` (the grading side: the plan and the command line) and
+The walls of namespaces, filesystem, user, Landlock and seccomp are decided by
+`embedlab.handle.sandbox` (the grading side: the plan and the command line) and raised by
 `embedlab.worker.kernel` (inside the worker). These are the rest:
 
+- **another user**: `drop_user`, first of all when the grader is root (`embedlab.handle.users`
+  chooses who);
 - **hard limits** (soft and hard alike, so they cannot be raised again): address space
   (`MEMORY_LIMIT` above what the worker starts with), processes and threads (`PROCESS_LIMIT`),
   open files (`OPEN_FILES`), the size of any file written (`FILE_LIMIT`), no core files;
@@ -11,54 +13,20 @@ The walls of namespaces, filesystem, user, Landlock and seccomp are decided and 
   worker's own process and threads (seccomp and Landlock refuse them to every process);
 - `import solutions` refused by an audit hook, with a sentence.
 
-In the grading process: it is a *child subreaper* (Linux), so a process that the learner's code
-detaches is re-parented to it instead of to init, and `sweep()` kills every descendant it does not
-manage (`embedlab.worker.sweep`). It is not dumpable, so a worker running as the same user cannot
-ptrace it or open its `/proc/<pid>/fd`. Who the worker runs as is decided in `embedlab.worker.users`.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import os
 import signal
 import sys
 from pathlib import Path
-
-from embedlab.worker.sweep import become_subreaper, children_of, descendants, kill_tree, process_table, sweep  # noqa: F401
-from embedlab.worker.users import (  # noqa: F401 - the walls' one name for each
-    SLOT_ENV,
-    SLOT_UIDS,
-    WORKER_USER_ENV,
-    drop_user,
-    unreachable,
-    worker_needs,
-    worker_user,
-)
 
 MEMORY_LIMIT = 2 * 1024**3  # bytes of address space the learner's code may add
 FILE_LIMIT = 64 * 1024**2  # the largest file the worker may write
 PROCESS_LIMIT = 256  # processes and threads the worker's user may have (in its namespace)
 OPEN_FILES = 256  # file descriptors the worker may hold
 PROCESS_LIMIT_ENV = "EMBEDLAB_WORKER_PROCESSES"
-
-PR_SET_PDEATHSIG, PR_SET_DUMPABLE = 1, 4
-
-
-def _libc():
-    name = ctypes.util.find_library("c")
-    return ctypes.CDLL(name, use_errno=True) if name else None
-
-
-def _prctl(option: int, value: int) -> bool:
-    if not sys.platform.startswith("linux"):
-        return False
-    libc = _libc()
-    return bool(libc) and libc.prctl(option, value, 0, 0, 0) == 0
-
-
-# -- in the worker -------------------------------------------------------------------------------
 
 
 def limit_resources(processes: int | None = None, fresh_namespace: bool = False) -> None:
@@ -130,9 +98,10 @@ def _tasks_of(uid: int) -> int:
 
 
 def _proc_entries() -> list[str]:
-    from embedlab.worker.sweep import _proc_entries as entries
-
-    return entries()
+    try:
+        return [e for e in os.listdir("/proc") if e.isdigit()]
+    except OSError:
+        return []
 
 
 def block_network_in_process() -> None:
@@ -161,22 +130,8 @@ def block_imports(package: str, message: str) -> None:
     sys.addaudithook(hook)
 
 
-def dumpable(on: bool) -> bool:
-    """Off in the grader: a process of the same user can neither ptrace it nor open its /proc fds.
-    Back on in the worker (a forked child inherits it), which must write its own uid_map."""
-    return _prctl(PR_SET_DUMPABLE, 1 if on else 0)
-
-
-def die_with_parent() -> bool:
-    """SIGKILL when the parent goes (a grading process whose runner was killed)."""
-    return _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-# -- what the run says about its walls -----------------------------------------------------------
-
-
-def isolated(isolation: str | None) -> bool:
-    """The worker ran behind walls that keep it from the grader and its classmates, as a user that
-    is not the host's root (see `embedlab.worker.sandbox.Walls.summary`)."""
-    text = str(isolation or "")
-    return text.startswith("walls:") and "AS ROOT" not in text
+def drop_user(uid: int, gid: int) -> None:
+    """This process becomes `uid`/`gid`, with no supplementary groups, for good."""
+    os.setgroups([])
+    os.setresgid(gid, gid, gid)
+    os.setresuid(uid, uid, uid)

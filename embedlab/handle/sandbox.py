@@ -39,7 +39,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from embedlab.worker import users
+from embedlab.handle import users
 
 WALLS_ENV = "EMBEDLAB_WALLS"  # the plan, as JSON, from `embedlab grade`'s runner to its grading processes
 NO_NAMESPACES_ENV = "EMBEDLAB_NO_NAMESPACES"  # "1": no namespaces (as --no-sandbox; as in Docker)
@@ -361,3 +361,10 @@ def command(walls: Walls, learner: Path, scratch: Path, user: tuple[int, int, st
     argv += _binds([*readonly, *system], [str(scratch)])  # after /tmp: the scratch may be in the host's
     argv += ["--chdir", "/", "--", *python]  # the worker enters its scratch once it is its own user
     return argv, env
+
+
+def isolated(isolation: str | None) -> bool:
+    """The worker ran behind walls that keep it from the grader and its classmates, as a user that
+    is not the host's root (see `Walls.summary`)."""
+    text = str(isolation or "")
+    return text.startswith("walls:") and "AS ROOT" not in text

@@ -6,7 +6,7 @@ detaches (a double fork, setsid) is re-parented to it, so `sweep()` finds every 
 descendants. Each round reads /proc once (`process_table()`), stops every stray at once (no new
 children meanwhile), then kills them: linear in the processes, where a scan per stray was
 quadratic. Where the worker has a PID namespace, its init's death already ended them all. Part of
-the walls (`embedlab.worker.walls`).
+the walls (`embedlab.handle.sandbox`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-PR_SET_CHILD_SUBREAPER = 36
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER = 1, 4, 36
 
 
 def _proc_entries() -> list[str]:
@@ -32,13 +32,29 @@ def _proc_entries() -> list[str]:
         return []
 
 
-def become_subreaper() -> bool:
-    """Orphans of our descendants come to us instead of init (Linux); True if it took."""
+def _prctl(option: int, value: int) -> bool:
     if not sys.platform.startswith("linux"):
         return False
     name = ctypes.util.find_library("c")
     libc = ctypes.CDLL(name, use_errno=True) if name else None
-    return bool(libc) and libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    return libc is not None and libc.prctl(option, value, 0, 0, 0) == 0
+
+
+def become_subreaper() -> bool:
+    """Orphans of our descendants come to us instead of init (Linux); True if it took."""
+    return _prctl(PR_SET_CHILD_SUBREAPER, 1)
+
+
+def dumpable(on: bool) -> bool:
+    """Off in the grader: a process of the same user can neither ptrace it nor open its /proc fds.
+    Back on in the worker (a forked child inherits it), which must write its own uid_map."""
+    return _prctl(PR_SET_DUMPABLE, 1 if on else 0)
+
+
+def die_with_parent() -> bool:
+    """SIGKILL when the parent goes (a grading process whose runner was killed)."""
+
+    return _prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def process_table(zombies: bool = False) -> dict[int, int]:
@@ -181,7 +197,8 @@ def cpu_seconds(top: int) -> float:
     process can move, and one a busy neighbour does not advance (time waiting for a core is not
     counted). Follows /proc/<pid>/task/<tid>/children, a few reads, not the whole process table."""
     ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-    total, seen, todo = 0.0, set(), [top]
+    total, todo = 0.0, [top]
+    seen: set[int] = set()
     while todo and len(seen) < 4096:
         pid = todo.pop()
         if pid in seen:

@@ -20,10 +20,10 @@ import select
 import signal
 import subprocess
 import time
-from typing import Callable
+from collections.abc import Callable
 
-from embedlab.worker import walls
-from embedlab.worker import wire
+from embedlab import wire
+from embedlab.handle import sweep
 
 START_TIMEOUT = 30.0
 WHERE_TIMEOUT = 5.0  # only waited out in full when the worker cannot answer; a busy machine can take seconds
@@ -72,8 +72,10 @@ class WorkerProcess:
             os.set_blocking(fd, False)
 
     @classmethod
-    def start(cls, config: dict, argv: list[str], env: dict[str, str], user: tuple[int, int] | None = None, wrapped: bool = False) -> WorkerProcess:
-        """Exec the worker (`argv`, `env`: `embedlab.worker.sandbox.command`) and send it its
+    def start(
+        cls, config: wire.WorkerConfig, argv: list[str], env: dict[str, str], user: tuple[int, int] | None = None, wrapped: bool = False
+    ) -> WorkerProcess:
+        """Exec the worker (`argv`, `env`: `embedlab.handle.sandbox.command`) and send it its
         configuration; `wait_ready()` before the first request. `user`: the uid and gid it is
         started as (no namespaces, a root grader)."""
         calls_r, calls_w = os.pipe()
@@ -86,7 +88,7 @@ class WorkerProcess:
                 stdout=replies_w,
                 stderr=output_w,
                 env=env,
-                cwd=config["cwd"],
+                cwd=config.cwd,
                 close_fds=True,
                 start_new_session=True,
                 **({"user": user[0], "group": user[1], "extra_groups": []} if user else {}),
@@ -100,7 +102,7 @@ class WorkerProcess:
         worker = cls(popen.pid, calls_w, replies_r, output_r, popen)
         worker.wrapped = wrapped  # bubblewrap says its child's death by signal N as exit code 128 + N
         try:
-            worker._send(config, time.monotonic() + START_TIMEOUT)
+            worker._send(config.to_frame(), time.monotonic() + START_TIMEOUT)
         except (_Blocked, WorkerDied):
             worker.kill()
             raise WorkerDied("the worker did not start") from None
@@ -264,7 +266,7 @@ class WorkerProcess:
     def kill(self) -> None:
         """The worker and everything it started (its init's death ends its PID namespace)."""
         if self.status is None:
-            walls.kill_tree(self.pid)
+            sweep.kill_tree(self.pid)
             try:
                 os.killpg(self.pid, signal.SIGKILL)
             except (ProcessLookupError, PermissionError, OSError, AttributeError):

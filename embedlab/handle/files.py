@@ -9,7 +9,7 @@ import shutil
 from pathlib import Path
 
 
-def _copy_tree(source: Path, destination: Path, limit: int = 5000) -> None:
+def copy_tree(source: Path, destination: Path, limit: int = 5000) -> None:
     """The learner's folder, readable by the worker's user (regular files and folders only)."""
     destination.mkdir(parents=True, mode=0o755, exist_ok=True)
     os.chmod(destination, 0o755)
@@ -27,12 +27,14 @@ def _copy_tree(source: Path, destination: Path, limit: int = 5000) -> None:
             shutil.copyfile(path, target / name)
             os.chmod(target / name, 0o644)
 
-def _module_of(location: str | None, package: str) -> str | None:
+
+def module_of(location: str | None, package: str) -> str | None:
     if not location or not location.startswith(package + "/"):
         return None
     return location.split(",", 1)[0][len(package) + 1 :].removesuffix(".py").replace("/", ".")
 
-def _top_level_file(location: str | None, package: str) -> str | None:
+
+def top_level_file(location: str | None, package: str) -> str | None:
     """The learner's file whose own top level was running at `location` ('pkg/x.py, line 3, in
     <module>: …'), or None: a file that breaks while it is imported."""
     if not isinstance(location, str) or not location.startswith(package + "/"):
@@ -40,7 +42,8 @@ def _top_level_file(location: str | None, package: str) -> str | None:
     file, _, rest = location.partition(", line ")
     return file if rest.split(": ", 1)[0].endswith(", in <module>") else None
 
-def _sibling_imports(directory: Path, module: str) -> list[str]:
+
+def sibling_imports(directory: Path, module: str) -> list[str]:
     """The learner's other modules that `module` imports at its top level (`from .embed import
     embed`), read from its source, never by importing it."""
     import ast
@@ -55,7 +58,12 @@ def _sibling_imports(directory: Path, module: str) -> list[str]:
     while statements:
         node = statements.pop(0)
         if isinstance(node, (ast.If, ast.Try)):
-            statements[:0] = [*node.body, *getattr(node, "orelse", []), *getattr(node, "finalbody", []), *(s for h in getattr(node, "handlers", []) for s in h.body)]
+            statements[:0] = [
+                *node.body,
+                *getattr(node, "orelse", []),
+                *getattr(node, "finalbody", []),
+                *(s for h in getattr(node, "handlers", []) for s in h.body),
+            ]
         elif isinstance(node, ast.ImportFrom):
             if node.level == 1:
                 found += [node.module] if node.module else [a.name for a in node.names]
@@ -65,7 +73,8 @@ def _sibling_imports(directory: Path, module: str) -> list[str]:
             found += [a.name[len(package) + 1 :] for a in node.names if a.name.startswith(package + ".")]
     return [m for m in dict.fromkeys(found) if m != module and (directory / (m.replace(".", "/") + ".py")).is_file()]
 
-def _import_sentence(file: str, err: dict) -> str:
+
+def import_sentence(file: str, err: dict) -> str:
     kind = (err.get("types") or ["Exception"])[0]
     if kind == "SystemExit":
         return f"{file} could not be imported: it calls sys.exit({err.get('exit_code', '')}) when it is imported"
@@ -75,6 +84,7 @@ def _import_sentence(file: str, err: dict) -> str:
         return f"{file} has a {kind}: {syntax.get('msg', err.get('message', ''))}\n  at {where}"
     where = err.get("location")
     return f"{file} could not be imported: {kind}: {str(err.get('message', ''))[:300]}" + (f"\n  at {where}" if where else "")
+
 
 def stopped_sentence(seconds: float, where: str | None) -> str:
     sentence = f"Stopped after {seconds:g} s: the test did not finish. Is there a loop that never ends, or a call that waits forever?"
