@@ -17,7 +17,7 @@ import pytest
 from embedlab import course
 from selftests.grading.conftest import ROOT, clean_env
 
-KIT = ("embedlab", "exercises", "solutions", "tests", "cassettes", ".github")
+KIT = ("embedlab", "exercises", "solutions", "tests", "cassettes", ".github", "docs")
 KIT_FILES = ("conftest.py", "course.toml", "pyproject.toml", "integrity.sha256", ".env.example", ".gitignore", "README.md")
 WORDLLAMA = "wordllama-l2-supercat"
 
