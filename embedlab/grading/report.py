@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from embedlab.course import LIVE, PARTS
+from embedlab.course import LIVE
 BAR_WIDTH = 24
 WIDTH = 100
 
@@ -168,7 +168,7 @@ class Gradebook:
                 heading = part
                 mine = [e for e in graded if self.part_of(e) == part]
                 earned, possible = sum(e.earned for e in mine), sum(e.possible for e in mine)
-                lines.append(_fit(f"  {PARTS.get(part, part)}: {_num(earned)}/{_num(possible)} points", width))
+                lines.append(_fit(f"  {self.course.part_title(part) if self.course is not None else part}: {_num(earned)}/{_num(possible)} points", width))
             passed = sum(r.status == "passed" for r in exercise.results)
             checks = f"{passed}/{len(exercise.results)} checks"
             points = "not scored" if exercise.live and not self.score_live else f"{_num(exercise.earned)}/{_num(exercise.possible)} pts"
