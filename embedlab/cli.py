@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "autograde": ("embedlab.instructor.autograde", "grade one learner's work for Gradescope or GitHub (results.json, Classroom points)"),
     "release": ("embedlab.instructor.release", "write the learner's repository: stubs, tests, cassettes, a grading workflow; no solutions"),
     "gradescope": ("embedlab.instructor.gradescope", "write a Gradescope autograder zip (setup.sh, run_autograder, your tests and cassettes)"),
+    "dev": ("embedlab.dev.cli", "for course authors: `dev new NAME --part PART` writes an exercise, `dev check` checks the course"),
     "integrity": ("embedlab.instructor.integrity", "write or check the SHA-256 manifest of the tests and cassettes"),
 }
 

@@ -6,7 +6,7 @@ exercise, in the course's order:
     [[exercises]]
     name = "cosine"          # what `-k`, the table, watch, the CSV and Gradescope tags use
     file = "similarity.py"   # under exercises/ and solutions/
-    part = "section"         # "section" (the course section) or "beyond" (its applications)
+    part = "section"         # one of the parts declared in the [parts] table
     functions = ["cosine"]   # optional: what the learner writes (default: [name]); a release
                              # checks these are still stubs
     hint = "..."             # the stub's "not started" hint, watch's `h`
@@ -14,6 +14,9 @@ exercise, in the course's order:
 Points stay on the tests (`@pytest.mark.points`); a test says which exercise it grades with
 `@pytest.mark.exercise("cosine")`. Nothing under `embedlab/` knows an exercise by name: an
 instructor adds one with a stub, a solution, a test module and an entry here.
+
+A `[parts]` table declares the parts, in order, each with the title its rows are shown under
+(`section = "The section"`); every exercise's `part` is one of them.
 
 An optional `[map]` table says which learner functions `embedlab map` draws with, by role, as
 "module:function" of an exercise (`embedding = "embed:embed"`, `similarity = "similarity:cosine"`),
@@ -28,14 +31,13 @@ from __future__ import annotations
 import ast
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import tomllib
 
 FILENAME = "course.toml"
 FORMAT_VERSIONS = (1,)
-PARTS = {"section": "The section", "beyond": "Beyond the section"}
 LIVE = "live checks"  # the live checks' row: not an exercise of the catalogue
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -66,6 +68,7 @@ class Course:
     welcome: str = ""
     final: str = ""
     map: MapSpec | None = None  # the optional [map] table: what `embedlab map` calls
+    part_titles: dict[str, str] = field(default_factory=dict)  # [parts]: name -> title, in order
 
     @property
     def names(self) -> list[str]:
@@ -82,6 +85,9 @@ class Course:
     def index(self, name: str) -> int:
         """An exercise's place in the course; unknown names (the live checks) come last."""
         return next((i for i, e in enumerate(self.exercises) if e.name == name), len(self.exercises))
+
+    def part_title(self, part: str) -> str:
+        return self.part_titles.get(part, part)
 
     def parts(self) -> list[str]:
         """The parts that have exercises, in the course's order."""
@@ -240,9 +246,10 @@ def parse(path: Path) -> Course:
     entries = data.get("exercises")
     if not isinstance(entries, list) or not entries:
         raise CourseError(f"{path.name} lists no [[exercises]]")
+    parts = _parts(path, data.get("parts"))
     exercises: list[Exercise] = []
     for number, entry in enumerate(entries, start=1):
-        exercises.append(_exercise(path, number, entry, exercises))
+        exercises.append(_exercise(path, number, entry, exercises, parts))
     return Course(
         title=title,
         exercises=tuple(exercises),
@@ -250,10 +257,21 @@ def parse(path: Path) -> Course:
         welcome=str(data.get("welcome", "")),
         final=str(data.get("final", "")),
         map=_map(path, data.get("map")),
+        part_titles=parts,
     )
 
 
-def _exercise(path: Path, number: int, entry: object, before: list[Exercise]) -> Exercise:
+def _parts(path: Path, entry: object) -> dict[str, str]:
+    """`[parts]`: each part's name and the title its rows are shown under, in the course's order."""
+    if not isinstance(entry, dict) or not entry:
+        raise CourseError(f'{path.name} declares no [parts] (a table of part = "its title")')
+    for name, title in entry.items():
+        if not _NAME.match(name) or not isinstance(title, str) or not title.strip():
+            raise CourseError(f"{path.name}, [parts]: {name!r} needs a title (a string), and a name of letters, digits and underscores")
+    return dict(entry)
+
+
+def _exercise(path: Path, number: int, entry: object, before: list[Exercise], parts: dict[str, str]) -> Exercise:
     where = f"{path.name}, exercise {number}"
     if not isinstance(entry, dict):
         raise CourseError(f"{where} is not a table")
@@ -271,8 +289,8 @@ def _exercise(path: Path, number: int, entry: object, before: list[Exercise]) ->
         raise CourseError(f"{path.name} lists exercise {name!r} twice: each name must be unique")
     if not file.endswith(".py") or file.startswith("/") or ".." in Path(file).parts:
         raise CourseError(f"{where}: file {file!r} must be a .py file inside exercises/")
-    if part not in PARTS:
-        raise CourseError(f"{where} has part {part!r}; a part is " + " or ".join(repr(p) for p in PARTS))
+    if part not in parts:
+        raise CourseError(f"{where} has part {part!r}, which [parts] does not declare; declared: " + ", ".join(repr(p) for p in parts))
     functions = entry.get("functions", [name])
     if not isinstance(functions, list) or not functions or not all(isinstance(f, str) and _NAME.match(f) for f in functions):
         raise CourseError(f"{where}: functions must be a list of the names the learner writes")
@@ -316,10 +334,10 @@ def exercise_table(course: Course, root: Path) -> str:
         summary = next((said for f in exercise.functions if (said := stub.get(f, ("", ""))[1])), "")
         file = "" if exercise.file == shown_file else f"`exercises/{exercise.file}`"
         if exercise.part != shown_part and file:
-            file += "" if not shown_part else f" ({PARTS.get(exercise.part, exercise.part).lower()})"
+            file += "" if not shown_part else f" ({course.part_title(exercise.part).lower()})"
         lines.append(f"| `{exercise.name}` | {file} | {', '.join(f'`{w}`' for w in written)} | {summary.replace('|', '&#124;')} |")
         shown_file, shown_part = exercise.file, exercise.part
-    by_part = [f"{PARTS.get(part, part).lower()}: " + ", ".join(f"`{e.name}`" for e in course.exercises if e.part == part) for part in course.parts()]
+    by_part = [f"{course.part_title(part).lower()}: " + ", ".join(f"`{e.name}`" for e in course.exercises if e.part == part) for part in course.parts()]
     lines += ["", f"Grade one exercise with `pytest -k NAME`, NAME one of — {'; '.join(by_part)}."]
     return "\n".join([TABLE_BEGIN, *lines, TABLE_END])
 

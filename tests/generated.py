@@ -22,8 +22,7 @@ import secrets
 
 import httpx2
 import numpy as np
-from hypothesis import HealthCheck, Phase, assume, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, Phase, assume, settings, strategies as st
 
 from embedlab.testing import fail
 from tests.synthetic import Synthetic

@@ -11,7 +11,7 @@ import numbers
 
 import numpy as np
 
-from embedlab.testing import DOG, NO_RECORDING, a_or_an, brief, expect, fail, NotStarted
+from embedlab.testing import DOG, NO_RECORDING, NotStarted, a_or_an, brief, expect, fail
 from tests.in_the_worker import seeded_rows
 
 SCORE_TOLERANCE = 1e-4  # a query embedded alone or in a batch may differ in the 7th digit

@@ -6,17 +6,36 @@ import re
 import httpx2
 import numpy as np
 import pytest
+from hypothesis import (  # noqa: F401 - the generated-input checks below
+    assume,
+    given,
+    strategies as st,  # noqa: F401
+)
 
 from embedlab.testing import a_or_an, attempt, brief, expect, fail, watch
+from tests.generated import (  # noqa: F401
+    FORMS,
+    Generated,
+    all_axes,
+    assign,
+    budget,
+    close,
+    cosine_exact,
+    exactly_tied,
+    examples_st,
+    is_plain_float,
+    out_of_order,
+    run,
+    shown_vector,
+    texts_st,
+    top_k_cases,
+    top_k_expected,
+    top_k_scores,
+    vector_pairs,
+    word,
+)
 from tests.reference import expect_defaults_used, raises
 from tests.synthetic import Synthetic
-
-from hypothesis import assume, given  # noqa: F401 - the generated-input checks below
-from hypothesis import strategies as st  # noqa: F401
-from tests.generated import (  # noqa: F401
-    FORMS, Generated, all_axes, assign, budget, close, cosine_exact, examples_st, exactly_tied, is_plain_float,
-    out_of_order, run, shown_vector, texts_st, top_k_cases, top_k_expected, top_k_scores, vector_pairs, word,
-)
 
 TEXTS = ["The cat sat on the mat.", "A feline rested on the rug.", "We deployed the web server at noon."]
 QUERY = "a sleeping cat"

@@ -6,17 +6,35 @@ import math
 import httpx2
 import numpy as np
 import pytest
-
-from embedlab.testing import DOCS, QUERY, a_or_an, attempt, brief, expect, NotStarted, watch
-from tests.reference import check_ranking, cosine_ref, expect_defaults_used, rank_references, ranking_ref, raises
-from tests.synthetic import Synthetic
-
-from hypothesis import assume, given  # noqa: F401 - the generated-input checks below
-from hypothesis import strategies as st  # noqa: F401
-from tests.generated import (  # noqa: F401
-    FORMS, Generated, all_axes, assign, budget, cosine_exact, examples_st, exactly_tied, is_plain_float,
-    out_of_order, run, shown_vector, texts_st, top_k_cases, top_k_expected, top_k_scores, vector_pairs, word,
+from hypothesis import (  # noqa: F401 - the generated-input checks below
+    assume,
+    given,
+    strategies as st,  # noqa: F401
 )
+
+from embedlab.testing import DOCS, QUERY, NotStarted, a_or_an, attempt, brief, expect, watch
+from tests.generated import (  # noqa: F401
+    FORMS,
+    Generated,
+    all_axes,
+    assign,
+    budget,
+    cosine_exact,
+    exactly_tied,
+    examples_st,
+    is_plain_float,
+    out_of_order,
+    run,
+    shown_vector,
+    texts_st,
+    top_k_cases,
+    top_k_expected,
+    top_k_scores,
+    vector_pairs,
+    word,
+)
+from tests.reference import check_ranking, cosine_ref, expect_defaults_used, raises, rank_references, ranking_ref
+from tests.synthetic import Synthetic
 
 CAT_DOCS = {"The cat sat on the mat.", "A feline napped on the soft rug."}
 OTHER_QUERY = "shipping software to production"

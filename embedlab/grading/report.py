@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from embedlab.course import LIVE, PARTS
+from embedlab.course import LIVE
 
 BAR_WIDTH = 24
 WIDTH = 100
@@ -169,7 +169,8 @@ class Scorecard:
                 heading = part
                 mine = [e for e in graded if self.part_of(e) == part]
                 earned, possible = sum(e.earned for e in mine), sum(e.possible for e in mine)
-                lines.append(_fit(f"  {PARTS.get(part, part)}: {points_shown(earned)}/{points_shown(possible)} points", width))
+                title = self.course.part_title(part) if self.course is not None else part
+                lines.append(_fit(f"  {title}: {points_shown(earned)}/{points_shown(possible)} points", width))
             passed = sum(r.status == "passed" for r in exercise.results)
             checks = f"{passed}/{len(exercise.results)} checks"
             points = "not scored" if exercise.live and not self.score_live else f"{points_shown(exercise.earned)}/{points_shown(exercise.possible)} pts"

@@ -236,7 +236,7 @@ def _exercises(catalogue: course.Course, entries: list[Entry], graded: list[Entr
             most = max((sum(g.exercises.get(n, {}).get("max_score", 0) for n in mine) for g in graded), default=0.0)
             mean = f"{statistics.fmean(totals):.2f} / {most:g}" if totals else ""
             rows.append(
-                f'<tr class="part"><th colspan="{3 + len(STATES)}">{pictures.text(course.PARTS.get(part, part))}</th>'
+                f'<tr class="part"><th colspan="{3 + len(STATES)}">{pictures.text(catalogue.part_title(part))}</th>'
                 f'<th class="num" data-part="{pictures.text(part)}">{mean}</th></tr>'
             )
         for exercise in (e for e in catalogue.exercises if e.part == part):

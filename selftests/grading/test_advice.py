@@ -371,7 +371,7 @@ def test_next_leads_with_the_lesson_not_the_file_order():
     from embedlab.grading.report import Scorecard, Result
 
     def result(name: str, status: str, message: str, lesson: bool = False) -> Result:
-        return Result(f"tests/test_5_applications.py::TestTopK::{name}", "top_k", "exercises/applications.py", name, 1, False, status, message, lesson=lesson)
+        return Result(f"tests/test_5_top_k.py::TestTopK::{name}", "top_k", "exercises/applications.py", name, 1, False, status, message, lesson=lesson)
 
     book = Scorecard(course=course.load())
     book.add(result("test_finds_the_most_similar_recorded_vectors", "passed", "", lesson=True))

@@ -1,4 +1,4 @@
-"""The corpus of tests/test_5_applications.py holds its claims on every shipped cassette set, with
+"""The corpus of the applications' tests (tests/applications.py) holds its claims on every shipped cassette set, with
 a margin — and is one where the usual wrong answers give another answer than the right one.
 
 Read from the recorded responses themselves (no worker, no learner code). The margins, as recorded
@@ -25,15 +25,19 @@ import numpy as np
 import pytest
 
 from embedlab.grading import cassettes
-from tests import test_5_applications as corpus
+from tests import applications as corpus
+from tests import test_8_classify as classifying
 
 from .conftest import ROOT, SETS
 
+APPLICATIONS = ("test_5_top_k", "test_6_vector_store", "test_7_near_duplicates", "test_8_classify")
+
 
 def recorded(set_name: str) -> dict[tuple, np.ndarray]:
-    """Every request of the set's applications cassette: its texts -> the vectors (rows by index)."""
+    """Every request of the set's applications cassettes: its texts -> the vectors (rows by index)."""
     found = {}
-    for interaction in cassettes.load_interactions(ROOT / "cassettes" / set_name / "test_5_applications.yaml"):
+    interactions = [i for name in APPLICATIONS for i in cassettes.load_interactions(ROOT / "cassettes" / set_name / f"{name}.yaml")]
+    for interaction in interactions:
         body = interaction["request"]["body"]
         body = json.loads(body) if isinstance(body, str) else body
         texts = body.get("json", body).get("input")
@@ -62,14 +66,14 @@ def margins(set_name: str) -> dict[str, float]:
         "(0, 5) below 0.9": 0.9 - pairs[(0, 5)],
     }
     for name, (text, examples, label) in zip(("ticket", "order"), corpus.CASES):
-        labels, texts = corpus.flat(examples)
+        labels, texts = classifying.flat(examples)
         both = vectors[tuple([text, *texts])]
         query, rows = both[0], both[1:]
         scores = unit(rows) @ (query / np.linalg.norm(query))
         best = int(np.argmax(scores))
         assert labels[best] == label, (set_name, name, labels[best])
         found[f"nearest wins ({name})"] = float(scores[best] - max(s for s, lab in zip(scores, labels) if lab != label))
-        ways = corpus.wrong_ways(text, examples, query, rows)
+        ways = classifying.wrong_ways(text, examples, query, rows)
         found[f"wrong ways giving another label ({name}, of 4)"] = float(sum(answer != label for answer in ways.values()))
         centres = {lab: unit(rows)[[i for i, x in enumerate(labels) if x == lab]].mean(axis=0) for lab in examples}
         centroid = {lab: float(c @ query / (np.linalg.norm(c) * np.linalg.norm(query))) for lab, c in centres.items()}
@@ -91,12 +95,12 @@ def test_every_wrong_way_to_classify_gives_another_label_somewhere(set_name):
     vectors = recorded(set_name)
     wrong_somewhere = set()
     for text, examples, label in corpus.CASES:
-        _, texts = corpus.flat(examples)
+        _, texts = classifying.flat(examples)
         both = vectors[tuple([text, *texts])]
-        for way, answer in corpus.wrong_ways(text, examples, both[0], both[1:]).items():
+        for way, answer in classifying.wrong_ways(text, examples, both[0], both[1:]).items():
             if answer != label:
                 wrong_somewhere.add(way)
-    assert wrong_somewhere == set(corpus.WRONG_SENTENCES), (set_name, wrong_somewhere)
+    assert wrong_somewhere == set(classifying.WRONG_SENTENCES), (set_name, wrong_somewhere)
     assert margins(set_name)["centroid picks another label by (ticket)"] >= corpus.MARGIN
 
 

@@ -173,7 +173,7 @@ def test_recording_scrubs_keys_organisations_projects_cookies_and_hosts(tmp_path
             proxy.shutdown()
     assert done.returncode == 0, done.stdout + done.stderr
     written = {p: p.read_text() for p in (library / "canary").iterdir()}
-    assert {p.name for p in written} == {"manifest.json", "test_1_embed.yaml", "test_2_similarity.yaml", "test_3_challenges.yaml", "test_5_applications.yaml"}
+    assert {p.name for p in written} == {"manifest.json", "test_1_embed.yaml", "test_2_similarity.yaml", "test_3_challenges.yaml", "test_5_top_k.yaml", "test_6_vector_store.yaml", "test_7_near_duplicates.yaml", "test_8_classify.yaml"}
     for path, text in written.items():
         for leaked in (*CANARIES, address, "127.0.0.1", "Bearer"):
             assert leaked not in text, (path.name, leaked)

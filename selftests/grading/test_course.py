@@ -211,7 +211,7 @@ def test_a_reworded_hint_is_what_the_stub_says(tmp_path):
 BROKEN = {
     "a name twice": (lambda t: t.replace('name = "cosine"', 'name = "embed"', 1), "lists exercise 'embed' twice"),
     "a missing file": (lambda t: t.replace('file = "embed.py"', 'file = "embedding.py"', 1), "names file 'embedding.py', which is not in exercises/"),
-    "an unknown part": (lambda t: t.replace('part = "section"', 'part = "extra"', 1), "has part 'extra'; a part is 'section' or 'beyond'"),
+    "an unknown part": (lambda t: t.replace('part = "section"', 'part = "extra"', 1), "has part 'extra', which [parts] does not declare; declared: 'section', 'beyond'"),
     "an unknown format": (lambda t: t.replace("format_version = 1", "format_version = 99"), "has format_version 99; this kit reads 1"),
     "an exercise no test grades": (lambda t: t + TOY_ENTRY.replace('file = "toy.py"', 'file = "embed.py"'), "no test in tests/ grades exercise 'length'"),
 }

@@ -1,0 +1,15 @@
+"""A mistake in embed.py: embed without a type check.
+
+file: embed.py
+test: test_a_non_string_raises_type_error
+says: which refused it (400: input[1] is a number
+"""
+
+# -- swapped into the solution file from here on (its own imports stand) --
+def embed(texts, *, client=None, model=None):
+    texts = [texts] if isinstance(texts, str) else list(texts)
+    if not texts:
+        raise ValueError("empty")
+    client, model = client_and_model(client, model)
+    response = client.embeddings.create(model=model, input=texts)
+    return np.array([item.embedding for item in sorted(response.data, key=lambda i: i.index)])

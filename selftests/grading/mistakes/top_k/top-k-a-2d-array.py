@@ -1,0 +1,14 @@
+"""A mistake in applications.py: top k a 2d array.
+
+file: applications.py
+test: test_returns_plain_int_and_float_pairs
+says: returned a numpy array
+"""
+
+# -- swapped into the solution file from here on (its own imports stand) --
+def top_k(query_vector, vectors, k=5):
+    m = np.asarray(vectors)
+    q = np.asarray(query_vector, dtype=m.dtype)
+    scores = m @ q / (np.linalg.norm(m, axis=1) * np.linalg.norm(q))
+    order = np.argsort(-scores, kind="stable")[:k]
+    return np.column_stack([order, scores[order]])
