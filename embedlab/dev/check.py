@@ -55,7 +55,7 @@ def _raises_not_implemented(node: ast.AST) -> bool:
     if isinstance(node, ast.ClassDef):
         methods = [n for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
         return bool(methods) and all(_raises_not_implemented(m) for m in methods)
-    body = node.body[1:] if ast.get_docstring(node) is not None else node.body  # type: ignore[attr-defined]
+    body = node.body[1:] if ast.get_docstring(node) is not None else node.body  # type: ignore[attr-defined]  # node is a function here: it has a body
     return len(body) == 1 and isinstance(body[0], ast.Raise) and "NotImplementedError" in ast.dump(body[0])
 
 

@@ -21,7 +21,7 @@ Run it: python exercises/{file}        Grade it: pytest -k {name}
 
 import numpy as np  # noqa: F401 (you will need it)
 
-from embedlab.common import client_and_model, run_script  # noqa: F401
+from embedlab.common import client_and_model, run_script  # noqa: F401 (used once the stub is written)
 from embedlab.course import hint
 {stub}
 
