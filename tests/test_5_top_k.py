@@ -35,26 +35,15 @@ from tests.applications import (  # the corpus and helpers the applications' tes
     not_highest_first,
     too_slow,
 )
-from tests.generated import (  # noqa: F401
-    FORMS,
-    Generated,
-    all_axes,
-    assign,
+from tests.generated import (
     budget,
     close,
-    cosine_exact,
-    exactly_tied,
-    examples_st,
     is_plain_float,
-    out_of_order,
     run,
     shown_vector,
-    texts_st,
     top_k_cases,
     top_k_expected,
     top_k_scores,
-    vector_pairs,
-    word,
 )
 from tests.reference import cosine_ref, raises, seeded_best_rows, seeded_query
 

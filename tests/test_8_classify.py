@@ -26,26 +26,14 @@ from tests.applications import (  # the corpus and helpers the applications' tes
     exact_vectors,
     unit_rows,
 )
-from tests.generated import (  # noqa: F401
-    FORMS,
+from tests.generated import (
     Generated,
-    all_axes,
-    assign,
     budget,
-    close,
     cosine_exact,
     exactly_tied,
     examples_st,
-    is_plain_float,
-    out_of_order,
     run,
-    shown_vector,
     texts_st,
-    top_k_cases,
-    top_k_expected,
-    top_k_scores,
-    vector_pairs,
-    word,
 )
 from tests.reference import cosine_ref, expect_defaults_used, raises
 from tests.synthetic import Synthetic
